@@ -1,0 +1,54 @@
+"""Plain-Python reference evaluation, independent of the JAX solver.
+
+It works on the file format's node numbering (inputs, then gates in any
+order) and uses only the standard library, so tests and benchmarks can check
+the solver against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def evaluate(inputs: Sequence[int], ops: Sequence[str], fanins: Sequence[Sequence[int]]):
+    """Returns (values, depths, d1) for every node id, in topological order.
+
+    Raises ValueError if the gates form a cycle.
+    """
+    n = len(inputs)
+    total = n + len(ops)
+    value: list[bool | None] = [bool(b) for b in inputs] + [None] * len(ops)
+    depth: list[int | None] = [0] * n + [None] * len(ops)
+    remaining = list(range(len(ops)))
+    while remaining:
+        progressed = []
+        for g in remaining:
+            srcs = fanins[g]
+            if all(value[s] is not None for s in srcs):
+                vals = [value[s] for s in srcs]
+                value[n + g] = all(vals) if ops[g] == "AND" else any(vals)
+                depth[n + g] = 1 + max(depth[s] for s in srcs)
+                progressed.append(g)
+        if not progressed:
+            raise ValueError("cycle")
+        done = set(progressed)
+        remaining = [g for g in remaining if g not in done]
+    d1 = max((depth[n + g] for g in range(len(ops)) if value[n + g]), default=0)
+    assert len(value) == total
+    return value, depth, d1
+
+
+def circuit_to_lists(node_type, fanin):
+    """Converts padded arrays (numpy) to (inputs, ops, fanins) lists, dropping padding."""
+    ids = [i for i, t in enumerate(node_type) if t != 0]
+    inputs_ids = [i for i in ids if t_is_input(node_type[i])]
+    gate_ids = [i for i in ids if node_type[i] >= 3]
+    new_id = {old: k for k, old in enumerate(inputs_ids + gate_ids)}
+    inputs = [1 if node_type[i] == 2 else 0 for i in inputs_ids]
+    ops = ["AND" if node_type[i] == 3 else "OR" for i in gate_ids]
+    fanins = [[new_id[int(s)] for s in fanin[i] if s >= 0] for i in gate_ids]
+    return inputs, ops, fanins, new_id
+
+
+def t_is_input(t) -> bool:
+    return t in (1, 2)

@@ -1,0 +1,1 @@
+"""Environments: AlternatingCircuit and DO1 (functional JAX API and Gymnasium)."""
