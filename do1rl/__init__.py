@@ -21,3 +21,9 @@ __all__ = [
     "optimal_value",
     "solve",
 ]
+
+# Makes gymnasium.make("do1rl/DO1-v0") and "do1rl/AlternatingCircuit-v0" work
+# after `import do1rl`. Cheap (no env is built) and idempotent.
+from do1rl.envs.registration import register_envs as _register_envs  # noqa: E402
+
+_register_envs()

@@ -1,0 +1,304 @@
+"""Gymnasium front ends for the functional environments.
+
+`CircuitGymEnv` wraps one functional env (`DO1` or `AlternatingCircuit`) as a
+`gymnasium.Env`; `CircuitVectorEnv` runs `num_envs` copies in one jitted,
+vmapped call. `make_do1` / `make_alternating` (and their `_vector`
+versions) are the factories behind `gymnasium.make("do1rl/DO1-v0", ...)`.
+
+Observations are numpy versions of the functional observation, except that
+the flags `selected` and `action_mask` are int8 0/1 (`MultiBinary`);
+`CircuitGymEnv.action_masks()` gives the mask as bool (sb3-contrib
+MaskablePPO convention).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector.utils import batch_space
+from gymnasium.vector.vector_env import AutoresetMode
+
+from do1rl.circuit import OR
+from do1rl.envs.registration import ALTERNATING_ID, DO1_ID, make_functional
+from do1rl.envs.types import EnvParams
+
+_SEED_BOUND = 2**31 - 1  # episode seeds are int32, so they can be traced as jit arguments
+_INFO_KEYS = ("invalid_action", "optimal_return", "circuit_depth", "horizon")
+
+
+def observation_space(env: Any) -> spaces.Dict:
+    """The Gymnasium space of one observation of a functional env."""
+    n, f, a = env.num_nodes, env.fanin_slots, env.num_actions
+    return spaces.Dict(
+        {
+            "node_type": spaces.Box(0, OR, (n,), np.int8),
+            "fanin": spaces.Box(-1, n - 1, (n, f), np.int32),
+            "depth": spaces.Box(0, env.max_depth, (n,), np.int32),
+            "circuit_id": spaces.Box(0, 1, (n,), np.int8),
+            "selected": spaces.MultiBinary(n),
+            "action_mask": spaces.MultiBinary(a),
+            "steps_left": spaces.Box(0, env.max_horizon, (), np.int32),
+        }
+    )
+
+
+def _gym_obs(obs: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Functional observation -> the dtypes of `observation_space` (inside jit)."""
+    out = dict(obs)
+    out["selected"] = obs["selected"].astype(jnp.int8)
+    out["action_mask"] = obs["action_mask"].astype(jnp.int8)
+    return out
+
+
+def _episode_info(state: Any) -> dict[str, jax.Array]:
+    return {
+        "optimal_return": state.optimal_return,
+        "circuit_depth": state.circuit_depth,
+        "horizon": state.horizon,
+    }
+
+
+def _jitted(env: Any) -> "_Jitted":
+    """The jitted functions of `env`, built once per functional env instance."""
+    fns = env.__dict__.get("_gym_jitted")
+    if fns is None:
+        fns = env.__dict__["_gym_jitted"] = _Jitted(env)
+    return fns
+
+
+class _Jitted:
+    """reset / step / reset-or-step of one functional env, jitted once."""
+
+    def __init__(self, env: Any):
+        def reset(seed, params):
+            obs, state = env.reset(jax.random.key(seed), params)
+            return _gym_obs(obs), state, _episode_info(state)
+
+        def step(state, action, params):
+            obs, state, reward, terminated, truncated, info = env.step(
+                jax.random.key(0), state, action, params
+            )
+            return _gym_obs(obs), state, reward, terminated, truncated, info
+
+        def reset_or_step(seed, reset_now, state, action, params):
+            # Next-step autoreset: an env whose last step ended is reset
+            # instead of stepped (reward 0, not terminated, action ignored).
+            obs_s, state_s, reward, terminated, truncated, info = step(state, action, params)
+            obs_r, state_r, _ = reset(seed, params)
+            pick = lambda r, s: jnp.where(reset_now, r, s)  # noqa: E731
+            info = jax.tree.map(pick, dict(_episode_info(state_r), invalid_action=jnp.bool_(False)), info)
+            return (
+                jax.tree.map(pick, obs_r, obs_s),
+                jax.tree.map(pick, state_r, state_s),
+                jnp.where(reset_now, 0.0, reward).astype(jnp.float32),
+                terminated & ~reset_now,
+                truncated & ~reset_now,
+                info,
+            )
+
+        self.reset = jax.jit(reset)
+        self.step = jax.jit(step)
+        self.mask = jax.jit(env.action_mask)
+        self.optimal_value = jax.jit(env.optimal_value)
+        self.batch_reset = jax.jit(jax.vmap(reset, in_axes=(0, None)))
+        self.batch_reset_or_step = jax.jit(jax.vmap(reset_or_step, in_axes=(0, 0, 0, 0, None)))
+        self.batch_mask = jax.jit(jax.vmap(env.action_mask))
+
+
+def _draw_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, _SEED_BOUND))
+
+
+class CircuitGymEnv(gymnasium.Env):
+    """A functional circuit env (`DO1`, `AlternatingCircuit`) as a `gymnasium.Env`.
+
+    Observation, action, reward and termination are those of the functional
+    env (see its docstring), with `selected` and `action_mask` as int8 0/1.
+    `truncated` is always False: the horizon is part of the MDP.
+
+    - `reset(seed=s)` seeds the env's `np_random`, from which each episode's
+      JAX key is drawn, so a seeded sequence of episodes is reproducible.
+    - `step(a)` with `a` outside `action_space` raises ValueError. A masked
+      `a` inside it is a no-op (time advances), with `info["invalid_action"]`.
+    - `info` always has `optimal_return` (V*(s0)), `circuit_depth` (depth
+      of C) and `horizon` (H) of the current episode.
+    - `state` is the current functional `EnvState`; `action_masks()` the
+      bool mask; `optimal_value()` V*(s) of the current state.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, env: Any, params: EnvParams | None = None, render_mode: str | None = None):
+        if render_mode is not None:
+            raise ValueError(f"render_mode={render_mode!r} is not supported (no render modes)")
+        self.render_mode = None
+        self.env = env
+        self.params = env.default_params() if params is None else params
+        self.observation_space = observation_space(env)
+        self.action_space = spaces.Discrete(env.num_actions)
+        self._fns = _jitted(env)
+        self.state = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        obs, self.state, info = self._fns.reset(_draw_seed(self.np_random), self.params)
+        return _to_numpy(obs), _to_python(info)
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            shown = action.item() if isinstance(action, np.generic) else action
+            raise ValueError(f"action {shown!r} is not in the action space {self.action_space}")
+        if self.state is None:
+            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        obs, self.state, reward, terminated, truncated, info = self._fns.step(
+            self.state, jnp.int32(int(action)), self.params
+        )
+        return (
+            _to_numpy(obs),
+            float(reward),
+            bool(terminated),
+            bool(truncated),
+            _to_python(info),
+        )
+
+    def action_masks(self) -> np.ndarray:
+        """bool[A]: the legal actions of the current state."""
+        if self.state is None:
+            raise gymnasium.error.ResetNeeded("call reset() before action_masks()")
+        return np.asarray(self._fns.mask(self.state), dtype=bool)
+
+    def optimal_value(self) -> int:
+        """V*(s) of the current state."""
+        return int(self._fns.optimal_value(self.state))
+
+    def render(self):
+        return None
+
+
+class CircuitVectorEnv(gymnasium.vector.VectorEnv):
+    """`num_envs` copies of a functional env, stepped in one jitted vmapped call.
+
+    Autoreset is Gymnasium's next-step mode (`metadata["autoreset_mode"]` is
+    `AutoresetMode.NEXT_STEP`): the step that ends an episode returns its
+    terminal observation and reward; the next `step` call resets that copy
+    instead (its action is ignored, reward 0, not terminated) and returns
+    the first observation of a new episode.
+
+    Seeding: `reset(seed=s)` seeds copy i with `s + i` (or `seed[i]` for a
+    list), and copy i then draws its episodes exactly as
+    `CircuitGymEnv.reset(seed=s + i)` followed by plain `reset()` calls does.
+    `infos` holds arrays `invalid_action`, `optimal_return`, `circuit_depth`,
+    `horizon` (with the `_key` masks of the vector info convention).
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, env: Any, num_envs: int, params: EnvParams | None = None, render_mode: str | None = None):
+        if render_mode is not None:
+            raise ValueError(f"render_mode={render_mode!r} is not supported (no render modes)")
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.render_mode = None
+        self.env = env
+        self.num_envs = int(num_envs)
+        self.params = env.default_params() if params is None else params
+        self.single_observation_space = observation_space(env)
+        self.single_action_space = spaces.Discrete(env.num_actions)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._fns = _jitted(env)
+        self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        self._autoreset = np.zeros(self.num_envs, bool)
+        self.state = None
+
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
+        if seed is not None or self.state is None:
+            self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        keys = np.array([_draw_seed(r) for r in self._rngs], np.int32)
+        obs, self.state, info = self._fns.batch_reset(keys, self.params)
+        self._autoreset = np.zeros(self.num_envs, bool)
+        return _to_numpy(obs), _vector_info(info)
+
+    def step(self, actions):
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64)):
+            raise ValueError(f"actions {actions!r} are not in the action space {self.action_space}")
+        if self.state is None:
+            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        keys = np.zeros(self.num_envs, np.int32)
+        for i in np.flatnonzero(self._autoreset):
+            keys[i] = _draw_seed(self._rngs[i])
+        obs, self.state, rewards, terminations, truncations, info = self._fns.batch_reset_or_step(
+            keys, self._autoreset, self.state, actions.astype(np.int32), self.params
+        )
+        terminations = np.asarray(terminations)
+        truncations = np.asarray(truncations)
+        self._autoreset = terminations | truncations
+        return _to_numpy(obs), np.asarray(rewards), terminations, truncations, _vector_info(info)
+
+    def action_masks(self) -> np.ndarray:
+        """bool[num_envs, A]: the legal actions of every copy."""
+        return np.asarray(self._fns.batch_mask(self.state), dtype=bool)
+
+
+def _to_numpy(tree):
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+
+def _to_python(info) -> dict[str, Any]:
+    return {k: np.asarray(v).item() for k, v in jax.device_get(info).items()}
+
+
+def _vector_info(info) -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in jax.device_get(info).items():
+        v = np.asarray(v)
+        out[k] = v
+        out["_" + k] = np.ones(v.shape, bool)
+    return out
+
+
+# ----- factories used by `gymnasium.make` / `make_vec` --------------------------
+def _build(env_id: str, kwargs: dict[str, Any]) -> tuple[Any, str | None]:
+    render_mode = kwargs.pop("render_mode", None)
+    env, _ = make_functional(env_id, **kwargs)
+    return env, render_mode
+
+
+def make_do1(**kwargs: Any) -> CircuitGymEnv:
+    """Entry point of `do1rl/DO1-v0` (keywords: see `do1rl.envs.registration`)."""
+    env, render_mode = _build(DO1_ID, kwargs)
+    return CircuitGymEnv(env, render_mode=render_mode)
+
+
+def make_alternating(**kwargs: Any) -> CircuitGymEnv:
+    """Entry point of `do1rl/AlternatingCircuit-v0`."""
+    env, render_mode = _build(ALTERNATING_ID, kwargs)
+    return CircuitGymEnv(env, render_mode=render_mode)
+
+
+def make_do1_vector(num_envs: int = 1, **kwargs: Any) -> CircuitVectorEnv:
+    """Vector entry point of `do1rl/DO1-v0`."""
+    env, render_mode = _build(DO1_ID, kwargs)
+    return CircuitVectorEnv(env, num_envs, render_mode=render_mode)
+
+
+def make_alternating_vector(num_envs: int = 1, **kwargs: Any) -> CircuitVectorEnv:
+    """Vector entry point of `do1rl/AlternatingCircuit-v0`."""
+    env, render_mode = _build(ALTERNATING_ID, kwargs)
+    return CircuitVectorEnv(env, num_envs, render_mode=render_mode)

@@ -1,0 +1,130 @@
+"""Gymnasium registration of `do1rl/DO1-v0` and `do1rl/AlternatingCircuit-v0`.
+
+Importing this module only imports gymnasium; environments are built lazily
+by the string entry points (`do1rl.envs.gym_env`). Keyword arguments of
+`gymnasium.make(id, **kwargs)`, `gymnasium.make_vec(id, num_envs, **kwargs)`
+and `make_functional(id, **kwargs)`:
+
+- generator keywords (see `RandomAlternating`): `n_inputs`, `depth`,
+  `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`, `prefix_chain`;
+- or `circuit_files=[paths]`: a `CircuitPool` drawing uniformly from those
+  `do1rl.circuit/v1` files (not combinable with generator keywords);
+- `stop_action` (bool, default False);
+- DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed);
+- `render_mode` (Gymnasium only; must be None).
+
+Anything else raises `EnvArgumentError` (a TypeError and a ValueError)
+naming the bad key and listing the valid ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+DO1_ID = "do1rl/DO1-v0"
+ALTERNATING_ID = "do1rl/AlternatingCircuit-v0"
+
+ENV_IDS = {
+    DO1_ID: ("do1rl.envs.gym_env:make_do1", "do1rl.envs.gym_env:make_do1_vector"),
+    ALTERNATING_ID: (
+        "do1rl.envs.gym_env:make_alternating",
+        "do1rl.envs.gym_env:make_alternating_vector",
+    ),
+}
+# Short names accepted by `make_functional` (e.g. from the command line).
+ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID,
+           "AlternatingCircuit-v0": ALTERNATING_ID}
+
+GENERATOR_KWARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
+VALID_KWARGS = {
+    DO1_ID: GENERATOR_KWARGS + ("circuit_files", "stop_action", "chain_length"),
+    ALTERNATING_ID: GENERATOR_KWARGS + ("circuit_files", "stop_action"),
+}
+_INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0}
+_PROBABILITIES = ("skip_prob", "p_one", "input_prob")
+
+
+class EnvArgumentError(TypeError, ValueError):
+    """A bad environment id or keyword argument (message says which and why)."""
+
+
+def register_envs() -> None:
+    """Registers both ids with Gymnasium; calling it again does nothing."""
+    for env_id, (entry_point, vector_entry_point) in ENV_IDS.items():
+        if env_id in gymnasium.registry:
+            continue
+        gymnasium.register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
+
+
+def canonical_id(env_id: str) -> str:
+    """The registered id for `env_id` or one of its `ALIASES`."""
+    if env_id in ENV_IDS:
+        return env_id
+    if env_id in ALIASES:
+        return ALIASES[env_id]
+    raise EnvArgumentError(f"unknown environment {env_id!r}; valid ids: {', '.join(ENV_IDS)}")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) or type(x).__name__.startswith("int")
+
+
+def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
+    for key, minimum in _INT_MINIMUM.items():
+        if key in kwargs and (not _is_int(kwargs[key]) or int(kwargs[key]) < minimum):
+            raise EnvArgumentError(f"{env_id}: {key} must be an integer >= {minimum}, got {kwargs[key]!r}")
+    for key in _PROBABILITIES:
+        if key in kwargs:
+            value = kwargs[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise EnvArgumentError(f"{env_id}: {key} must be a probability in [0, 1], got {value!r}")
+    if "stop_action" in kwargs and not isinstance(kwargs["stop_action"], bool):
+        raise EnvArgumentError(f"{env_id}: stop_action must be true or false, got {kwargs['stop_action']!r}")
+    length = kwargs.get("chain_length")
+    if length is not None and (not _is_int(length) or int(length) < 0):
+        raise EnvArgumentError(
+            f"{env_id}: chain_length must be None, 0 (random) or an integer >= 1, got {length!r}"
+        )
+
+
+def make_functional(env_id: str, **kwargs: Any):
+    """(functional env, its default EnvParams) for a registered id and keywords.
+
+    Accepts the registered ids and the short names in `ALIASES`. Raises
+    `EnvArgumentError` for an unknown id or keyword or a bad value, and
+    `do1rl.circuit_file.CircuitFileError` for a bad circuit file.
+    """
+    env_id = canonical_id(env_id)
+    valid = VALID_KWARGS[env_id]
+    unknown = sorted(k for k in kwargs if k not in valid)
+    if unknown:
+        raise EnvArgumentError(
+            f"{env_id}: unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"valid keywords are: {', '.join(valid)}"
+        )
+    _check_values(env_id, kwargs)
+    from do1rl.envs.alternating import AlternatingCircuit
+    from do1rl.envs.do1 import DO1
+    from do1rl.generators import RandomAlternating
+
+    kwargs = dict(kwargs)
+    stop_action = bool(kwargs.pop("stop_action", False))
+    chain_length = kwargs.pop("chain_length", None)
+    files = kwargs.pop("circuit_files", None)
+    if files is not None:
+        if kwargs:
+            raise EnvArgumentError(
+                f"{env_id}: circuit_files cannot be combined with generator keywords {sorted(kwargs)}"
+            )
+        from do1rl.envs.instances import pool_from_files
+
+        generator = pool_from_files(files)
+    else:
+        generator = RandomAlternating(**kwargs)
+    if env_id == DO1_ID:
+        env = DO1(generator, stop_action=stop_action, chain_length=None if chain_length is None else int(chain_length))
+    else:
+        env = AlternatingCircuit(generator, stop_action=stop_action)
+    return env, env.default_params()

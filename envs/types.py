@@ -1,0 +1,62 @@
+"""State and parameter pytrees shared by `AlternatingCircuit` and `DO1`.
+
+Shapes: N = node slots shown to the agent (for DO1: the main circuit's N_C
+slots, then the chain's K + 1 slots), F = fan-in slots per node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+# `EnvState.circuit_id` / `EnvState.chosen` values.
+MAIN = 0  # the main circuit C
+CHAIN = 1  # DO1's chain
+NOT_CHOSEN = -1  # DO1 before the forced choice
+
+
+@struct.dataclass
+class EnvState:
+    """The full (partly hidden) state of one episode.
+
+    Everything except `value`, `optimal_return` and `circuit_depth`/`num_gates`
+    summaries is also in the observation; `value` (the gate values) is never
+    observed.
+    """
+
+    node_type: jax.Array  # int8[N]: PAD, INPUT_0, INPUT_1, AND, OR (do1rl.circuit)
+    fanin: jax.Array  # int32[N, F]: global node indices read by each gate, -1 pads
+    depth: jax.Array  # int32[N]: depth within its own circuit (0 for inputs/padding)
+    circuit_id: jax.Array  # int8[N]: MAIN (0) for C's slots, CHAIN (1) for the chain's
+    value: jax.Array  # bool[N]: hidden node values from the solver, fixed at reset
+    selected: jax.Array  # bool[N]: the chosen gates S
+    chosen: jax.Array  # int32[]: NOT_CHOSEN (-1) before DO1's forced choice, else MAIN/CHAIN
+    steps_left: jax.Array  # int32[]: tau, actions left before the episode ends
+    terminated: jax.Array  # bool[]: the episode has ended
+    optimal_return: jax.Array  # int32[]: V*(s0) from the solver at reset
+    circuit_depth: jax.Array  # int32[]: depth of the main circuit C (its deepest gate)
+    num_gates: jax.Array  # int32[]: |C|, the number of gates of C
+    chain_length: jax.Array  # int32[]: k for DO1, 0 for AlternatingCircuit
+    horizon: jax.Array  # int32[]: H, the episode length
+
+
+@struct.dataclass
+class EnvParams:
+    """Where instances come from.
+
+    Attributes:
+      generator: a generator pytree (`RandomAlternating`, `CircuitPool`, ...)
+        whose circuits have the shape the environment was built for.
+      chain_length: int32[] (DO1 only; ignored by AlternatingCircuit): k >= 1
+        fixed (clipped to the env's static maximum K), or 0 for k drawn
+        uniformly from {1, ..., K}.
+    """
+
+    generator: Any
+    chain_length: jax.Array = struct.field(default_factory=lambda: jnp.int32(0))
+
+
+Observation = dict[str, jax.Array]
