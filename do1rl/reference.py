@@ -11,30 +11,37 @@ from collections.abc import Sequence
 
 
 def evaluate(inputs: Sequence[int], ops: Sequence[str], fanins: Sequence[Sequence[int]]):
-    """Returns (values, depths, d1) for every node id, in topological order.
+    """Returns (values, depths, d1) for every node id, visiting gates in topological order.
 
     Raises ValueError if the gates form a cycle.
     """
     n = len(inputs)
     total = n + len(ops)
-    value: list[bool | None] = [bool(b) for b in inputs] + [None] * len(ops)
-    depth: list[int | None] = [0] * n + [None] * len(ops)
-    remaining = list(range(len(ops)))
-    while remaining:
-        progressed = []
-        for g in remaining:
-            srcs = fanins[g]
-            if all(value[s] is not None for s in srcs):
-                vals = [value[s] for s in srcs]
-                value[n + g] = all(vals) if ops[g] == "AND" else any(vals)
-                depth[n + g] = 1 + max(depth[s] for s in srcs)
-                progressed.append(g)
-        if not progressed:
-            raise ValueError("cycle")
-        done = set(progressed)
-        remaining = [g for g in remaining if g not in done]
+    readers: list[list[int]] = [[] for _ in range(total)]
+    waiting = [0] * total
+    for g, srcs in enumerate(fanins):
+        for s in srcs:
+            readers[s].append(n + g)
+        waiting[n + g] = len(srcs)
+    value: list[bool] = [bool(b) for b in inputs] + [False] * len(ops)
+    depth: list[int] = [0] * total
+    order = list(range(n))
+    head = 0
+    while head < len(order):
+        node = order[head]
+        head += 1
+        if node >= n:
+            srcs = fanins[node - n]
+            vals = [value[s] for s in srcs]
+            value[node] = all(vals) if ops[node - n] == "AND" else any(vals)
+            depth[node] = 1 + max(depth[s] for s in srcs)
+        for reader in readers[node]:
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                order.append(reader)
+    if len(order) < total:
+        raise ValueError("cycle")
     d1 = max((depth[n + g] for g in range(len(ops)) if value[n + g]), default=0)
-    assert len(value) == total
     return value, depth, d1
 
 

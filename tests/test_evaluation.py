@@ -1,0 +1,183 @@
+"""Baseline policies, the evaluator's metrics, the regression-test helper and `do1rl eval`."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from do1rl.agents.baselines import greedy_policy, oracle_policy, random_policy
+from do1rl.cli import main
+from do1rl.evaluation import Episodes, evaluate, make_player, metrics, play, value_report
+from do1rl.testing import assert_regret_within
+
+EPISODES = 96
+SMALL_KW = dict(n_inputs=3, depth=3, width=3)
+
+
+@pytest.fixture(scope="module")
+def players(do1, do1_stop, alternating, alternating_stop):
+    """One compiled player per (env, policy), shared by the tests below."""
+    envs = {"do1": do1, "do1_stop": do1_stop, "alt": alternating, "alt_stop": alternating_stop}
+    policies = {"oracle": oracle_policy, "random": random_policy, "greedy": greedy_policy}
+    return {
+        (e, p): (ns.env, ns.params, make_player(ns.env, fn))
+        for e, ns in envs.items()
+        for p, fn in policies.items()
+    }
+
+
+def _play(players, env, policy, episodes=EPISODES, seed=0, chunk=1024):
+    e, params, player = players[(env, policy)]
+    return play(e, params, None, episodes=episodes, seed=seed, chunk=chunk, player=player)
+
+
+@pytest.mark.parametrize("env", ["do1", "do1_stop", "alt", "alt_stop"])
+def test_oracle_has_zero_regret(players, env):
+    out = _play(players, env, "oracle")
+    np.testing.assert_array_equal(out.returns, out.optimal)
+    assert out.optimal.max() > 0  # the instances are not all trivial
+
+
+@pytest.mark.parametrize("env", ["do1", "alt"])
+def test_random_has_positive_regret(players, env):
+    report = metrics(_play(players, env, "random"))
+    assert report["mean_regret"] > 0.1
+    assert report["mean_ratio"] < 0.95
+    assert report["max_regret"] >= 1
+
+
+def test_greedy_returns_zero_or_its_pick_depth(players):
+    """Greedy picks the deepest selectable gate once: its return is 0 or that depth."""
+    out = _play(players, "alt", "greedy")
+    assert set(np.unique(out.returns)) <= {0.0} | set(np.unique(out.circuit_depth).astype(float))
+    # In DO1 greedy prefers C when C is deeper than the chain, so it sometimes loses.
+    do1 = metrics(_play(players, "do1", "greedy"))
+    assert 0 < do1["mean_regret"]
+
+
+def test_metrics_by_hand():
+    eps = Episodes(
+        returns=np.array([2.0, 0.0, 3.0, 0.0]),
+        optimal=np.array([4, 0, 3, 2]),
+        circuit_depth=np.array([5, 5, 7, 7]),
+        length=np.array([1, 1, 1, 1]),
+    )
+    m = metrics(eps)
+    # ratios: 0.5, 1 (r* = 0), 1, 0; regrets: 2, 0, 0, 2
+    assert m["episodes"] == 4
+    assert m["mean_ratio"] == pytest.approx(0.625)
+    assert m["median_ratio"] == pytest.approx(0.75)
+    assert m["min_ratio"] == 0.0
+    assert m["p5_ratio"] == pytest.approx(np.percentile([0.5, 1, 1, 0], 5))
+    assert m["mean_regret"] == 1.0 and m["max_regret"] == 2.0
+    assert m["mean_return"] == 1.25 and m["mean_optimal"] == 2.25
+    assert m["by_depth"]["5"]["mean_ratio"] == pytest.approx(0.75)
+    assert m["by_depth"]["7"]["max_regret"] == 2.0
+    assert m["by_depth"]["7"]["episodes"] == 2
+
+
+def test_same_seed_same_numbers_any_chunk(players):
+    a = _play(players, "do1", "random", episodes=40, seed=3, chunk=1024)
+    b = _play(players, "do1", "random", episodes=40, seed=3, chunk=16)
+    c = _play(players, "do1", "random", episodes=40, seed=4, chunk=1024)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.returns, c.returns) or not np.array_equal(a.optimal, c.optimal)
+
+
+def test_play_matches_python_loop(players, do1):
+    """The vmapped while-loop player agrees with stepping the env by hand."""
+    from do1rl.evaluation import episode_keys
+
+    out = _play(players, "do1", "random", episodes=6, seed=1)
+    for i, key in enumerate(episode_keys(1, 0, 6)):
+        reset_key, key = jax.random.split(key)
+        obs, state = do1.reset(reset_key, do1.params)
+        total = 0.0
+        while not bool(state.terminated):
+            key, act_key, step_key = jax.random.split(key, 3)
+            obs, state, reward, *_ = do1.step(step_key, state, random_policy(act_key, obs, state), do1.params)
+            total += float(reward)
+        assert total == out.returns[i]
+        assert int(state.optimal_return) == out.optimal[i]
+
+
+def test_value_report_matches_python_loop(do1_stop):
+    env, params = do1_stop.env, do1_stop.params
+    value_fn = lambda obs: 1.0 + obs["steps_left"]  # noqa: E731
+    report = value_report(env, params, value_fn, greedy_policy, episodes=8, seed=0)
+    ratios, zero_values = [], []
+    from do1rl.evaluation import episode_keys
+
+    for key in episode_keys(0, 0, 8):
+        reset_key, key = jax.random.split(key)
+        obs, state = do1_stop.reset(reset_key, params)
+        while not bool(state.terminated):
+            v, v_star = float(value_fn(obs)), int(do1_stop.optimal_value(state))
+            (ratios.append(v / v_star) if v_star > 0 else zero_values.append(abs(v)))
+            key, act_key, step_key = jax.random.split(key, 3)
+            obs, state, *_ = do1_stop.step(step_key, state, greedy_policy(act_key, obs, state), params)
+    assert report["positive_states"] == len(ratios)
+    assert report["zero_states"] == len(zero_values)
+    assert report["min_value_ratio"] == pytest.approx(min(ratios))
+    assert report["max_value_ratio"] == pytest.approx(max(ratios))
+    if zero_values:
+        assert report["zero_state_max_abs_value"] == pytest.approx(max(zero_values))
+
+
+def test_assert_regret_within_passes_and_fails():
+    report = assert_regret_within("oracle", "do1rl/DO1-v0", episodes=64, max_regret=0, min_ratio=1.0, seed=0, **SMALL_KW)
+    assert report["mean_regret"] == 0
+    with pytest.raises(AssertionError) as err:
+        assert_regret_within(random_policy, "do1rl/DO1-v0", episodes=64, max_mean_regret=0.0, seed=0, **SMALL_KW)
+    message = str(err.value)
+    assert "mean_regret" in message and "measured" in message and "mean_ratio" in message
+    with pytest.raises(TypeError, match="unknown keyword"):
+        assert_regret_within("oracle", "do1rl/DO1-v0", episodes=8, bogus=1)
+
+
+def test_evaluate_uses_same_metrics(players):
+    e, params, _ = players[("alt", "oracle")]
+    report = evaluate(e, params, oracle_policy, episodes=16, seed=0)
+    assert report["mean_ratio"] == 1.0 and report["max_regret"] == 0.0
+
+
+def test_cli_eval_writes_metrics(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    args = ["eval", "--env", "do1rl/AlternatingCircuit-v0", "--agent", "oracle", "--episodes", "32",
+            "--seed", "0", "--no-progress", "--out", str(out), "--max-regret", "0", "--min-ratio", "1"]
+    args += [f"--env-arg={k}={v}" for k, v in SMALL_KW.items()] + ["--env-arg", "stop_action=true"]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    for key in ("episodes", "mean_return", "mean_optimal", "mean_regret", "max_regret", "mean_ratio", "min_ratio", "by_depth"):
+        assert key in report
+    assert report["episodes"] == 32 and report["mean_regret"] == 0
+    assert "mean_ratio" in capsys.readouterr().out
+
+
+def test_cli_eval_bound_broken_exits_1(capsys):
+    args = ["eval", "--agent", "random", "--episodes", "32", "--no-progress", "--max-mean-regret", "0"]
+    args += [f"--env-arg={k}={v}" for k, v in SMALL_KW.items()]
+    assert main(args) == 1
+    assert "bound broken: mean_regret" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--env", "do1rl/Nope-v0"], "unknown environment"),
+        (["--agent", "alphazero"], "unknown agent"),
+        (["--env-arg", "colour=red"], "unknown keyword"),
+        (["--env-arg", "depth=-1"], "depth must be"),
+        (["--env-arg", "depth"], "expected KEY=VALUE"),
+        (["--episodes", "0"], "--episodes must be"),
+        (["--episodes", "many"], "invalid int value"),
+    ],
+)
+def test_cli_eval_bad_input_exits_2(extra, needle, capsys):
+    assert main(["eval", "--no-progress", *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
