@@ -138,6 +138,44 @@ def bench_env(num_envs: int, gates: int, steps: int, repeats: int) -> dict:
     }
 
 
+def markdown(report: dict) -> str:
+    """docs/benchmarks.md: the report as tables."""
+    m, v = report["machine"], report["versions"]
+    lines = [
+        "# do1rl benchmarks",
+        "",
+        "Written by `python scripts/bench.py` (median of repeats after warm-up; min and max in",
+        "docs/benchmarks.json).",
+        "",
+        f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores, device {m['device']}.",
+        f"Versions: python {v['python']}, jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}.",
+        "",
+        "## Solver (batch of random alternating circuits, depth 64)",
+        "",
+        "| gates | batch | JAX gate-evals/s | NumPy level-by-level | plain Python | vs NumPy | vs Python | compile s | agree |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in report["solver"].values():
+        lines.append(
+            f"| {s['gates']} | {s['batch']} | {s['gate_evals_per_s']:.3g} | {s['numpy_gate_evals_per_s']:.3g} "
+            f"| {s['python_gate_evals_per_s']:.3g} | {s['vs_numpy']:.1f}x | {s['vs_python']:.0f}x "
+            f"| {s['compile_s']:.2f} | {s['agree']} |"
+        )
+    e = report["env"]
+    lines += [
+        "",
+        f"Scaling 1k -> 16k gates: time ratio {report['solver_scaling']:.1f} (16 would be linear).",
+        "",
+        "## Environment (DO1, random policy, vmapped step inside lax.scan, observations materialised)",
+        "",
+        "| envs | nodes | steps per run | env steps/s | compile s |",
+        "|---|---|---|---|---|",
+        f"| {e['num_envs']} | {e['nodes']} | {e['steps']} | {e['env_steps_per_s']:.3g} | {e['compile_s']:.2f} |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
@@ -187,6 +225,7 @@ def main(argv=None) -> int:
     if not args.smoke:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "benchmarks.json").write_text(json.dumps(report, indent=1) + "\n")
+        (args.out / "benchmarks.md").write_text(markdown(report))
     if not ok:
         print("error: solver disagrees with the NumPy or Python reference", file=sys.stderr)
         return 1
