@@ -46,9 +46,13 @@ def evaluate(inputs: Sequence[int], ops: Sequence[str], fanins: Sequence[Sequenc
 
 
 def circuit_to_lists(node_type, fanin):
-    """Converts padded arrays (numpy) to (inputs, ops, fanins) lists, dropping padding."""
+    """Padded arrays -> (inputs, ops, fanins, slot -> file id), padding dropped.
+
+    Kept apart from `circuit_file.to_lists` on purpose: tests check the
+    library against this module, so it shares no code with it.
+    """
     ids = [i for i, t in enumerate(node_type) if t != 0]
-    inputs_ids = [i for i in ids if t_is_input(node_type[i])]
+    inputs_ids = [i for i in ids if node_type[i] in (1, 2)]
     gate_ids = [i for i in ids if node_type[i] >= 3]
     new_id = {old: k for k, old in enumerate(inputs_ids + gate_ids)}
     inputs = [1 if node_type[i] == 2 else 0 for i in inputs_ids]
@@ -56,6 +60,3 @@ def circuit_to_lists(node_type, fanin):
     fanins = [[new_id[int(s)] for s in fanin[i] if s >= 0] for i in gate_ids]
     return inputs, ops, fanins, new_id
 
-
-def t_is_input(t) -> bool:
-    return t in (1, 2)
