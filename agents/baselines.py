@@ -22,10 +22,11 @@ def _finish_action(mask: jax.Array, num_nodes: int, fallback: jax.Array) -> jax.
 
 
 def random_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
-    """Uniform over the actions the mask allows."""
+    """Uniform over the actions the mask allows (one random draw per call)."""
     del state
-    logits = jnp.where(obs["action_mask"], 0.0, -jnp.inf)
-    return jax.random.categorical(key, logits).astype(jnp.int32)
+    mask = obs["action_mask"]
+    rank = jax.random.randint(key, (), 0, jnp.maximum(jnp.sum(mask), 1))
+    return jnp.argmax(jnp.cumsum(mask) > rank).astype(jnp.int32)
 
 
 def oracle_policy(key: jax.Array, obs: dict, state) -> jax.Array:
