@@ -181,3 +181,14 @@ def test_cli_eval_bad_input_exits_2(extra, needle, capsys):
     assert main(["eval", "--no-progress", *extra]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
+
+
+def test_random_policy_is_uniform_over_the_mask():
+    mask = np.zeros(12, bool)
+    mask[[0, 3, 4, 9, 11]] = True
+    obs = {"action_mask": jax.numpy.asarray(mask)}
+    draws = jax.jit(jax.vmap(lambda k: random_policy(k, obs, None)))(jax.random.split(jax.random.key(0), 20000))
+    counts = np.bincount(np.asarray(draws), minlength=12)
+    assert counts[~mask].sum() == 0
+    # 4,000 expected per legal action; 5 sigma is about 310.
+    np.testing.assert_allclose(counts[mask], 4000, atol=310)
