@@ -31,10 +31,7 @@ JSON syntax, the top-level object, the inputs, then each gate in file order
 for its own structure (types, op, fan-in, ids, self-reference), then
 alternation gate by gate, then cycles.
 
-Many files of different sizes are solved with one compilation per shape
-bucket: `pad_bucket` groups circuits by rounded-up shape (stacked on the
-host, like `circuit.stack`, so that no XLA op is compiled per batch size) and `solve_many`
-runs one `jax.jit(jax.vmap(solve))` per bucket.
+Solving many files with one compilation per shape bucket is `do1rl.buckets`.
 """
 
 from __future__ import annotations
@@ -45,13 +42,10 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from do1rl import circuit as circuit_lib
 from do1rl.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
-from do1rl.solver import Solution, solve
 
 FORMAT = "do1rl.circuit/v1"
 OPS = ("AND", "OR")
@@ -440,112 +434,3 @@ def save(circuit: Circuit | ParsedCircuit, path: str | os.PathLike) -> None:
         except OSError:
             pass
         raise
-
-
-# ----------------------------------------------------------------------------
-# Many circuits: shape buckets and one compilation per bucket.
-
-
-def _pow2(x: int, minimum: int = 1) -> int:
-    x = max(int(x), minimum)
-    return 1 << (x - 1).bit_length()
-
-
-class Bucket(NamedTuple):
-    """Circuits padded to one shape and stacked.
-
-    Attributes:
-      shape: (num_nodes, max_fanin, eval_width), each a power of two.
-      indices: positions of the bucket's circuits in the input list.
-      circuits: the stacked `Circuit`, batch size `len(indices)`.
-      node_index: per circuit, the slot of every file node id.
-    """
-
-    shape: tuple[int, int, int]
-    indices: list[int]
-    circuits: Circuit
-    node_index: list[np.ndarray]
-
-
-def bucket_shape(parsed: ParsedCircuit) -> tuple[int, int, int]:
-    """(num_nodes, max_fanin, eval_width) rounded up to powers of two (nodes >= 8)."""
-    depth = circuit_lib.topological_depths(parsed.num_inputs, parsed.fanins)
-    width = circuit_lib.widest_layer(depth[parsed.num_inputs :])
-    return (
-        _pow2(parsed.num_inputs + parsed.num_gates, 8),
-        _pow2(max(len(f) for f in parsed.fanins)),
-        _pow2(width),
-    )
-
-
-def pad_bucket(parsed_list: Sequence[ParsedCircuit]) -> list[Bucket]:
-    """Groups circuits by rounded-up shape; each bucket is padded and stacked.
-
-    Buckets come in order of first appearance in `parsed_list`.
-    """
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    for i, parsed in enumerate(parsed_list):
-        groups.setdefault(bucket_shape(parsed), []).append(i)
-    buckets = []
-    for shape, indices in groups.items():
-        num_nodes, max_fanin, eval_width = shape
-        built = [
-            parsed_list[i].to_circuit(num_nodes=num_nodes, max_fanin=max_fanin, eval_width=eval_width)
-            for i in indices
-        ]
-        circuits = _stack_on_host([c for c, _ in built])
-        buckets.append(Bucket(shape, indices, circuits, [idx for _, idx in built]))
-    return buckets
-
-
-def _stack_on_host(circuits: Sequence[Circuit]) -> Circuit:
-    """`circuit.stack` done in numpy: no per-batch-size XLA compilation."""
-    stacked = jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *circuits)
-    return stacked
-
-
-# One jitted solver for every bucket: jax caches one compilation per
-# (shape, eval_width), i.e. per bucket (batch sizes are rounded up too).
-solve_batch = jax.jit(jax.vmap(solve))
-
-
-def _pad_batch(circuits: Circuit, size: int) -> Circuit:
-    """Repeats the last circuit so the batch has `size` entries."""
-    have = circuits.node_type.shape[0]
-    take = np.minimum(np.arange(size), have - 1)
-    # Always device arrays: mixing numpy and jax arguments can add cache entries.
-    return jax.tree.map(lambda x: jnp.asarray(np.asarray(x)[take]), circuits)
-
-
-# Largest batch solved in one call, in fan-in slots (batch x nodes x fan-in).
-MAX_BATCH_SLOTS = 1 << 24
-
-
-def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
-    """Solves many circuits with one compilation per shape bucket.
-
-    A bucket's batch is padded to a power of two (repeating a circuit); a
-    bucket larger than `MAX_BATCH_SLOTS` allows is solved in equal chunks,
-    the last one padded, so it still compiles once.
-
-    Returns, for each circuit in order, a `Solution` of numpy arrays in the
-    file's numbering: value[i] and depth[i] for node id i, d1, serial_steps.
-    """
-    results: list[Solution | None] = [None] * len(parsed_list)
-    for bucket in pad_bucket(parsed_list):
-        nodes, fanin, _ = bucket.shape
-        chunk = 1 << max(0, (MAX_BATCH_SLOTS // (nodes * fanin)).bit_length() - 1)
-        size = len(bucket.indices)
-        batch_size = _pow2(size) if size <= chunk else chunk
-        for start in range(0, size, batch_size):
-            part = jax.tree.map(lambda x, s=start: np.asarray(x)[s : s + batch_size], bucket.circuits)
-            sol = jax.device_get(solve_batch(_pad_batch(part, batch_size)))
-            for row in range(min(batch_size, size - start)):
-                i, node_index = bucket.indices[start + row], bucket.node_index[start + row]
-                results[i] = Solution(
-                    value=np.asarray(sol.value[row][node_index]),
-                    depth=np.asarray(sol.depth[row][node_index]),
-                    d1=int(sol.d1[row]),
-                    serial_steps=int(sol.serial_steps[row]),
-                )
-    return results  # type: ignore[return-value]

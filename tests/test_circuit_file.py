@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from do1rl import circuit_file, generators
+from do1rl import buckets, circuit_file, generators
 from do1rl.circuit import from_lists
 from do1rl.circuit_file import CircuitFileError
 from do1rl.reference import circuit_to_lists, evaluate
@@ -242,17 +242,17 @@ def test_save_replaces_atomically(tmp_path):
         circuit_file.to_json(jax.tree.map(lambda x: x[None], circuit_file.load(path)[0]))
 
 
-@pytest.mark.parametrize("max_slots", [circuit_file.MAX_BATCH_SLOTS, 16 * 4 * 4])
+@pytest.mark.parametrize("max_slots", [buckets.MAX_BATCH_SLOTS, 16 * 4 * 4])
 def test_pad_bucket_and_solve_many(monkeypatch, max_slots):
-    monkeypatch.setattr(circuit_file, "MAX_BATCH_SLOTS", max_slots)  # small: chunked buckets
+    monkeypatch.setattr(buckets, "MAX_BATCH_SLOTS", max_slots)  # small: chunked buckets
     rng = np.random.default_rng(0)
     from strategies import random_lists
 
     parsed = [circuit_file.parse({"format": FMT, "inputs": i, "gates": [{"op": o, "in": f} for o, f in zip(ops, fs)]})
               for i, ops, fs in (random_lists(rng, 12, 4) for _ in range(60))]
-    buckets = circuit_file.pad_bucket(parsed)
-    assert sorted(i for b in buckets for i in b.indices) == list(range(60))
-    for b in buckets:
+    groups = buckets.pad_bucket(parsed)
+    assert sorted(i for b in groups for i in b.indices) == list(range(60))
+    for b in groups:
         nodes, fanin, width = b.shape
         assert b.circuits.node_type.shape == (len(b.indices), nodes)
         assert b.circuits.fanin.shape == (len(b.indices), nodes, fanin)
@@ -260,10 +260,10 @@ def test_pad_bucket_and_solve_many(monkeypatch, max_slots):
         for x in b.shape:
             assert x & (x - 1) == 0
         assert nodes >= 8
-    assert len(buckets) < 20
-    before = circuit_file.solve_batch._cache_size()
-    solutions = circuit_file.solve_many(parsed)
-    assert circuit_file.solve_batch._cache_size() - before <= len(buckets)
+    assert len(groups) < 20
+    before = buckets.solve_batch._cache_size()
+    solutions = buckets.solve_many(parsed)
+    assert buckets.solve_batch._cache_size() - before <= len(groups)
     for p, sol in zip(parsed, solutions):
         value, depth, d1 = evaluate(*p)
         assert sol.value.tolist() == value and sol.depth.tolist() == depth and sol.d1 == d1

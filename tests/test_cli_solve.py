@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from do1rl import circuit_file, cli
+from do1rl import buckets, circuit_file, cli
 from do1rl.reference import evaluate
 
 from strategies import random_lists
@@ -103,20 +103,20 @@ def test_thousand_files_compile_once_per_bucket(tmp_path, capsys):
         _, depth, d1 = evaluate(inputs, ops, fanins)
         expected.append((d1, max(depth), len(ops), len(inputs)))
     parsed = [circuit_file.read(n) for n in names]
-    buckets = circuit_file.pad_bucket(parsed)
-    assert len(buckets) <= 8  # 8 nodes, fan-in <= 2, eval_width <= 8
+    groups = buckets.pad_bucket(parsed)
+    assert len(groups) <= 8  # 8 nodes, fan-in <= 2, eval_width <= 8
 
-    before = circuit_file.solve_batch._cache_size()
+    before = buckets.solve_batch._cache_size()
     assert cli.main(["solve", *names]) == 0
-    compiled = circuit_file.solve_batch._cache_size() - before
-    assert compiled <= len(buckets)
+    compiled = buckets.solve_batch._cache_size() - before
+    assert compiled <= len(groups)
     records = lines(capsys.readouterr().out)
     assert [r["file"] for r in records] == names
     assert [(r["do1"], r["depth"], r["gates"], r["inputs"]) for r in records] == expected
     # The same files again compile nothing new.
-    before = circuit_file.solve_batch._cache_size()
+    before = buckets.solve_batch._cache_size()
     assert cli.main(["solve", *names]) == 0
-    assert circuit_file.solve_batch._cache_size() == before
+    assert buckets.solve_batch._cache_size() == before
     capsys.readouterr()
 
 

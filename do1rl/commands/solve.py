@@ -37,7 +37,7 @@ def _read(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from do1rl import circuit_file
+    from do1rl import buckets, circuit_file
 
     names: list[str] = list(args.files)
     parsed = []
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         valid_names.append(name)
 
-    solutions = circuit_file.solve_many(parsed) if parsed else []
+    solutions = buckets.solve_many(parsed) if parsed else []
     out = sys.stdout
     for name, circuit, sol in zip(valid_names, parsed, solutions):
         record = {
