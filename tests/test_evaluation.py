@@ -175,6 +175,7 @@ def test_cli_eval_bound_broken_exits_1(capsys):
         (["--env-arg", "depth"], "expected KEY=VALUE"),
         (["--episodes", "0"], "--episodes must be"),
         (["--episodes", "many"], "invalid int value"),
+        (["--env-arg", "circuit_files=[no/such/file.json]"], "no/such/file.json: cannot read file"),
     ],
 )
 def test_cli_eval_bad_input_exits_2(extra, needle, capsys):

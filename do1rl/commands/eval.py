@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from do1rl.agents.baselines import BASELINES
+    from do1rl.circuit_file import CircuitFileError
     from do1rl.envs.registration import EnvArgumentError, make_functional
     from do1rl.evaluation import evaluate, format_table
     from do1rl.testing import check_bounds
@@ -70,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown agent {args.agent!r}; choose from {', '.join(BASELINES)}")
     try:
         env, params = make_functional(args.env, **parse_env_args(args.env_arg))
-    except EnvArgumentError as err:
+    except (EnvArgumentError, CircuitFileError) as err:
         raise UsageError(str(err)) from None
 
     report = evaluate(
