@@ -44,7 +44,8 @@ def observation_space(env: Any) -> spaces.Dict:
             "circuit_id": spaces.Box(0, 1, (n,), np.int8),
             "selected": spaces.MultiBinary(n),
             "action_mask": spaces.MultiBinary(a),
-            "steps_left": spaces.Box(0, env.max_horizon, (), np.int32),
+            # Shape (1,) rather than (): flattening feature extractors (SB3's) need a dim.
+            "steps_left": spaces.Box(0, env.max_horizon, (1,), np.int32),
         }
     )
 
@@ -54,6 +55,7 @@ def _gym_obs(obs: dict[str, jax.Array]) -> dict[str, jax.Array]:
     out = dict(obs)
     out["selected"] = obs["selected"].astype(jnp.int8)
     out["action_mask"] = obs["action_mask"].astype(jnp.int8)
+    out["steps_left"] = obs["steps_left"][..., None]
     return out
 
 
@@ -172,7 +174,7 @@ class CircuitGymEnv(gymnasium.Env):
         """bool[A]: the legal actions of the current state."""
         if self.state is None:
             raise gymnasium.error.ResetNeeded("call reset() before action_masks()")
-        return np.asarray(self._fns.mask(self.state), dtype=bool)
+        return np.array(self._fns.mask(self.state), dtype=bool)
 
     def optimal_value(self) -> int:
         """V*(s) of the current state."""
@@ -253,11 +255,12 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         """bool[num_envs, A]: the legal actions of every copy."""
-        return np.asarray(self._fns.batch_mask(self.state), dtype=bool)
+        return np.array(self._fns.batch_mask(self.state), dtype=bool)
 
 
 def _to_numpy(tree):
-    return jax.tree.map(np.asarray, jax.device_get(tree))
+    """Writable numpy copies (torch-based learners refuse read-only arrays)."""
+    return jax.tree.map(np.array, jax.device_get(tree))
 
 
 def _to_python(info) -> dict[str, Any]:

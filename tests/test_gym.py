@@ -187,3 +187,14 @@ def test_make_vec():
     assert_same(obs, obs2)
     assert venv.observation_space.contains(obs)
     venv.close()
+
+
+def test_observations_suit_flattening_learners(gym_do1):
+    """SB3-style extractors flatten each entry per sample: every entry needs a dim, and arrays must be writable."""
+    for name, space in gym_do1.observation_space.spaces.items():
+        assert len(space.shape) >= 1, name
+    obs, _ = gym_do1.reset(seed=0)
+    flat = gym.spaces.flatten(gym_do1.observation_space, obs)
+    assert flat.shape == (gym.spaces.flatdim(gym_do1.observation_space),)
+    assert all(x.flags.writeable for x in obs.values())
+    assert gym_do1.action_masks().flags.writeable
