@@ -3,7 +3,7 @@
 Episodes run inside one jitted, vmapped `lax.while_loop` per chunk of
 episodes, so long evaluations show progress without recompiling. Episode i
 always uses `fold_in(key(seed), i)`, so results do not depend on the chunk
-size.
+size or on how many devices the episodes are sharded across.
 """
 
 from __future__ import annotations
@@ -71,6 +71,15 @@ def episode_keys(seed: int, start: int, count: int) -> jax.Array:
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start, start + count))
 
 
+def episode_sharding(devices: int) -> jax.sharding.Sharding:
+    """Shards a leading episode axis across the first `devices` local devices."""
+    available = jax.local_devices()
+    if not 1 <= devices <= len(available):
+        raise ValueError(f"devices must be in 1..{len(available)} (local devices), got {devices}")
+    mesh = jax.sharding.Mesh(np.array(available[:devices]), ("episodes",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("episodes"))
+
+
 def make_player(env, policy: Policy) -> Callable[[Any, jax.Array], Episodes]:
     """`player(params, keys) -> Episodes`, jitted and vmapped over keys."""
     return jax.jit(jax.vmap(lambda params, key: play_episode(env, params, policy, key), in_axes=(None, 0)))
@@ -86,12 +95,18 @@ def play(
     chunk: int = 1024,
     progress: bool = False,
     player: Callable | None = None,
+    devices: int = 1,
 ) -> Episodes:
-    """Plays `episodes` episodes in chunks of one compiled shape."""
+    """Plays `episodes` episodes in chunks of one compiled shape.
+
+    With `devices > 1` each chunk's episodes are sharded across that many
+    local devices (episode i keeps its key, so the numbers do not change).
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     player = player or make_player(env, policy)
-    size = min(chunk, episodes)
+    place = episode_sharding(devices)
+    size = -(-min(chunk, episodes) // devices) * devices  # a multiple of `devices`
     parts = []
     starts = range(0, episodes, size)
     bar = None
@@ -100,7 +115,7 @@ def play(
 
         bar = tqdm(total=episodes, unit="ep", desc="eval")
     for start in starts:
-        out = player(params, episode_keys(seed, start, size))
+        out = player(params, jax.device_put(episode_keys(seed, start, size), place))
         take = min(size, episodes - start)
         parts.append(jax.tree.map(lambda x: np.asarray(x)[:take], out))
         if bar is not None:

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-ratio", type=float, help="exit 1 if the minimum ratio is below this")
     parser.add_argument("--max-mean-regret", type=float, help="exit 1 if the mean regret exceeds this")
     parser.add_argument("--min-mean-ratio", type=float, help="exit 1 if the mean ratio is below this")
+    parser.add_argument(
+        "--devices", type=int, default=1, help="shard episodes across this many local devices (default: %(default)s)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -67,6 +70,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    import jax
+
+    if not 1 <= args.devices <= jax.local_device_count():
+        raise UsageError(f"--devices must be in 1..{jax.local_device_count()} (local devices), got {args.devices}")
     if args.agent not in BASELINES:
         raise UsageError(f"unknown agent {args.agent!r}; choose from {', '.join(BASELINES)}")
     try:
@@ -75,7 +82,13 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
 
     report = evaluate(
-        env, params, BASELINES[args.agent], episodes=args.episodes, seed=args.seed, progress=not args.no_progress
+        env,
+        params,
+        BASELINES[args.agent],
+        episodes=args.episodes,
+        seed=args.seed,
+        progress=not args.no_progress,
+        devices=args.devices,
     )
     report = {"env": args.env, "agent": args.agent, "seed": args.seed, **report}
     print(f"{args.agent} on {args.env}, {args.episodes} episodes, seed {args.seed}")
