@@ -107,7 +107,7 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
         size = len(bucket.indices)
         batch_size = _pow2(size) if size <= chunk else chunk
         for start in range(0, size, batch_size):
-            part = jax.tree.map(lambda x, s=start: np.asarray(x)[s : s + batch_size], bucket.circuits)
+            part = jax.tree.map(lambda x, s=start, size=batch_size: np.asarray(x)[s : s + size], bucket.circuits)
             sol = jax.device_get(solve_batch(_pad_batch(part, batch_size)))
             for row in range(min(batch_size, size - start)):
                 i, node_index = bucket.indices[start + row], bucket.node_index[start + row]

@@ -169,6 +169,27 @@ def widest_layer(gate_depths: np.ndarray) -> int:
     return int(np.bincount(np.asarray(gate_depths, np.int64)).max())
 
 
+def pad(circuit: Circuit, num_nodes: int, max_fanin: int) -> Circuit:
+    """Pads one circuit with PAD nodes / -1 fan-in slots to [num_nodes] x [max_fanin].
+
+    Padding goes at the end, which keeps the node order (inputs, gates by
+    depth, padding) the solver relies on.
+    """
+    n, f = circuit.num_nodes, circuit.max_fanin
+    if num_nodes < n or max_fanin < f:
+        raise ValueError(
+            f"cannot pad a circuit of {n} nodes and fan-in {f} to {num_nodes} nodes and fan-in {max_fanin}"
+        )
+    return Circuit(
+        node_type=jnp.pad(jnp.asarray(circuit.node_type, jnp.int8), (0, num_nodes - n)),
+        fanin=jnp.pad(
+            jnp.asarray(circuit.fanin, jnp.int32), ((0, num_nodes - n), (0, max_fanin - f)), constant_values=-1
+        ),
+        depth=jnp.pad(jnp.asarray(circuit.depth, jnp.int32), (0, num_nodes - n)),
+        eval_width=circuit.eval_width,
+    )
+
+
 def stack(circuits: Sequence[Circuit]) -> Circuit:
     """Stacks equally padded circuits into one batched `Circuit`.
 

@@ -117,7 +117,7 @@ def play(
     for start in starts:
         out = player(params, jax.device_put(episode_keys(seed, start, size), place))
         take = min(size, episodes - start)
-        parts.append(jax.tree.map(lambda x: np.asarray(x)[:take], out))
+        parts.append(jax.tree.map(lambda x, take=take: np.asarray(x)[:take], out))
         if bar is not None:
             bar.update(take)
     if bar is not None:

@@ -7,32 +7,10 @@ from os import PathLike
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from do1rl.circuit import Circuit, stack
+from do1rl.circuit import Circuit, pad, stack
 from do1rl.generators import CircuitPool
 from do1rl.envs.types import EnvParams
-
-
-def pad_circuit(circuit: Circuit, num_nodes: int, max_fanin: int) -> Circuit:
-    """Pads one circuit with PAD nodes / -1 fan-in slots to [num_nodes] x [max_fanin].
-
-    Padding goes at the end, which keeps the node order (inputs, gates by
-    depth, padding) the solver relies on.
-    """
-    n, f = circuit.num_nodes, circuit.max_fanin
-    if num_nodes < n or max_fanin < f:
-        raise ValueError(
-            f"cannot pad a circuit of {n} nodes and fan-in {f} to {num_nodes} nodes and fan-in {max_fanin}"
-        )
-    return Circuit(
-        node_type=jnp.pad(jnp.asarray(circuit.node_type, jnp.int8), (0, num_nodes - n)),
-        fanin=jnp.pad(
-            jnp.asarray(circuit.fanin, jnp.int32), ((0, num_nodes - n), (0, max_fanin - f)), constant_values=-1
-        ),
-        depth=jnp.pad(jnp.asarray(circuit.depth, jnp.int32), (0, num_nodes - n)),
-        eval_width=circuit.eval_width,
-    )
 
 
 def pool_from_circuits(
@@ -43,7 +21,7 @@ def pool_from_circuits(
         raise ValueError("need at least one circuit")
     n = max(c.num_nodes for c in circuits) if num_nodes is None else num_nodes
     f = max(c.max_fanin for c in circuits) if max_fanin is None else max_fanin
-    return CircuitPool(circuits=stack([pad_circuit(c, n, f) for c in circuits]))
+    return CircuitPool(circuits=stack([pad(c, n, f) for c in circuits]))
 
 
 def pool_from_files(
@@ -75,7 +53,3 @@ def per_instance_params(pool: CircuitPool, chain_length: int | jax.Array = 0) ->
     lengths = jnp.broadcast_to(jnp.asarray(chain_length, jnp.int32), (size,))
     return EnvParams(generator=CircuitPool(circuits=circuits), chain_length=lengths)
 
-
-def num_instances(pool: CircuitPool) -> int:
-    """Number of circuits in a pool."""
-    return int(np.shape(pool.circuits.node_type)[0])
