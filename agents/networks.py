@@ -1,0 +1,451 @@
+"""Actor-critic networks over the circuit observation (flax.linen).
+
+Every network maps ONE observation (no batch dimension) to
+`(logits float32[A], value float32[])`; callers `jax.vmap` for batches.
+Logits are raw: the caller masks them with `obs["action_mask"]`. Logit
+layout follows the env's actions: `0..N-1` select node, `N` no-op, `N + 1`
+STOP (when the env has it).
+
+Families (`NetworkConfig.family`):
+
+- ``"mlp"``: a residual MLP on the whole observation flattened into one
+  vector (Wang et al. 2025, "1000 Layer Networks for Self-Supervised RL"):
+  an input embedding Dense -> LayerNorm -> Swish, then `depth / 4` blocks,
+  each 4 x (Dense -> LayerNorm -> Swish) with a skip connection around the
+  block, then a policy head Dense(A) and a value head Dense(1). It sees the
+  wiring only as numbers (see the feature encoding), so it is the
+  "parallel", structure-agnostic baseline.
+- ``"gnn"``: `depth` = L distinct (untied) message-passing blocks over the
+  circuit's edges in both directions, between a linear node embedding and
+  the graph heads below.
+- ``"recurrent"``: ONE weight-tied message-passing block iterated T times,
+  with T read from the observation (see `num_iterations`), so the serial
+  compute per decision grows with circuit depth. `depth` is ignored.
+
+Message-passing block (shared by "gnn" and "recurrent"), pre-norm residual:
+`x = LayerNorm(h)`; per node aggregate over the fan-in (children) of `x`
+the masked sum, mean, max and min (`fanin_aggregate`), and over the fan-out
+(parents, reverse edges) the sum and mean (`fanout_aggregate`, a
+segment-sum); then `h <- h + Dense(Swish(Dense([x, aggregates])))`. The
+fan-in min and max are what let one block compute one layer of circuit
+evaluation (AND = min over the fan-in, OR = max); a node with no fan-in gets
+0 for every fan-in aggregate, and likewise for the fan-out.
+
+Graph heads: final LayerNorm on the node embeddings; a pooled embedding =
+[masked mean, masked max] over real (non-PAD) nodes; gate logit i =
+Dense(1)([h_i, pooled]) (one shared Dense applied per node); no-op (and
+STOP) logits = Dense(A - N)(pooled); value = Dense(1)(pooled).
+
+Feature encoding (all float32):
+
+- per node (`node_features`, 9 columns, in this order): one-hot node_type
+  (5: PAD, INPUT_0, INPUT_1, AND, OR), selected, circuit_id,
+  depth / max_depth, and whether selecting the node is legal
+  (`action_mask[i]`, which e.g. shows DO1's forced choice).
+- global (`global_features`, 3 columns): steps_left / max_horizon, no-op
+  legal, STOP legal (0 when the env has no STOP).
+- "mlp" input: the node features flattened, then the fan-in as a normalised
+  index per slot, `(fanin + 1) / N` (0 for a pad slot), flattened, then the
+  global features: N * (9 + F) + 3 numbers.
+- "gnn" / "recurrent" node input: node features with the global features
+  broadcast to every node (12 columns); the wiring enters only through
+  message passing.
+
+Serial depth (`serial_depth`): the number of Dense layers on the longest
+sequentially dependent path from observation to outputs for one decision.
+LayerNorm, activations, gathers, fan-in/fan-out aggregations and pooling
+count 0; the heads run in parallel and count 1 together.
+
+- mlp: 1 (embedding) + depth + 1 (heads).
+- gnn: 1 (embedding) + 2 L (two Dense per block) + 1 (heads).
+- recurrent: 1 + 2 T + 1 with T = `num_iterations(config, env, obs)`.
+
+Initialisation (purejaxrl / CleanRL): hidden Dense layers orthogonal(sqrt 2),
+policy head orthogonal(0.01), value head orthogonal(1.0), zero biases.
+
+The recurrent loop is a `flax.linen.scan` of static length T_env (the bound
+T can reach on this env, from `env.max_depth`) whose iterations past the
+observation's own T leave the embedding unchanged (a where-guard), so it is
+reverse-mode differentiable and vmappable; each observation's result only
+depends on its own T iterations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from do1rl.envs.types import Observation
+
+FAMILIES = ("mlp", "gnn", "recurrent")
+
+NUM_NODE_TYPES = 5
+NODE_FEATURES = NUM_NODE_TYPES + 4  # one-hot type, selected, circuit_id, depth, legal
+GLOBAL_FEATURES = 3  # steps_left, no-op legal, STOP legal
+LAYERS_PER_BLOCK = 2  # Dense layers in one message-passing block
+
+_HIDDEN = nn.initializers.orthogonal(math.sqrt(2.0))
+_POLICY = nn.initializers.orthogonal(0.01)
+_VALUE = nn.initializers.orthogonal(1.0)
+_ZEROS = nn.initializers.zeros
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """Which network and how big.
+
+    Attributes:
+      family: "mlp", "gnn" or "recurrent".
+      depth: mlp: Dense layers inside the residual blocks (a positive multiple
+        of 4); gnn: message-passing blocks L; recurrent: ignored.
+      width: hidden size.
+      iterations_per_depth, extra_iterations, max_iterations: recurrent only:
+        T = clip(ceil(iterations_per_depth * D_obs) + extra_iterations, 1,
+        max_iterations), D_obs = the deepest node in the observation.
+    """
+
+    family: str = "mlp"
+    depth: int = 8
+    width: int = 64
+    iterations_per_depth: float = 1.0
+    extra_iterations: int = 1
+    max_iterations: int = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvDims:
+    """The static sizes of an env that a network needs (hashable)."""
+
+    num_nodes: int
+    fanin_slots: int
+    num_actions: int
+    max_depth: int
+    max_horizon: int
+    stop_action: bool
+
+
+def env_dims(env) -> EnvDims:
+    """The static sizes of `env` (any object with the env's size attributes)."""
+    return EnvDims(
+        num_nodes=int(env.num_nodes),
+        fanin_slots=int(env.fanin_slots),
+        num_actions=int(env.num_actions),
+        max_depth=int(env.max_depth),
+        max_horizon=int(env.max_horizon),
+        stop_action=bool(env.stop_action),
+    )
+
+
+def validate(config: NetworkConfig) -> None:
+    """Raises ValueError (one line) if `config` does not describe a network."""
+
+    def is_int(x) -> bool:
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+    if config.family not in FAMILIES:
+        raise ValueError(f"unknown network family {config.family!r}; expected one of {FAMILIES}")
+    if not is_int(config.width) or config.width < 1:
+        raise ValueError(f"network width must be a positive integer, got {config.width!r}")
+    if config.family == "mlp" and (not is_int(config.depth) or config.depth < 4 or config.depth % 4):
+        raise ValueError(f"mlp depth must be a positive multiple of 4, got {config.depth!r}")
+    if config.family == "gnn" and (not is_int(config.depth) or config.depth < 1):
+        raise ValueError(f"gnn depth (message-passing layers) must be a positive integer, got {config.depth!r}")
+    if config.family == "recurrent":
+        ipd = config.iterations_per_depth
+        if not isinstance(ipd, (int, float, np.number)) or not math.isfinite(ipd) or ipd < 0:
+            raise ValueError(f"iterations_per_depth must be a finite number >= 0, got {ipd!r}")
+        if not is_int(config.extra_iterations) or config.extra_iterations < 0:
+            raise ValueError(f"extra_iterations must be an integer >= 0, got {config.extra_iterations!r}")
+        if not is_int(config.max_iterations) or config.max_iterations < 1:
+            raise ValueError(f"max_iterations must be an integer >= 1, got {config.max_iterations!r}")
+
+
+# ----- features ---------------------------------------------------------------
+def node_features(obs: Observation, dims) -> jax.Array:
+    """float32[N, 9]: one-hot type (5), selected, circuit_id, depth / max_depth, legal."""
+    n = dims.num_nodes
+    one_hot = jax.nn.one_hot(obs["node_type"].astype(jnp.int32), NUM_NODE_TYPES, dtype=jnp.float32)
+    columns = [
+        obs["selected"].astype(jnp.float32),
+        obs["circuit_id"].astype(jnp.float32),
+        obs["depth"].astype(jnp.float32) / max(dims.max_depth, 1),
+        obs["action_mask"][:n].astype(jnp.float32),
+    ]
+    return jnp.concatenate([one_hot, jnp.stack(columns, axis=-1)], axis=-1)
+
+
+def global_features(obs: Observation, dims) -> jax.Array:
+    """float32[3]: steps_left / max_horizon, no-op legal, STOP legal (0 without STOP)."""
+    n = dims.num_nodes
+    mask = obs["action_mask"].astype(jnp.float32)
+    stop = mask[n + 1] if dims.stop_action else jnp.float32(0.0)
+    steps = jnp.asarray(obs["steps_left"], jnp.float32) / max(dims.max_horizon, 1)
+    return jnp.stack([steps, mask[n], stop])
+
+
+def flat_features(obs: Observation, dims) -> jax.Array:
+    """float32[N * (9 + F) + 3]: the "mlp" input (node features, fan-in indices, globals)."""
+    wiring = (obs["fanin"].astype(jnp.float32) + 1.0) / dims.num_nodes
+    return jnp.concatenate(
+        [node_features(obs, dims).ravel(), wiring.ravel(), global_features(obs, dims)]
+    )
+
+
+def graph_features(obs: Observation, dims) -> jax.Array:
+    """float32[N, 12]: node features with the global features broadcast to each node."""
+    nodes = node_features(obs, dims)
+    glob = jnp.broadcast_to(global_features(obs, dims), (nodes.shape[0], GLOBAL_FEATURES))
+    return jnp.concatenate([nodes, glob], axis=-1)
+
+
+# ----- aggregations -----------------------------------------------------------
+def _gather_children(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(children float[N, F, W], edge mask bool[N, F, 1])."""
+    edge = (fanin >= 0)[..., None]
+    return h[jnp.maximum(fanin, 0)], edge
+
+
+def fanin_min_max(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(min, max) of `h` over each node's fan-in, each [N, W]; 0 for no fan-in."""
+    children, edge = _gather_children(h, fanin)
+    has = jnp.any(edge, axis=1)
+    lo = jnp.min(jnp.where(edge, children, jnp.inf), axis=1)
+    hi = jnp.max(jnp.where(edge, children, -jnp.inf), axis=1)
+    return jnp.where(has, lo, 0.0), jnp.where(has, hi, 0.0)
+
+
+def fanin_aggregate(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, ...]:
+    """(sum, mean, max, min) of `h` over each node's fan-in, each [N, W]; 0 for none."""
+    children, edge = _gather_children(h, fanin)
+    total = jnp.sum(jnp.where(edge, children, 0.0), axis=1)
+    count = jnp.sum(edge, axis=1).astype(h.dtype)
+    lo, hi = fanin_min_max(h, fanin)
+    return total, total / jnp.maximum(count, 1.0), hi, lo
+
+
+def fanout_aggregate(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(sum, mean) of `h` over each node's readers (reverse edges), each [N, W]; 0 for none."""
+    n, f = fanin.shape
+    # Edge (parent p, slot s) -> child fanin[p, s]; pad slots go to segment n, dropped.
+    segments = jnp.where(fanin >= 0, fanin, n).reshape(-1)
+    messages = jnp.broadcast_to(h[:, None, :], (n, f, h.shape[-1])).reshape(n * f, -1)
+    total = jax.ops.segment_sum(messages, segments, num_segments=n + 1)[:n]
+    count = jax.ops.segment_sum(jnp.ones((n * f,), h.dtype), segments, num_segments=n + 1)[:n]
+    return total, total / jnp.maximum(count, 1.0)[:, None]
+
+
+# ----- modules ----------------------------------------------------------------
+def _dense(features: int, init=_HIDDEN, name: str | None = None) -> nn.Dense:
+    return nn.Dense(features, kernel_init=init, bias_init=_ZEROS, name=name)
+
+
+class ResidualMLP(nn.Module):
+    """The "mlp" family: a residual MLP on the flattened observation."""
+
+    dims: EnvDims
+    depth: int = 8
+    width: int = 64
+
+    @nn.compact
+    def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
+        h = _dense(self.width, name="embed")(flat_features(obs, self.dims))
+        h = nn.swish(nn.LayerNorm(name="embed_norm")(h))
+        for b in range(self.depth // 4):
+            skip = h
+            for j in range(4):
+                h = _dense(self.width, name=f"block{b}_dense{j}")(h)
+                h = nn.swish(nn.LayerNorm(name=f"block{b}_norm{j}")(h))
+            h = h + skip
+        logits = _dense(self.dims.num_actions, _POLICY, name="policy")(h)
+        value = _dense(1, _VALUE, name="value")(h)[0]
+        return logits, value
+
+
+class MessageBlock(nn.Module):
+    """One message-passing step over the circuit's edges (both directions)."""
+
+    width: int
+
+    @nn.compact
+    def __call__(self, h: jax.Array, fanin: jax.Array) -> jax.Array:
+        x = nn.LayerNorm(name="norm")(h)
+        z = jnp.concatenate([x, *fanin_aggregate(x, fanin), *fanout_aggregate(x, fanin)], axis=-1)
+        u = nn.swish(_dense(self.width, name="mix")(z))
+        return h + _dense(self.width, name="out")(u)
+
+
+class GraphHeads(nn.Module):
+    """Per-gate logits from node embeddings; no-op / STOP logits and value from a pooled one."""
+
+    dims: EnvDims
+
+    @nn.compact
+    def __call__(self, h: jax.Array, node_type: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = nn.LayerNorm(name="norm")(h)
+        real = (node_type != 0)[:, None]
+        count = jnp.maximum(jnp.sum(real), 1).astype(h.dtype)
+        mean = jnp.sum(jnp.where(real, h, 0.0), axis=0) / count
+        top = jnp.max(jnp.where(real, h, -jnp.inf), axis=0)
+        top = jnp.where(jnp.any(real), top, 0.0)
+        pooled = jnp.concatenate([mean, top])
+        per_node = jnp.concatenate([h, jnp.broadcast_to(pooled, (h.shape[0], pooled.shape[0]))], -1)
+        gate_logits = _dense(1, _POLICY, name="gate_logit")(per_node)[:, 0]
+        extra = self.dims.num_actions - self.dims.num_nodes
+        other_logits = _dense(extra, _POLICY, name="other_logits")(pooled)
+        value = _dense(1, _VALUE, name="value")(pooled)[0]
+        return jnp.concatenate([gate_logits, other_logits]), value
+
+
+class GNN(nn.Module):
+    """The "gnn" family: L untied message-passing blocks."""
+
+    dims: EnvDims
+    depth: int = 4
+    width: int = 64
+
+    def setup(self):
+        self.embed = _dense(self.width)
+        self.blocks = [MessageBlock(self.width) for _ in range(self.depth)]
+        self.heads = GraphHeads(self.dims)
+
+    def node_embeddings(self, obs: Observation) -> jax.Array:
+        """float32[N, W]: node embeddings after the last block (before the heads)."""
+        h = self.embed(graph_features(obs, self.dims))
+        for block in self.blocks:
+            h = block(h, obs["fanin"])
+        return h
+
+    def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
+        return self.heads(self.node_embeddings(obs), obs["node_type"])
+
+
+class _GuardedBlock(nn.Module):
+    """A `MessageBlock` step that is the identity once `step >= iterations`."""
+
+    width: int
+
+    @nn.compact
+    def __call__(self, carry, fanin, iterations):
+        h, step = carry
+        new = MessageBlock(self.width, name="block")(h, fanin)
+        return (jnp.where(step < iterations, new, h), step + 1), None
+
+
+class RecurrentGNN(nn.Module):
+    """The "recurrent" family: one weight-tied block iterated T(obs) times."""
+
+    dims: EnvDims
+    width: int = 64
+    iterations_per_depth: float = 1.0
+    extra_iterations: int = 1
+    max_iterations: int = 64
+
+    @property
+    def static_iterations(self) -> int:
+        """The most iterations any observation of this env can get."""
+        return _static_iterations(
+            self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth
+        )
+
+    def setup(self):
+        self.embed = _dense(self.width)
+        loop = nn.scan(
+            _GuardedBlock,
+            variable_broadcast="params",
+            split_rngs={"params": False},
+            in_axes=(nn.broadcast, nn.broadcast),
+            length=self.static_iterations,
+        )
+        self.loop = loop(self.width, name="loop")
+        self.heads = GraphHeads(self.dims)
+
+    def iterations(self, obs: Observation) -> jax.Array:
+        """int32[]: T for this observation."""
+        return _iterations(
+            self.iterations_per_depth,
+            self.extra_iterations,
+            self.max_iterations,
+            self.dims.max_depth,
+            obs["depth"],
+        )
+
+    def node_embeddings(self, obs: Observation) -> jax.Array:
+        """float32[N, W]: node embeddings after T iterations (before the heads)."""
+        h = self.embed(graph_features(obs, self.dims))
+        (h, _), _ = self.loop((h, jnp.int32(0)), obs["fanin"], self.iterations(obs))
+        return h
+
+    def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
+        return self.heads(self.node_embeddings(obs), obs["node_type"])
+
+
+# ----- iteration counts -------------------------------------------------------
+def _static_iterations(ipd: float, extra: int, cap: int, max_depth: int) -> int:
+    scaled = np.ceil(np.float32(ipd) * np.float32(max(max_depth, 0)))
+    return int(np.clip(int(scaled) + extra, 1, cap))
+
+
+def _iterations(ipd: float, extra: int, cap: int, max_depth: int, depth: jax.Array) -> jax.Array:
+    d_obs = jnp.max(depth).astype(jnp.float32)
+    scaled = jnp.ceil(jnp.float32(ipd) * d_obs).astype(jnp.int32)
+    t = jnp.clip(scaled + extra, 1, cap)
+    # Node depths never exceed env.max_depth; the cap only guards malformed input.
+    return jnp.minimum(t, _static_iterations(ipd, extra, cap, max_depth)).astype(jnp.int32)
+
+
+def num_iterations(config: NetworkConfig, env, obs: Observation) -> jax.Array:
+    """int32[]: the recurrent family's T for this observation.
+
+    T = clip(ceil(iterations_per_depth * max(obs["depth"])) + extra_iterations,
+    1, max_iterations), further capped by the value it takes at depth
+    `env.max_depth` (never binding for a well-formed observation).
+    """
+    return _iterations(
+        config.iterations_per_depth,
+        config.extra_iterations,
+        config.max_iterations,
+        int(env.max_depth),
+        obs["depth"],
+    )
+
+
+# ----- public API ---------------------------------------------------------------
+def make_network(config: NetworkConfig, env) -> nn.Module:
+    """The actor-critic module for `config` on `env`.
+
+    `module.init(key, obs)` / `module.apply(params, obs)` ->
+    (logits float32[A], value float32[]) for ONE observation.
+    """
+    validate(config)
+    dims = env_dims(env)
+    if config.family == "mlp":
+        return ResidualMLP(dims, depth=config.depth, width=config.width)
+    if config.family == "gnn":
+        return GNN(dims, depth=config.depth, width=config.width)
+    return RecurrentGNN(
+        dims,
+        width=config.width,
+        iterations_per_depth=float(config.iterations_per_depth),
+        extra_iterations=int(config.extra_iterations),
+        max_iterations=int(config.max_iterations),
+    )
+
+
+def param_count(params) -> int:
+    """Total number of scalar parameters in a pytree (arrays or `jax.ShapeDtypeStruct`s)."""
+    return int(sum(math.prod(np.shape(x)) for x in jax.tree.leaves(params)))
+
+
+def serial_depth(config: NetworkConfig, env, obs: Observation) -> jax.Array:
+    """int32[]: sequentially dependent Dense layers per decision (module docstring's rule)."""
+    validate(config)
+    if config.family == "mlp":
+        return jnp.int32(1 + config.depth + 1)
+    if config.family == "gnn":
+        return jnp.int32(1 + LAYERS_PER_BLOCK * config.depth + 1)
+    t = num_iterations(config, env, obs)
+    return (1 + LAYERS_PER_BLOCK * t + 1).astype(jnp.int32)
