@@ -1,0 +1,76 @@
+"""Typed configs: YAML + dotted overrides, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from do1rl import cli
+from do1rl import config as C
+from do1rl.training import TrainConfig
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def test_defaults_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 3\nppo:\n  num_envs: 16\n  num_steps: 8\n  total_timesteps: 1024\nenv:\n  args: {depth: 4, width: 4}\n")
+    cfg = C.load(TrainConfig, path, ["ppo.learning_rate=1e-3", "network.family=gnn", "env.args.stop_action=true"])
+    assert cfg.seed == 3 and cfg.ppo.num_envs == 16 and cfg.ppo.learning_rate == 1e-3
+    assert cfg.network.family == "gnn"
+    assert cfg.env.args == {"depth": 4, "width": 4, "stop_action": True}  # merged key by key
+    assert isinstance(C.load(TrainConfig, path, ["ppo.learning_rate=1"]).ppo.learning_rate, float)
+
+
+def test_round_trip(tmp_path):
+    cfg = C.load(TrainConfig, None, ["network.width=32", "env.args={depth: 2}"])
+    C.dump(cfg, tmp_path / "config.yaml")
+    assert C.load(TrainConfig, tmp_path / "config.yaml") == cfg
+
+
+@pytest.mark.parametrize(
+    "text, overrides, needle",
+    [
+        ("ppo:\n  num_env: 3\n", [], "unknown config key(s) ppo.num_env; valid keys: ppo.total_timesteps"),
+        ("", ["network.widht=3"], "unknown config key(s) network.widht"),
+        ("seed: one\n", [], "seed: expected an integer, got 'one'"),
+        ("ppo:\n  anneal_lr: 1\n", [], "ppo.anneal_lr: expected true or false"),
+        ("ppo: 3\n", [], "ppo: expected a mapping"),
+        ("", ["ppo.num_envs=0"], "num_envs must be >= 1"),
+        ("", ["novalue"], "expected KEY=VALUE"),
+        ("[1, 2]\n", [], "expected a mapping of config keys"),
+        ("a: [\n", [], "not valid YAML"),
+    ],
+)
+def test_bad_configs(tmp_path, text, overrides, needle):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(C.ConfigError) as err:
+        C.load(TrainConfig, path, overrides)
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_train_cli_rejects_bad_config_in_one_line(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("ppo:\n  bogus: 1\n")
+    assert cli.main(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ppo.bogus" in err[0] and "valid keys" in err[0]
+    assert cli.main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read config" in capsys.readouterr().err
+    path.write_text("env:\n  args: {depht: 3}\n")
+    assert cli.main(["train", "--config", str(path), "--out", str(tmp_path / "run2"), "--no-progress"]) == 2
+    assert "unknown keyword argument(s) 'depht'" in capsys.readouterr().err
+    assert cli.main(["train"]) == 2
+    assert cli.main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_load(path):
+    from do1rl.training import build
+
+    cfg = C.load(TrainConfig, path)
+    build(cfg)  # env and network are valid
