@@ -45,6 +45,9 @@ class CircuitEnvBase:
     max_depth: int
     max_horizon: int
     generator: Any
+    # Episodes end only by termination (the horizon is observed), so training
+    # loops need no bootstrap from truncated episodes.
+    can_truncate: bool = False
 
     # ----- sizes and action numbering -------------------------------------
     @property

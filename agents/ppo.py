@@ -1,0 +1,471 @@
+"""PPO with action masking, end to end in JAX (purejaxrl style).
+
+    ppo = PPO(env, env_params, network, PPOConfig(total_timesteps=200_000))
+    state, totals = jax.jit(ppo.train)(jax.random.key(0))                   # one seed
+    state, totals = jax.jit(ppo.train_seeds)(jax.random.split(key, 4))      # four seeds at once
+
+`train(key)` is pure: `init` followed by `num_updates` iterations of
+`update` in one `lax.scan`; `train_seeds(keys)` runs the iterations of
+several seeds vmapped. (It initialises the seeds one after another with
+`lax.map`: on jaxlib 0.10.1 CPU, a jitted `vmap` of several orthogonal
+initialisations, i.e. batched QR decompositions, can deadlock in XLA's
+concurrency-optimised scheduler; the gnn family triggers it.) `run(state, n)` runs n iterations from any
+state, which is what checkpointed, resumable training (`do1rl.training`)
+calls chunk by chunk; chunking does not change the numbers.
+
+Implementation details (in the spirit of CleanRL's list):
+
+1. Vectorised envs: `num_envs` copies of the functional env under `vmap`,
+   auto-reset in the same step (`AutoReset`), rollouts with `lax.scan`.
+2. Compact rollouts: the buffer keeps the env's integer observation
+   (int8/int32 arrays, no float features); the network builds its float
+   features again inside the loss.
+3. Action masking: illegal logits are replaced by a large negative number
+   before sampling, log-probabilities and entropy, so a masked action is
+   never sampled and its probability (exactly 0) never enters the loss.
+4. GAE(lambda) over the rollout. A terminated step does not bootstrap; a
+   truncated step bootstraps from V(final observation) (`info["final_obs"]`),
+   computed only for envs that can truncate (`env.can_truncate`; do1rl's
+   envs never truncate, the horizon is observed).
+5. Advantages normalised per minibatch (`normalize_advantages`).
+6. Clipped surrogate policy loss; clipped value loss (`clip_value`), both
+   with `clip_eps`; value loss weighted by `vf_coef`, times 0.5.
+7. Entropy bonus `ent_coef` of the masked policy.
+8. `update_epochs` epochs over `num_minibatches` shuffled minibatches of
+   the `num_envs * num_steps` transitions.
+9. Global gradient-norm clipping (`max_grad_norm`), Adam (eps 1e-5) with a
+   linearly annealed learning rate (`anneal_lr`) over all gradient steps.
+10. Orthogonal initialisation (in `do1rl.agents.networks`).
+11. Rewards scaled by `1 / env.max_depth` (`scale_rewards`), so values stay
+    near [0, 1] whatever the circuit depth; logged returns are unscaled.
+12. Metrics (losses, approximate KL, clip fraction, explained variance, and
+    finished-episode return, approximation ratio and regret) are summed
+    inside the scan; nothing per step is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from do1rl.envs.wrappers import AutoReset
+from flax import struct
+
+MASKED_LOGIT = -1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters (defaults suit small circuits on CPU)."""
+
+    total_timesteps: int = 500_000  # env steps per seed
+    num_envs: int = 64  # parallel envs per seed
+    num_steps: int = 32  # rollout length per env and update
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    learning_rate: float = 3e-4
+    anneal_lr: bool = True
+    gamma: float = 1.0  # the game is finite-horizon and undiscounted
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    clip_value: bool = True
+    vf_coef: float = 0.5
+    ent_coef: float = 0.01
+    max_grad_norm: float = 0.5
+    normalize_advantages: bool = True
+    scale_rewards: bool = True
+
+    def __post_init__(self):
+        positive = ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ValueError(
+                f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible "
+                f"by num_minibatches ({self.num_minibatches})"
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(
+                f"total_timesteps ({self.total_timesteps}) is less than one rollout "
+                f"(num_envs * num_steps = {self.batch_size})"
+            )
+        for name in ("learning_rate", "clip_eps", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per update: num_envs * num_steps."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        """PPO iterations: total_timesteps // batch_size."""
+        return self.total_timesteps // self.batch_size
+
+
+class TrainState(struct.PyTreeNode):
+    """Everything a run needs to continue exactly (one seed).
+
+    Attributes:
+      params: network parameters.
+      opt_state: optimizer state (Adam moments, step count).
+      env_state: EnvState batched over [num_envs]; observations are
+        recomputed from it, so they are not stored.
+      episode_return: float32[num_envs], return so far of each running episode.
+      key: the run's PRNG key.
+      update: int32[], PPO iterations done.
+    """
+
+    params: Any
+    opt_state: Any
+    env_state: Any
+    episode_return: jax.Array
+    key: jax.Array
+    update: jax.Array
+
+
+class Totals(NamedTuple):
+    """Metrics summed over iterations (losses) or finished episodes (returns).
+
+    Divide loss sums by `updates` and episode sums by `episodes`
+    (`summarize` does that).
+    """
+
+    updates: jax.Array
+    policy_loss: jax.Array
+    value_loss: jax.Array
+    entropy: jax.Array
+    approx_kl: jax.Array
+    clip_fraction: jax.Array
+    explained_variance: jax.Array
+    grad_norm: jax.Array
+    learning_rate: jax.Array
+    episodes: jax.Array
+    returns: jax.Array
+    ratio: jax.Array
+    regret: jax.Array
+    optimal: jax.Array
+    nonfinite: jax.Array  # iterations whose loss was NaN or inf
+
+    @classmethod
+    def zeros(cls) -> Totals:
+        return cls(*(jnp.zeros((), jnp.float32) for _ in cls._fields))
+
+
+def summarize(totals: Totals) -> dict[str, float]:
+    """Means from (possibly seed-batched) `Totals`, pooled over seeds."""
+    t = jax.tree.map(lambda x: float(jnp.sum(x)), totals)
+    per_update = max(t.updates, 1.0)
+    per_episode = max(t.episodes, 1.0)
+    out = {
+        name: getattr(t, name) / per_update
+        for name in (
+            "policy_loss",
+            "value_loss",
+            "entropy",
+            "approx_kl",
+            "clip_fraction",
+            "explained_variance",
+            "grad_norm",
+            "learning_rate",
+        )
+    }
+    out["episodes"] = t.episodes
+    for name in ("returns", "ratio", "regret", "optimal"):
+        out[f"mean_{name.rstrip('s')}"] = getattr(t, name) / per_episode if t.episodes else float("nan")
+    out["nonfinite"] = t.nonfinite
+    return out
+
+
+class Transition(NamedTuple):
+    """One rollout step of all envs (leaves [num_envs, ...])."""
+
+    obs: dict
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+    bootstrap: jax.Array  # V(final obs) where truncated, else 0
+
+
+def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
+    """Logits with illegal actions pushed to `MASKED_LOGIT` (probability 0)."""
+    return jnp.where(mask.astype(bool), logits, MASKED_LOGIT)
+
+
+def log_probs(logits: jax.Array, mask: jax.Array) -> jax.Array:
+    """Log-probabilities of the masked categorical policy, [..., A]."""
+    return jax.nn.log_softmax(masked_logits(logits, mask), axis=-1)
+
+
+def entropy(logits: jax.Array, mask: jax.Array) -> jax.Array:
+    """Entropy of the masked categorical policy (masked actions contribute 0)."""
+    logp = log_probs(logits, mask)
+    p = jnp.exp(logp)
+    return -jnp.sum(jnp.where(mask.astype(bool), p * logp, 0.0), axis=-1)
+
+
+def gae(
+    rewards: jax.Array,
+    values: jax.Array,
+    next_values: jax.Array,
+    terminated: jax.Array,
+    done: jax.Array,
+    gamma: float,
+    lam: float,
+) -> tuple[jax.Array, jax.Array]:
+    """(advantages, returns) by GAE(lambda); all inputs [T, ...].
+
+    `next_values[t]` is V of the state after step t within the same episode:
+    the next rollout state if the episode goes on, V(final observation) if it
+    was truncated (ignored if it terminated). `terminated` stops the
+    bootstrap; `done` (terminated or truncated) stops the lambda-recursion.
+    """
+    deltas = rewards + gamma * next_values * (1.0 - terminated) - values
+
+    def back(carry, x):
+        delta, d = x
+        adv = delta + gamma * lam * (1.0 - d) * carry
+        return adv, adv
+
+    _, adv = jax.lax.scan(back, jnp.zeros_like(values[0]), (deltas, done.astype(jnp.float32)), reverse=True)
+    return adv, adv + values
+
+
+class PPO:
+    """PPO on a functional do1rl environment with a `do1rl.agents.networks` network.
+
+    Args:
+      env: a functional env (`DO1`, `AlternatingCircuit`), not auto-reset.
+      env_params: its EnvParams (which instances the envs draw).
+      network: a flax module `apply(params, obs) -> (logits[A], value[])`
+        for one observation.
+      config: PPOConfig.
+    """
+
+    def __init__(self, env, env_params, network, config: PPOConfig):
+        self.env = AutoReset(env)
+        self.env_params = env_params
+        self.network = network
+        self.config = config
+        self.reward_scale = 1.0 / max(int(env.max_depth), 1) if config.scale_rewards else 1.0
+        self.can_truncate = bool(getattr(env, "can_truncate", True))
+        steps = config.num_updates * config.update_epochs * config.num_minibatches
+        if config.anneal_lr:
+            self.learning_rate = optax.linear_schedule(config.learning_rate, 0.0, steps)
+        else:
+            self.learning_rate = optax.constant_schedule(config.learning_rate)
+        self.optimizer = optax.chain(
+            optax.clip_by_global_norm(config.max_grad_norm),
+            optax.adam(self.learning_rate, eps=1e-5),
+        )
+
+    # ----- helpers --------------------------------------------------------------
+    def apply(self, params, obs: dict) -> tuple[jax.Array, jax.Array]:
+        """(logits [B, A], values [B]) for a batch of observations."""
+        return jax.vmap(self.network.apply, in_axes=(None, 0))(params, obs)
+
+    def observe(self, env_state) -> dict:
+        return jax.vmap(self.env.get_obs)(env_state)
+
+    def init(self, key: jax.Array) -> TrainState:
+        """Fresh network, optimizer and envs for one seed."""
+        key, net_key, env_key = jax.random.split(key, 3)
+        env_keys = jax.random.split(env_key, self.config.num_envs)
+        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(env_keys, self.env_params)
+        params = self.network.init(net_key, jax.tree.map(lambda x: x[0], obs))
+        return TrainState(
+            params=params,
+            opt_state=self.optimizer.init(params),
+            env_state=env_state,
+            episode_return=jnp.zeros((self.config.num_envs,), jnp.float32),
+            key=key,
+            update=jnp.int32(0),
+        )
+
+    # ----- one iteration -----------------------------------------------------
+    def _rollout(self, state: TrainState) -> tuple[TrainState, Transition, jax.Array, Totals]:
+        cfg = self.config
+
+        def step(carry, _):
+            env_state, ep_return, key, totals = carry
+            key, act_key, step_key = jax.random.split(key, 3)
+            obs = self.observe(env_state)
+            logits, value = self.apply(state.params, obs)
+            logits = masked_logits(logits, obs["action_mask"])
+            action = jax.random.categorical(act_key, logits).astype(jnp.int32)
+            logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
+            step_keys = jax.random.split(step_key, cfg.num_envs)
+            _, env_state, reward, terminated, truncated, info = jax.vmap(
+                self.env.step, in_axes=(0, 0, 0, None)
+            )(step_keys, env_state, action, self.env_params)
+            done = terminated | truncated
+            if self.can_truncate:
+                _, final_value = self.apply(state.params, info["final_obs"])
+                bootstrap = jnp.where(truncated, final_value, 0.0)
+            else:
+                bootstrap = jnp.zeros_like(value)
+            ep_return = ep_return + reward
+            optimal = info["optimal_return"].astype(jnp.float32)
+            ratio = jnp.where(optimal == 0, 1.0, ep_return / jnp.maximum(optimal, 1.0))
+            f = done.astype(jnp.float32)
+            totals = totals._replace(
+                episodes=totals.episodes + f.sum(),
+                returns=totals.returns + (f * ep_return).sum(),
+                ratio=totals.ratio + (f * ratio).sum(),
+                regret=totals.regret + (f * (optimal - ep_return)).sum(),
+                optimal=totals.optimal + (f * optimal).sum(),
+            )
+            ep_return = jnp.where(done, 0.0, ep_return)
+            transition = Transition(
+                obs=obs,
+                action=action,
+                log_prob=logp,
+                value=value,
+                reward=reward * self.reward_scale,
+                terminated=terminated.astype(jnp.float32),
+                done=done.astype(jnp.float32),
+                bootstrap=bootstrap,
+            )
+            return (env_state, ep_return, key, totals), transition
+
+        (env_state, ep_return, key, totals), traj = jax.lax.scan(
+            step, (state.env_state, state.episode_return, state.key, Totals.zeros()), None, cfg.num_steps
+        )
+        _, last_value = self.apply(state.params, self.observe(env_state))
+        state = state.replace(env_state=env_state, episode_return=ep_return, key=key)
+        return state, traj, last_value, totals
+
+    def _loss(self, params, batch: Transition, advantages: jax.Array, targets: jax.Array):
+        cfg = self.config
+        logits, value = self.apply(params, batch.obs)
+        mask = batch.obs["action_mask"]
+        logp_all = log_probs(logits, mask)
+        logp = jnp.take_along_axis(logp_all, batch.action[:, None], axis=-1)[:, 0]
+        log_ratio = logp - batch.log_prob
+        ratio = jnp.exp(log_ratio)
+        if cfg.normalize_advantages:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        pg = jnp.maximum(
+            -advantages * ratio, -advantages * jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
+        ).mean()
+        v_loss = jnp.square(value - targets)
+        if cfg.clip_value:
+            clipped = batch.value + jnp.clip(value - batch.value, -cfg.clip_eps, cfg.clip_eps)
+            v_loss = jnp.maximum(v_loss, jnp.square(clipped - targets))
+        v_loss = 0.5 * v_loss.mean()
+        ent = entropy(logits, mask).mean()
+        loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * ent
+        aux = {
+            "policy_loss": pg,
+            "value_loss": v_loss,
+            "entropy": ent,
+            "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
+            "clip_fraction": (jnp.abs(ratio - 1.0) > cfg.clip_eps).mean(),
+        }
+        return loss, aux
+
+    def update(self, state: TrainState) -> tuple[TrainState, Totals]:
+        """One PPO iteration: a rollout, GAE, then epochs of minibatch steps."""
+        cfg = self.config
+        state, traj, last_value, totals = self._rollout(state)
+        next_values = jnp.concatenate([traj.value[1:], last_value[None]], axis=0)
+        next_values = jnp.where(traj.done > 0, traj.bootstrap, next_values)
+        advantages, targets = gae(
+            traj.reward, traj.value, next_values, traj.terminated, traj.done, cfg.gamma, cfg.gae_lambda
+        )
+        flat = lambda x: x.reshape((cfg.batch_size,) + x.shape[2:])
+        data = jax.tree.map(flat, (traj, advantages, targets))
+
+        def epoch(carry, _):
+            params, opt_state, key = carry
+            key, perm_key = jax.random.split(key)
+            perm = jax.random.permutation(perm_key, cfg.batch_size)
+            shuffled = jax.tree.map(
+                lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), data
+            )
+
+            def minibatch(carry, mb):
+                params, opt_state = carry
+                (loss, aux), grads = jax.value_and_grad(self._loss, has_aux=True)(params, *mb)
+                updates, opt_state = self.optimizer.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
+                aux = dict(aux, loss=loss, grad_norm=optax.tree.norm(grads))
+                return (params, opt_state), aux
+
+            (params, opt_state), aux = jax.lax.scan(minibatch, (params, opt_state), shuffled)
+            return (params, opt_state, key), aux
+
+        (params, opt_state, key), aux = jax.lax.scan(
+            epoch, (state.params, state.opt_state, state.key), None, cfg.update_epochs
+        )
+        aux = jax.tree.map(jnp.mean, aux)
+        var_targets = jnp.var(targets)
+        explained = jnp.where(var_targets > 0, 1.0 - jnp.var(targets - traj.value) / var_targets, 0.0)
+        gradient_steps = state.update * cfg.update_epochs * cfg.num_minibatches
+        totals = totals._replace(
+            updates=jnp.float32(1),
+            policy_loss=aux["policy_loss"],
+            value_loss=aux["value_loss"],
+            entropy=aux["entropy"],
+            approx_kl=aux["approx_kl"],
+            clip_fraction=aux["clip_fraction"],
+            explained_variance=explained,
+            grad_norm=aux["grad_norm"],
+            learning_rate=jnp.asarray(self.learning_rate(gradient_steps), jnp.float32),
+            nonfinite=(~jnp.isfinite(aux["loss"])).astype(jnp.float32),
+        )
+        state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
+        return state, totals
+
+    # ----- many iterations -----------------------------------------------------
+    def run(self, state: TrainState, num_updates: int) -> tuple[TrainState, Totals]:
+        """`num_updates` iterations in one `lax.scan`, metrics summed in the carry."""
+
+        def body(carry, _):
+            state, totals = carry
+            state, new = self.update(state)
+            return (state, jax.tree.map(jnp.add, totals, new)), None
+
+        (state, totals), _ = jax.lax.scan(body, (state, Totals.zeros()), None, num_updates)
+        return state, totals
+
+    def train(self, key: jax.Array) -> tuple[TrainState, Totals]:
+        """A whole run for one seed: `init` then `config.num_updates` iterations."""
+        return self.run(self.init(key), self.config.num_updates)
+
+    def init_seeds(self, keys: jax.Array) -> TrainState:
+        """`init` for a batch of seeds (leading axis), one seed after another."""
+        return jax.lax.map(self.init, keys)
+
+    def train_seeds(self, keys: jax.Array) -> tuple[TrainState, Totals]:
+        """Whole runs for a batch of seeds: their iterations run vmapped."""
+        states = self.init_seeds(keys)
+        return jax.vmap(self.run, in_axes=(0, None))(states, self.config.num_updates)
+
+    def policy(self, params, greedy: bool = True):
+        """An evaluator policy `policy(key, obs, state) -> action` for one episode."""
+
+        def act(key, obs, state):
+            del state
+            logits, _ = self.network.apply(params, obs)
+            logits = masked_logits(logits, obs["action_mask"])
+            if greedy:
+                return jnp.argmax(logits).astype(jnp.int32)
+            return jax.random.categorical(key, logits).astype(jnp.int32)
+
+        return act
