@@ -351,7 +351,8 @@ class TrainedAgent(NamedTuple):
       config: the run's TrainConfig.
       env, env_params: the environment it was trained on.
       params: that seed's network parameters.
-      apply: `apply(obs) -> (logits[A], value[])` for one observation.
+      apply: `apply(obs) -> (logits[A], value[])` for one observation, the
+        value in return units (depths), whatever reward scaling training used.
       serial_depth: `serial_depth(obs) -> int32[]`, layer applications per decision.
       policy: `policy(greedy=True)` -> evaluator policy `(key, obs, state) -> action`.
     """
@@ -372,6 +373,11 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     return config_lib.load(TrainConfig, path)
 
 
+def _unscaled(out, scale: float):
+    logits, value = out
+    return logits, value * scale
+
+
 def load_agent(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
     """The trained agent of seed `seed_index` from a run folder's latest checkpoint."""
     config = load_config(run_dir)
@@ -381,12 +387,13 @@ def load_agent(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
     shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
     state, _ = checkpoint.restore(Path(run_dir) / CHECKPOINT, shape)
     params = jax.tree.map(lambda x: jax.numpy.asarray(x[seed_index]), state.params)
+    value_scale = 1.0 / ppo.reward_scale  # the critic learnt scaled returns
     return TrainedAgent(
         config=config,
         env=env,
         env_params=env_params,
         params=params,
-        apply=lambda obs: network.apply(params, obs),
+        apply=lambda obs: _unscaled(network.apply(params, obs), value_scale),
         serial_depth=lambda obs: serial_depth(config.network, env, obs),
         policy=lambda greedy=True: ppo.policy(params, greedy=greedy),
     )

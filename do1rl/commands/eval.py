@@ -17,8 +17,12 @@ class UsageError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", default="do1rl/DO1-v0", help="environment id (default: %(default)s)")
-    parser.add_argument("--agent", default="greedy", help="random, oracle or greedy (default: %(default)s)")
+    parser.add_argument(
+        "--env", help="environment id (default: a ppo agent's training env, else do1rl/DO1-v0)"
+    )
+    parser.add_argument(
+        "--agent", default="greedy", help="random, oracle, greedy, mcts or ppo:RUN_DIR (default: %(default)s)"
+    )
     parser.add_argument("--episodes", type=int, default=1000, help="episodes to play (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed (default: %(default)s)")
     parser.add_argument(
@@ -37,6 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--devices", type=int, default=1, help="shard episodes across this many local devices (default: %(default)s)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--stochastic", action="store_true", help="ppo: sample actions from the policy instead of taking the argmax"
+    )
+    parser.add_argument("--seed-index", type=int, default=0, help="ppo: which of the run's seeds (default: 0)")
+    mcts = parser.add_argument_group("mcts agent (do1rl.agents.mcts)")
+    mcts.add_argument("--simulations", type=int, default=64, help="simulations per decision (default: %(default)s)")
+    mcts.add_argument("--mcts-algorithm", default="gumbel", help="gumbel or muzero (default: %(default)s)")
+    mcts.add_argument("--max-considered", type=int, help="gumbel: root actions considered (default: all)")
+    mcts.add_argument(
+        "--gumbel-scale", type=float, default=1.0, help="gumbel: root noise scale, 0 for evaluation (default: %(default)s)"
+    )
+    mcts.add_argument("--mcts-prior", metavar="ppo:RUN_DIR", help="prior logits and values from a trained agent")
 
 
 def parse_env_args(pairs: list[str]) -> dict:
@@ -53,6 +69,75 @@ def parse_env_args(pairs: list[str]) -> dict:
     return kwargs
 
 
+AGENTS = ("random", "oracle", "greedy", "mcts", "ppo:RUN_DIR")
+
+
+def make_policy(args: argparse.Namespace, env, params):
+    """The policy `--agent` names, built for `env`; UsageError for unknown agents or bad options."""
+    from do1rl.agents.baselines import BASELINES
+
+    if args.agent in BASELINES:
+        return BASELINES[args.agent]
+    if args.agent == "mcts":
+        return _make_mcts(args, env, params)
+    if args.agent.startswith("ppo:"):
+        agent = load_trained(args.agent, args.seed_index)
+        check_shapes(agent, env, args.agent)
+        return agent.policy(greedy=not args.stochastic)
+    raise UsageError(f"unknown agent {args.agent!r}; choose from {', '.join(AGENTS)}")
+
+
+def load_trained(spec: str, seed_index: int = 0):
+    """The trained agent of `ppo:RUN_DIR`; UsageError if the folder is not a finished run."""
+    from do1rl.training import load_agent
+
+    kind, _, run_dir = spec.partition(":")
+    if kind != "ppo" or not run_dir:
+        raise UsageError(f"expected ppo:RUN_DIR, got {spec!r}")
+    try:
+        return load_agent(run_dir, seed_index)
+    except (OSError, ValueError) as err:  # ConfigError and CheckpointError are ValueErrors
+        raise UsageError(f"{spec}: {err}") from None
+
+
+def check_shapes(agent, env, what: str) -> None:
+    """UsageError unless `env` has the observation and action shapes the agent was trained on."""
+    mine, theirs = env.observation_shapes(), agent.env.observation_shapes()
+    if mine != theirs or env.num_actions != agent.env.num_actions:
+        raise UsageError(
+            f"{what}: the agent was trained on {agent.config.env.id} with {agent.config.env.args}, "
+            f"whose observations have other shapes than this environment's; pass matching --env/--env-arg"
+        )
+
+
+def _make_mcts(args: argparse.Namespace, env, params):
+    from do1rl.agents.mcts import ALGORITHMS, MCTSConfig, make_mcts_policy
+
+    if args.simulations < 1:
+        raise UsageError(f"--simulations must be >= 1, got {args.simulations}")
+    if args.max_considered is not None and args.max_considered < 1:
+        raise UsageError(f"--max-considered must be >= 1, got {args.max_considered}")
+    if args.mcts_algorithm not in ALGORITHMS:
+        raise UsageError(f"unknown --mcts-algorithm {args.mcts_algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+    if args.gumbel_scale < 0:
+        raise UsageError(f"--gumbel-scale must be >= 0, got {args.gumbel_scale}")
+    config = MCTSConfig(
+        simulations=args.simulations,
+        algorithm=args.mcts_algorithm,
+        max_considered=args.max_considered,
+        gumbel_scale=args.gumbel_scale,
+    )
+    prior_fn = prior_depth = None
+    if args.mcts_prior is not None:
+        kind, _, run_dir = args.mcts_prior.partition(":")
+        if kind != "ppo" or not run_dir:
+            raise UsageError(f"--mcts-prior must be ppo:RUN_DIR, got {args.mcts_prior!r}")
+        agent = load_trained(args.mcts_prior, args.seed_index)
+        check_shapes(agent, env, f"--mcts-prior {args.mcts_prior}")
+        prior_fn, prior_depth = agent.apply, agent.serial_depth  # values already in depths
+    return make_mcts_policy(env, params, config, prior_fn=prior_fn, prior_serial_depth=prior_depth)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -62,7 +147,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from do1rl.agents.baselines import BASELINES
     from do1rl.circuit_file import CircuitFileError
     from do1rl.envs.registration import EnvArgumentError, make_functional
     from do1rl.evaluation import evaluate, format_table
@@ -74,24 +158,39 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.devices <= jax.local_device_count():
         raise UsageError(f"--devices must be in 1..{jax.local_device_count()} (local devices), got {args.devices}")
-    if args.agent not in BASELINES:
-        raise UsageError(f"unknown agent {args.agent!r}; choose from {', '.join(BASELINES)}")
+    if args.env is None:
+        args.env = "do1rl/DO1-v0"
+        if args.agent.startswith("ppo:"):  # the run's env, with --env-arg on top
+            trained = load_trained(args.agent, args.seed_index).config.env
+            args.env = trained.id
+            args.env_arg = [f"{k}={json.dumps(v)}" for k, v in trained.args.items()] + args.env_arg
     try:
         env, params = make_functional(args.env, **parse_env_args(args.env_arg))
     except (EnvArgumentError, CircuitFileError) as err:
         raise UsageError(str(err)) from None
+    policy = make_policy(args, env, params)
+    describe = getattr(policy, "describe", None)
+    extra = describe() if describe is not None else {}
+    if args.agent == "mcts":
+        extra["mcts_prior"] = args.mcts_prior
 
     report = evaluate(
         env,
         params,
-        BASELINES[args.agent],
+        policy,
         episodes=args.episodes,
         seed=args.seed,
         progress=not args.no_progress,
         devices=args.devices,
     )
-    report = {"env": args.env, "agent": args.agent, "seed": args.seed, **report}
+    report = {"env": args.env, "agent": args.agent, "seed": args.seed, **extra, **report}
     print(f"{args.agent} on {args.env}, {args.episodes} episodes, seed {args.seed}")
+    if "serial_depth_per_decision" in extra:
+        settings = extra.get("mcts", {})
+        print(
+            f"{settings.get('algorithm')}, {settings.get('simulations')} simulations, "
+            f"serial depth {extra['serial_depth_per_decision']} per decision"
+        )
     print(format_table(report))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,179 @@
+"""`do1rl train`: run folders, exact resume after SIGTERM, NaN stop, TensorBoard, `--agent ppo:`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import chex
+import jax
+import pytest
+from do1rl.agents import checkpoint
+
+from do1rl import cli
+from do1rl.training import CHECKPOINT, Trainer, load_config
+
+TINY = textwrap.dedent(
+    """
+    seed: 7
+    env:
+      id: do1rl/AlternatingCircuit-v0
+      args: {n_inputs: 3, depth: 2, width: 2, stop_action: true}
+    network: {family: mlp, depth: 4, width: 16}
+    ppo: {total_timesteps: 1536, num_envs: 16, num_steps: 16, num_minibatches: 2, update_epochs: 2}
+    eval: {episodes: 64, seed: 99}
+    log: {updates_per_chunk: 2}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_config, tmp_path_factory) -> Path:
+    """An uninterrupted run of the tiny config."""
+    run = tmp_path_factory.mktemp("runs") / "full"
+    assert cli.main(["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]) == 0
+    return run
+
+
+def _state(run: Path):
+    trainer = Trainer(load_config(run))
+    return checkpoint.restore(run / CHECKPOINT, trainer.state_shape)
+
+
+def test_run_folder_contents(full_run):
+    assert (full_run / "config.yaml").exists()
+    assert (full_run / CHECKPOINT).exists()
+    report = json.loads((full_run / "eval.json").read_text())
+    expected = {"episodes", "mean_return", "mean_optimal", "mean_regret", "max_regret", "mean_ratio",
+                "median_ratio", "p5_ratio", "min_ratio", "by_depth", "env", "agent", "seed"}
+    assert expected <= set(report) and report["episodes"] == 64
+    _, meta = _state(full_run)
+    assert meta["update"] == 6 and meta["env_steps"] == 1536
+    assert not list(full_run.glob("**/*.tmp*")), "temporary files left behind"
+
+
+def _event_tags(run: Path) -> set[str]:
+    """Scalar tags in the run's TensorBoard files (TFRecord framing, tensorboardX protos)."""
+    from tensorboardX.proto import event_pb2
+
+    tags = set()
+    for path in run.glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
+            tags |= {v.tag for v in event.summary.value}
+            pos += 12 + length + 4
+    return tags
+
+
+def test_tensorboard_scalars(full_run):
+    tags = _event_tags(full_run)
+    for tag in ("loss/policy", "loss/value", "loss/entropy", "episode/return", "episode/approx_ratio",
+                "episode/regret", "train/approx_kl", "train/clip_fraction", "train/explained_variance",
+                "perf/steps_per_s"):
+        assert tag in tags, sorted(tags)
+
+
+def test_sigterm_saves_and_resume_is_bitwise_equal(tiny_config, full_run, tmp_path, monkeypatch):
+    run = tmp_path / "interrupted"
+    real_save = checkpoint.save
+    calls = []
+
+    def save_then_signal(*args, **kwargs):
+        real_save(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:  # a real SIGTERM arrives as training starts
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(checkpoint, "save", save_then_signal)
+    assert cli.main(["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]) == 130
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    _, meta = _state(run)
+    assert meta["update"] == 2 and not (run / "eval.json").exists()
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
+    resumed, meta = _state(run)
+    full, _ = _state(full_run)
+    assert meta["update"] == 6
+    chex.assert_trees_all_equal(jax.tree.map(_raw, resumed), jax.tree.map(_raw, full))
+    assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
+    # A finished run refuses to start over in the same folder.
+    assert cli.main(["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]) == 2
+
+
+def _raw(x):
+    return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path, capsys):
+    run = tmp_path / "nan"
+    args = ["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]
+    # One gradient step per iteration: iteration 1's loss is finite, its step blows the
+    # weights up to ~1e38, and iteration 2's loss is not finite.
+    overrides = ["ppo.learning_rate=1e38", "ppo.anneal_lr=false", "ppo.update_epochs=1",
+                 "ppo.num_minibatches=1", "log.updates_per_chunk=1"]
+    assert cli.main(args + overrides) == 3
+    captured = capsys.readouterr()
+    assert "NaN or inf" in captured.out + captured.err
+    state, meta = _state(run)
+    assert meta["update"] == 1
+    assert all(bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(state.params))
+    assert not (run / "eval.json").exists()
+
+
+def test_eval_ppo_agent_matches_eval_json(full_run, tmp_path):
+    out = tmp_path / "m.json"
+    args = ["eval", "--agent", f"ppo:{full_run}", "--episodes", "64", "--seed", "99", "--no-progress", "--out", str(out)]
+    assert cli.main(args) == 0
+    mine = json.loads(out.read_text())
+    ref = json.loads((full_run / "eval.json").read_text())
+    for key in ("mean_return", "mean_ratio", "mean_regret", "max_regret", "by_depth"):
+        assert mine[key] == ref[key], key
+    assert cli.main(args[:-2] + ["--stochastic", "--out", str(out)]) == 0
+    assert cli.main(["eval", "--agent", f"ppo:{tmp_path}/missing", "--no-progress"]) == 2
+    assert cli.main(["eval", "--agent", f"ppo:{full_run}", "--env-arg", "depth=5", "--no-progress"]) == 2
+
+
+TWO_DEVICES = textwrap.dedent(
+    """
+    import jax, numpy as np
+    from do1rl import config as C
+    from do1rl.training import TrainConfig, Trainer, seed_keys
+    assert jax.local_device_count() == 2
+    cfg = C.load(TrainConfig, None, ["env.args={n_inputs: 3, depth: 2, width: 2, stop_action: true}",
+        "network.family=mlp", "network.depth=4", "network.width=16", "ppo.num_envs=16", "ppo.num_steps=8",
+        "ppo.total_timesteps=512", "ppo.num_minibatches=2"])
+    out = {}
+    for devices in (1, 2):
+        t = Trainer(cfg, devices=devices)
+        state, _ = t.run_chunk(t.init(seed_keys(cfg)), 4)
+        out[devices] = state
+    leaf = jax.tree.leaves(out[2].env_state)[0]
+    assert len(leaf.sharding.device_set) == 2, leaf.sharding
+    for a, b in zip(jax.tree.leaves(out[1].params), jax.tree.leaves(out[2].params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-5)
+    np.testing.assert_array_equal(np.asarray(out[1].env_state.selected), np.asarray(out[2].env_state.selected))
+    print("ok")
+    """
+)
+
+
+def test_two_devices_train_like_one():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", TWO_DEVICES], check=False, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
