@@ -2,7 +2,7 @@
 
     python scripts/mcts_sweep.py --env do1rl/AlternatingCircuit-v0 --env-arg depth=4 \\
         --env-arg width=4 --env-arg stop_action=true --max-simulations 64 \\
-        --episodes 256 --seed 0 --gumbel-scale 0 --out sweep.json
+        --episodes 256 --seed 0 --out sweep.json
 
 Prints a table (one row per budget) and writes {"env", "env_args", "mcts",
 "episodes", "seed", "rows"} as JSON (atomically: a temporary file, then a
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=1024, help="episodes per compiled call (default: %(default)s)")
     p.add_argument("--mcts-algorithm", default="gumbel", help="gumbel or muzero (default: %(default)s)")
     p.add_argument("--max-considered", type=int, help="gumbel: root actions considered (default: all)")
-    p.add_argument("--gumbel-scale", type=float, default=1.0, help="gumbel: root noise scale (default: %(default)s)")
+    p.add_argument("--gumbel-scale", type=float, default=0.0, help="gumbel: root noise scale (default: %(default)s, no noise)")
     p.add_argument("--out", type=Path, help="write the sweep as JSON to this file")
     return p
 

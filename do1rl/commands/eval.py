@@ -50,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mcts.add_argument("--mcts-algorithm", default="gumbel", help="gumbel or muzero (default: %(default)s)")
     mcts.add_argument("--max-considered", type=int, help="gumbel: root actions considered (default: all)")
     mcts.add_argument(
-        "--gumbel-scale", type=float, default=1.0, help="gumbel: root noise scale, 0 for evaluation (default: %(default)s)"
+        "--gumbel-scale",
+        type=float,
+        default=0.0,
+        help="gumbel: root noise scale; 0 (the default) evaluates without noise, 1 is mctx's training setting",
     )
     mcts.add_argument("--mcts-prior", metavar="ppo:RUN_DIR", help="prior logits and values from a trained agent")
 

@@ -1,0 +1,41 @@
+"""`do1rl plot RESULTS... [--out DIR]`: PNG figures of sweep results.
+
+RESULTS are results.json / results.csv files written by `do1rl sweep`, or
+sweep folders holding them; rows of several sweeps are plotted together.
+Panels (see `do1rl.plotting`): ratio vs circuit depth per agent family,
+deep vs wide networks, ratio and regret vs MCTS simulations, regret vs
+horizon on chain-prefixed circuits. A panel with no matching rows is
+skipped with a note. Exit 2 if a results file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "plot sweep results (PNG figures)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="results.json/.csv or sweep folders")
+    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from do1rl.plotting import plot_all
+    from do1rl.sweep import read_results
+
+    rows = []
+    for path in args.results:
+        try:
+            rows.extend(read_results(path))
+        except (OSError, ValueError, json.JSONDecodeError) as err:
+            print(f"error: {path}: cannot read results ({err})", file=sys.stderr)
+            return 2
+    if not rows:
+        print("error: no result rows to plot", file=sys.stderr)
+        return 2
+    plot_all(rows, args.out)
+    return 0

@@ -1,0 +1,239 @@
+"""Figures of sweep results (`do1rl plot`), drawn with matplotlib's Agg backend.
+
+Each panel uses the rows it understands and is skipped (with a note) when
+the results hold none:
+
+- `families_vs_depth.png`: mean approximation ratio vs circuit depth, one
+  line per agent (mlp, gnn, recurrent, mcts at its largest budget, baselines);
+  from sweeps whose rows span >= 2 circuit depths (no prefix chain).
+- `deep_vs_wide.png`: ratio vs network depth at the most common width, and
+  ratio vs width at the most common depth, points labelled with the
+  parameter count (mlp and gnn cells of sweeps with >= 2 network shapes).
+- `mcts_budget.png`: ratio and regret vs MCTS simulations (log axis), one
+  line per circuit depth (like Figure 6a of the paper).
+- `horizon.png`: mean regret (and ratio) vs horizon H on chain-prefixed
+  circuits, one line per agent (sweeps with >= 2 prefix-chain lengths).
+
+Points are means over seeds; error bars show the spread (min to max) over
+seeds when there are several.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+NETWORK_AGENTS = ("mlp", "gnn", "recurrent")
+ORDER = ("mlp", "gnn", "recurrent", "mcts", "greedy", "random", "oracle")
+MARKERS = {"mlp": "s", "gnn": "o", "recurrent": "^", "mcts": "D", "greedy": "x", "random": "v", "oracle": "*"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _num(x):
+    try:
+        return None if x is None or x == "" else float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _agg(rows, key, metric):
+    """{key(row): (mean, lo, hi)} of `metric` over rows grouped by key."""
+    groups = defaultdict(list)
+    for r in rows:
+        v = _num(r.get(metric))
+        if v is not None:
+            groups[key(r)].append(v)
+    return {k: (sum(v) / len(v), min(v), max(v)) for k, v in groups.items()}
+
+
+def _line(ax, points, label, marker="o", annotate=None):
+    xs = sorted(points)
+    means = [points[x][0] for x in xs]
+    lo = [points[x][0] - points[x][1] for x in xs]
+    hi = [points[x][2] - points[x][0] for x in xs]
+    ax.errorbar(xs, means, yerr=[lo, hi], marker=marker, capsize=3, label=label)
+    if annotate:
+        for x, m in zip(xs, means):
+            if annotate.get(x) is not None:
+                ax.annotate(annotate[x], (x, m), textcoords="offset points", xytext=(4, 4), fontsize=7)
+
+
+def _agent_rank(agent):
+    return ORDER.index(agent) if agent in ORDER else len(ORDER)
+
+
+def _shape_label(r):
+    if r["agent"] in ("mlp", "gnn"):
+        return f"{r['agent']} (depth {r.get('network_depth')}, width {r.get('network_width')})"
+    if r["agent"] == "recurrent":
+        return f"recurrent (width {r.get('network_width')})"
+    if r["agent"] == "mcts":
+        return f"mcts ({r.get('simulations')} sims)"
+    return r["agent"]
+
+
+def _by_sweep(rows):
+    out = defaultdict(list)
+    for r in rows:
+        out[r.get("sweep")].append(r)
+    return out
+
+
+def plot_families(rows, out: Path, plt) -> Path | None:
+    candidates = [r for r in rows if r.get("depth_group") != "all" and not _num(r.get("prefix_chain"))]
+    lines = {}
+    for sweep, sub in _by_sweep(candidates).items():
+        if len({r["depth_group"] for r in sub}) < 2:
+            continue
+        best_sims = max((_num(r.get("simulations")) or 0 for r in sub if r["agent"] == "mcts"), default=0)
+        sub = [r for r in sub if r["agent"] != "mcts" or (_num(r.get("simulations")) or 0) == best_sims]
+        for r in sub:
+            lines.setdefault((sweep, r["agent"], _shape_label(r)), []).append(r)
+    if not lines:
+        return None
+    sweeps = {k[0] for k in lines}
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for (sweep, agent, label), sub in sorted(lines.items(), key=lambda kv: (kv[0][0], _agent_rank(kv[0][1]), kv[0][2])):
+        points = _agg(sub, lambda r: int(r["depth_group"]), "mean_ratio")
+        _line(ax, points, label + (f" [{sweep}]" if len(sweeps) > 1 else ""), MARKERS.get(agent, "o"))
+    ax.set_xlabel("circuit depth D")
+    ax.set_ylabel("mean approximation ratio r / r*")
+    ax.set_title("Agents vs circuit depth")
+    ax.set_ylim(-0.02, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, out / "families_vs_depth.png", plt)
+
+
+def plot_deep_wide(rows, out: Path, plt) -> Path | None:
+    rows = [r for r in rows if r.get("depth_group") == "all" and r.get("agent") in ("mlp", "gnn")]
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r.get("sweep"), r["agent"], r.get("circuit_depth"), r.get("prefix_chain"))].append(r)
+    groups = {k: v for k, v in groups.items() if len({(r["network_depth"], r["network_width"]) for r in v}) >= 2}
+    if not groups:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    drawn = [False, False]
+    for (sweep, agent, cd, pc), sub in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        label = f"{agent}, circuit depth {cd}" + (f", chain {pc}" if _num(pc) else "")
+        width = Counter(r["network_width"] for r in sub).most_common(1)[0][0]
+        depth = Counter(r["network_depth"] for r in sub).most_common(1)[0][0]
+        deep = [r for r in sub if r["network_width"] == width]
+        wide = [r for r in sub if r["network_depth"] == depth]
+        for i, (ax, part, x_key, fixed) in enumerate(
+            ((left, deep, "network_depth", f"width {width}"), (right, wide, "network_width", f"depth {depth}"))
+        ):
+            points = _agg(part, lambda r, x_key=x_key: int(r[x_key]), "mean_ratio")
+            if len(points) < 2:
+                continue
+            params = {int(r[x_key]): f"{int(r['param_count']):,} p" for r in part if r.get("param_count") is not None}
+            _line(ax, points, f"{label} ({fixed})", MARKERS.get(agent, "o"), annotate=params)
+            drawn[i] = True
+    for ax, xlabel, title, ok in (
+        (left, "network depth (message-passing blocks / MLP layers)", "Deeper at fixed width", drawn[0]),
+        (right, "network width (hidden units)", "Wider at fixed depth", drawn[1]),
+    ):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("mean approximation ratio r / r*")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        if ok:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no data", ha="center", transform=ax.transAxes)
+    right.set_xscale("log", base=2)
+    return _save(fig, out / "deep_vs_wide.png", plt)
+
+
+def plot_mcts(rows, out: Path, plt) -> Path | None:
+    rows = [r for r in rows if r.get("agent") == "mcts" and r.get("depth_group") == "all"]
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r.get("sweep"), r.get("circuit_depth"), r.get("prefix_chain"))].append(r)
+    groups = {k: v for k, v in groups.items() if len({r.get("simulations") for r in v}) >= 2}
+    if not groups:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for (sweep, cd, pc), sub in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        label = f"circuit depth {cd}" + (f", chain {pc}" if _num(pc) else "")
+        _line(left, _agg(sub, lambda r: int(r["simulations"]), "mean_ratio"), label, "o")
+        _line(right, _agg(sub, lambda r: int(r["simulations"]), "mean_regret"), label, "o")
+    left.set_xscale("log", base=2)
+    right.set_xscale("log", base=2)
+    _label_axes(((left, "mean approximation ratio r / r*"), (right, "mean regret r* - r")),
+                "MCTS simulations per decision (serial depth)")
+    left.set_title("MCTS on the true model: ratio vs search")
+    right.set_title("MCTS on the true model: regret vs search")
+    return _save(fig, out / "mcts_budget.png", plt)
+
+
+def _label_axes(axes_ylabels, xlabel: str) -> None:
+    for ax, ylabel in axes_ylabels:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+
+
+def plot_horizon(rows, out: Path, plt) -> Path | None:
+    rows = [r for r in rows if r.get("depth_group") == "all"]
+    lines = {}
+    for sweep, sub in _by_sweep(rows).items():
+        if len({_num(r.get("prefix_chain")) or 0 for r in sub}) < 2:
+            continue
+        for r in sub:
+            lines.setdefault((sweep, r["agent"], _shape_label(r), r.get("circuit_depth")), []).append(r)
+    if not lines:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for (sweep, agent, label, cd), sub in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), _agent_rank(kv[0][1]), kv[0][2])):
+        name = f"{label}, C depth {cd}"
+        _line(left, _agg(sub, lambda r: int(r["horizon"]), "mean_regret"), name, MARKERS.get(agent, "o"))
+        _line(right, _agg(sub, lambda r: int(r["horizon"]), "mean_ratio"), name, MARKERS.get(agent, "o"))
+    _label_axes(((left, "mean regret r* - r"), (right, "mean approximation ratio r / r*")),
+                "horizon H (chain-prefixed circuits: H grows with the chain length)")
+    left.set_title("Regret vs horizon")
+    right.set_title("Ratio vs horizon")
+    return _save(fig, out / "horizon.png", plt)
+
+
+def _save(fig, path: Path, plt) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+PANELS = (
+    ("families_vs_depth", plot_families, "no sweep spans >= 2 circuit depths"),
+    ("deep_vs_wide", plot_deep_wide, "no mlp/gnn sweep with >= 2 network shapes"),
+    ("mcts_budget", plot_mcts, "no mcts rows with >= 2 simulation budgets"),
+    ("horizon", plot_horizon, "no sweep with >= 2 prefix-chain lengths"),
+)
+
+
+def plot_all(rows: list[dict], out: str | Path, log=print) -> list[Path]:
+    """Writes every panel the rows support into `out`; returns the files written."""
+    plt = _pyplot()
+    out = Path(out)
+    written = []
+    for name, fn, why in PANELS:
+        path = fn(rows, out, plt)
+        if path is None:
+            log(f"skipped {name}: {why}")
+        else:
+            log(f"wrote {path}")
+            written.append(path)
+    return written

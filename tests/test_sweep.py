@@ -1,0 +1,169 @@
+"""`do1rl sweep` and `do1rl plot`: a tiny resumable sweep, bad configs, figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+
+import pytest
+
+from do1rl import sweep
+from do1rl.cli import main
+
+TINY = textwrap.dedent(
+    """\
+    name: tiny
+    grid:
+      agents: [gnn, random]
+      circuit_depths: [2]
+    train:
+      env: {id: do1rl/AlternatingCircuit-v0, args: {n_inputs: 2, depth: 2, width: 2, stop_action: true}}
+      network: {family: gnn, depth: 1, width: 8}
+      ppo: {total_timesteps: 128, num_envs: 8, num_steps: 16, update_epochs: 1, num_minibatches: 1}
+      eval: {episodes: 16}
+      log: {updates_per_chunk: 1}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    config = root / "tiny.yaml"
+    config.write_text(TINY)
+    out = root / "out"
+    assert main(["sweep", "--config", str(config), "--out", str(out), "--no-progress"]) == 0
+    return config, out
+
+
+def test_table_rows_and_columns(tiny_sweep):
+    _, out = tiny_sweep
+    rows = json.loads((out / "results.json").read_text())
+    with (out / "results.csv").open(newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert len(rows) == len(csv_rows)
+    assert {r["agent"] for r in rows} == {"gnn", "random"}
+    for agent in ("gnn", "random"):
+        groups = [r["depth_group"] for r in rows if r["agent"] == agent]
+        assert groups[0] == "all" and "2" in groups  # an "all" row, then per circuit depth
+    for key in sweep.ROW_KEYS:
+        assert key in csv_rows[0]
+    gnn = next(r for r in rows if r["agent"] == "gnn" and r["depth_group"] == "all")
+    assert gnn["param_count"] > 0 and gnn["serial_depth"] == 1 + 2 * 1 + 1
+    assert gnn["flops_per_decision"] is None or gnn["flops_per_decision"] > 0
+    assert gnn["env_steps"] == 128 and gnn["wall_s"] > 0
+    assert gnn["config.train.network.width"] == 8 and gnn["config.train.ppo.num_envs"] == 8
+    assert 0.0 <= gnn["mean_ratio"] <= 1.0 and gnn["episodes"] == 16
+    rnd = next(r for r in rows if r["agent"] == "random" and r["depth_group"] == "all")
+    assert rnd["param_count"] == 0 and rnd["env_steps"] == 0
+    assert len(list((out / "cells").glob("*.json"))) == 2
+
+
+def test_resume_recomputes_nothing(tiny_sweep, monkeypatch):
+    config, out = tiny_sweep
+    before = (out / "results.csv").read_text()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr(sweep, "run_cell", fail)
+    assert main(["sweep", "--config", str(config), "--out", str(out), "--no-progress"]) == 0
+    assert (out / "results.csv").read_text() == before
+
+
+def test_changed_config_is_a_new_cell(tiny_sweep, monkeypatch):
+    config, out = tiny_sweep
+    ran = []
+
+    def fake(cell, cfg, out_dir):
+        ran.append(cell.agent)
+        return {
+            "cell_id": cell.cell_id(cfg.mcts),
+            "agent": cell.agent,
+            "settings": cell.settings(),
+            "info": {"horizon": 6, "wall_s": 0.0},
+            "reports": [{"episodes": 1, "mean_ratio": 1.0, "mean_regret": 0.0, "by_depth": {}}],
+        }
+
+    monkeypatch.setattr(sweep, "run_cell", fake)
+    args = ["sweep", "--config", str(config), "--out", str(out / "other"), "--no-progress", "train.eval.episodes=8"]
+    assert main(args) == 0
+    assert sorted(ran) == ["gnn", "random"]
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("grid: {agents: [gnn], bogus: 1}\n", "grid.bogus"),
+        ("grid: {agents: [transformer]}\n", "transformer"),
+        ("grid: {agents: [gnn], circuit_depths: [two]}\n", "circuit_depths"),
+        ("grid: {agents: [mlp]}\nfamily_networks: {mlp: {depth: 3}}\n", "multiple of 4"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(tmp_path, capsys, text, needle):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert main(["sweep", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err
+    assert not (tmp_path / "o").exists()
+
+
+def _row(**kw):
+    row = dict.fromkeys(sweep.ROW_KEYS)
+    row.update(seed_index=0, prefix_chain=0, param_count=0, depth_group="all", episodes=10)
+    row.update(kw)
+    return row
+
+
+def synthetic_rows():
+    rows = []
+    for d in (2, 4, 6):
+        for agent, ratio in (("mlp", 1 - 0.1 * d), ("gnn", 1 - 0.05 * d), ("recurrent", 0.97), ("mcts", 1.0)):
+            for group in ("all", str(d)):
+                rows.append(_row(sweep="fam", agent=agent, circuit_depth=d, depth_group=group, mean_ratio=ratio,
+                                 mean_regret=1 - ratio, simulations=64 if agent == "mcts" else None,
+                                 network_depth=3 if agent in ("mlp", "gnn") else None, network_width=32))
+    for depth, width in ((1, 16), (2, 16), (4, 16), (2, 8), (2, 64)):
+        rows.append(_row(sweep="dw", agent="gnn", circuit_depth=4, network_depth=depth, network_width=width,
+                         param_count=100 * depth * width, mean_ratio=0.5 + 0.1 * depth, mean_regret=0.1))
+    for s in (1, 2, 4, 8):
+        for d in (3, 6):
+            rows.append(_row(sweep="mc", agent="mcts", circuit_depth=d, simulations=s, mean_ratio=s / 8, mean_regret=8 / s))
+    for pc in (0, 2, 4):
+        for agent in ("gnn", "mcts"):
+            rows.append(_row(sweep="hz", agent=agent, circuit_depth=3, prefix_chain=pc, horizon=9 + pc,
+                             network_depth=2, network_width=32, mean_ratio=0.9, mean_regret=0.1 * pc))
+    return rows
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_plot_writes_pngs(tmp_path, capsys, suffix):
+    rows = synthetic_rows()
+    out = tmp_path / "data"
+    out.mkdir()
+    csv_path, json_path = sweep.write_table(rows, out)
+    figures = tmp_path / "figs"
+    assert main(["plot", str(json_path if suffix == ".json" else csv_path), "--out", str(figures)]) == 0
+    names = sorted(p.name for p in figures.glob("*.png"))
+    assert names == ["deep_vs_wide.png", "families_vs_depth.png", "horizon.png", "mcts_budget.png"]
+    for p in figures.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_skips_missing_panels(tmp_path, capsys):
+    rows = [r for r in synthetic_rows() if r["sweep"] == "mc"]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(rows))
+    assert main(["plot", str(path), "--out", str(tmp_path / "f")]) == 0
+    out = capsys.readouterr().out
+    assert "skipped families_vs_depth" in out and "skipped horizon" in out
+    assert [p.name for p in (tmp_path / "f").glob("*.png")] == ["mcts_budget.png"]
+
+
+def test_plot_bad_file_exits_2(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    path.write_text("{not json")
+    assert main(["plot", str(path), "--out", str(tmp_path / "f")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
