@@ -203,27 +203,40 @@ def graph_features(obs: Observation, dims) -> jax.Array:
 
 
 # ----- aggregations -----------------------------------------------------------
-def _gather_children(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(children float[N, F, W], edge mask bool[N, F, 1])."""
-    edge = (fanin >= 0)[..., None]
-    return h[jnp.maximum(fanin, 0)], edge
+def _filled_fanin(fanin: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(index int[N, F], has fan-in bool[N, 1]): pad slots repointed at a real child.
+
+    A pad slot (-1) takes the node's largest child index (0 for a node with
+    no fan-in, whose aggregates are then zeroed), so one gather gives every
+    node's children with duplicates but no pads: min and max over the slots
+    are those over the real children, and no +-inf masking is needed.
+    """
+    top = jnp.max(fanin, axis=-1, keepdims=True)
+    return jnp.where(fanin >= 0, fanin, jnp.maximum(top, 0)), top >= 0
 
 
 def fanin_min_max(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(min, max) of `h` over each node's fan-in, each [N, W]; 0 for no fan-in."""
-    children, edge = _gather_children(h, fanin)
-    has = jnp.any(edge, axis=1)
-    lo = jnp.min(jnp.where(edge, children, jnp.inf), axis=1)
-    hi = jnp.max(jnp.where(edge, children, -jnp.inf), axis=1)
-    return jnp.where(has, lo, 0.0), jnp.where(has, hi, 0.0)
+    index, has = _filled_fanin(fanin)
+    children = h[index]
+    return jnp.where(has, children.min(axis=1), 0.0), jnp.where(has, children.max(axis=1), 0.0)
 
 
 def fanin_aggregate(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, ...]:
-    """(sum, mean, max, min) of `h` over each node's fan-in, each [N, W]; 0 for none."""
-    children, edge = _gather_children(h, fanin)
-    total = jnp.sum(jnp.where(edge, children, 0.0), axis=1)
-    count = jnp.sum(edge, axis=1).astype(h.dtype)
-    lo, hi = fanin_min_max(h, fanin)
+    """(sum, mean, max, min) of `h` over each node's fan-in, each [N, W]; 0 for none.
+
+    One gather serves all four (see `_filled_fanin`); the sum weights the
+    slots by 1 (real) or 0 (pad). Gradients equal those of the plain masked
+    reductions except where two distinct children tie exactly for the min
+    or max (any split of the gradient among tied entries is a subgradient).
+    """
+    index, has = _filled_fanin(fanin)
+    children = h[index]  # [N, F, W]
+    edge = (fanin >= 0).astype(h.dtype)[..., None]
+    total = jnp.sum(children * edge, axis=1)
+    count = jnp.sum(edge, axis=1)
+    lo = jnp.where(has, children.min(axis=1), 0.0)
+    hi = jnp.where(has, children.max(axis=1), 0.0)
     return total, total / jnp.maximum(count, 1.0), hi, lo
 
 
