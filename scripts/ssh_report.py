@@ -203,12 +203,17 @@ def main():
     lines += [
         "## Caveats",
         "",
-        "- CPU-sized budgets: tens of thousands of PPO env steps per cell, one seed, 256 evaluation",
+        "- CPU-sized budgets: 33k-197k PPO env steps per cell (see configs/sweep_*.yaml), one seed, 256 evaluation",
         "  episodes; differences of a few hundredths are within run-to-run noise. The GPU configuration",
         "  (`bash scripts/reproduce_ssh.sh --gpu`) trains 12x longer with 3 seeds on deeper circuits.",
         "- A small network that has not finished learning also \"degrades\" with depth, since deeper",
         "  circuits are harder to learn in a fixed budget; failure to learn and a capacity limit look alike here.",
         "- MCTS uses the true model and exact terminal rewards, so it is an upper reference, not a learned agent.",
+        "- The CPU circuits are tiny (3 inputs, 3 gates per layer), and the default generator lets AND gates",
+        "  above layer 1 read a circuit input directly (probability 0.9, so d1 stays spread out). With 3 inputs",
+        "  a deep gate's value is then often settled by a direct input read a few hops away, a local shortcut",
+        "  that a 3-block GNN can learn; this is our reading of why the fixed-depth gnn held up, not a tested",
+        "  claim. Wider circuits with more inputs (the GPU sweep) are the real test of the prediction.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
