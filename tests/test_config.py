@@ -10,7 +10,9 @@ from do1rl import cli
 from do1rl import config as C
 from do1rl.training import TrainConfig
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+CONFIG_DIR = Path(__file__).parent.parent / "configs"
+CONFIGS = sorted(CONFIG_DIR.glob("ppo_*.yaml"))
+SWEEPS = sorted(CONFIG_DIR.glob("sweep_*.yaml"))
 
 
 def test_defaults_and_overrides(tmp_path):
@@ -68,9 +70,20 @@ def test_train_cli_rejects_bad_config_in_one_line(tmp_path, capsys):
     assert "nothing to resume" in capsys.readouterr().err
 
 
+def test_every_shipped_config_is_tested():
+    assert {p.name for p in CONFIG_DIR.glob("*.yaml")} == {p.name for p in CONFIGS + SWEEPS}
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_shipped_configs_load(path):
     from do1rl.training import build
 
     cfg = C.load(TrainConfig, path)
     build(cfg)  # env and network are valid
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])
+def test_shipped_sweeps_load(path):
+    from do1rl import sweep
+
+    assert sweep.check(sweep.load_config(path))  # every cell's config is valid
