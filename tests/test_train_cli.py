@@ -148,6 +148,19 @@ def test_eval_ppo_agent_matches_eval_json(full_run, tmp_path):
     assert cli.main(["eval", "--agent", f"ppo:{full_run}", "--env-arg", "depth=5", "--no-progress"]) == 2
 
 
+def test_mcts_with_a_trained_prior(full_run, tmp_path):
+    out = tmp_path / "mcts.json"
+    args = ["eval", "--agent", "mcts", "--simulations", "4", "--mcts-prior", f"ppo:{full_run}", "--env",
+            "do1rl/AlternatingCircuit-v0", "--env-arg", "n_inputs=3", "--env-arg", "depth=2", "--env-arg", "width=2",
+            "--env-arg", "stop_action=true", "--episodes", "16", "--no-progress", "--out", str(out)]
+    assert cli.main(args) == 0
+    report = json.loads(out.read_text())
+    depth = report["prior_serial_depth"]
+    assert depth == 1 + 4 + 1  # the tiny run's mlp: embed, 4 block layers, heads
+    assert report["serial_depth_per_decision"] == depth + 4 * (1 + depth)
+    assert report["mcts_prior"] == f"ppo:{full_run}"
+
+
 TWO_DEVICES = textwrap.dedent(
     """
     import jax, numpy as np
