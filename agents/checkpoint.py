@@ -9,13 +9,14 @@ their raw key data and rebuilt on restore.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 from flax import serialization
+
+from do1rl import atomic
 
 
 class CheckpointError(ValueError):
@@ -43,19 +44,11 @@ def _host_dtype(x: Any) -> np.dtype:
 
 def save(path: str | Path, state: Any, meta: dict | None = None) -> None:
     """Writes `state` (any pytree of arrays) and `meta` to `path` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "state": serialization.to_state_dict(_to_host(jax.device_get(state))),
         "meta": dict(meta or {}),
     }
-    data = serialization.msgpack_serialize(payload)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic.write_bytes(path, serialization.msgpack_serialize(payload))
 
 
 def restore(path: str | Path, target: Any) -> tuple[Any, dict]:

@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from do1rl import atomic
 from do1rl import circuit as circuit_lib
 from do1rl.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
 
@@ -417,20 +417,5 @@ def dumps(obj: dict) -> str:
 
 
 def save(circuit: Circuit | ParsedCircuit, path: str | os.PathLike) -> None:
-    """Writes a circuit file atomically (a temporary file, then os.replace)."""
-    text = dumps(to_json(circuit))
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Writes a circuit file atomically (see `do1rl.atomic`)."""
+    atomic.write_text(path, dumps(to_json(circuit)))

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from do1rl import atomic
+
 T = TypeVar("T")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -205,7 +207,4 @@ def load(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()
 
 def dump(config: Any, path: str | Path) -> None:
     """Writes the config as YAML, atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-    tmp.replace(path)
+    atomic.write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -20,8 +20,11 @@ seeds when there are several.
 
 from __future__ import annotations
 
+import io
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from do1rl import atomic
 
 NETWORK_AGENTS = ("mlp", "gnn", "recurrent")
 ORDER = ("mlp", "gnn", "recurrent", "mcts", "greedy", "random", "oracle")
@@ -208,11 +211,10 @@ def plot_horizon(rows, out: Path, plt) -> Path | None:
 
 def _save(fig, path: Path, plt) -> Path:
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
-    tmp.replace(path)
+    atomic.write_bytes(path, image.getvalue())
     return path
 
 

@@ -60,6 +60,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import time
@@ -67,9 +68,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from do1rl import atomic
 from do1rl import config as config_lib
 from do1rl.agents.mcts import MCTSConfig
-from do1rl.agents.networks import FAMILIES, NetworkConfig
+from do1rl.agents.networks import FAMILIES, NetworkConfig, param_count
 from do1rl.evaluation import METRIC_KEYS
 from do1rl.training import TrainConfig
 
@@ -357,7 +359,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         agent = training.load_agent(run_dir)
         env, env_params = agent.env, agent.env_params
         obs, _ = jax.jit(env.reset)(jax.random.key(0), env_params)
-        info["param_count"] = int(_param_count(agent.params))
+        info["param_count"] = int(param_count(agent.params))
         info["serial_depth"] = int(agent.serial_depth(obs))
         info["flops_per_decision"] = network_flops(train.network, env, obs)
         info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
@@ -394,12 +396,6 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         "info": info,
         "reports": reports,
     }
-
-
-def _param_count(params) -> int:
-    from do1rl.agents.networks import param_count
-
-    return param_count(params)
 
 
 # ----- results table -------------------------------------------------------------
@@ -453,11 +449,8 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Writes JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
-    tmp.replace(path)
+    """Writes JSON atomically; numpy scalars become numbers."""
+    atomic.write_json(path, data, default=_json_default)
 
 
 def _json_default(x):
@@ -475,13 +468,12 @@ def write_table(rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
     json_path = out_dir / "results.json"
     write_json(json_path, rows)
     csv_path = out_dir / "results.csv"
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    tmp.replace(csv_path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    atomic.write_text(csv_path, text.getvalue())
     return csv_path, json_path
 
 

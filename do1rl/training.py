@@ -22,7 +22,6 @@ uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
-import json
 import signal
 import time
 from pathlib import Path
@@ -31,10 +30,12 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from do1rl import atomic
 from do1rl import config as config_lib
 from do1rl.agents import checkpoint
 from do1rl.agents.networks import NetworkConfig, make_network, param_count, serial_depth
 from do1rl.agents.ppo import PPO, PPOConfig, summarize
+from do1rl.evaluation import evaluate, local_mesh
 
 CHECKPOINT = Path("checkpoints") / "latest.msgpack"
 
@@ -111,10 +112,7 @@ def mesh_shardings(state: Any, devices: int):
     params, optimizer state, keys and counters are replicated, so XLA
     averages gradients across devices.
     """
-    available = jax.local_devices()
-    if not 1 <= devices <= len(available):
-        raise ValueError(f"devices must be in 1..{len(available)} (local devices), got {devices}")
-    mesh = jax.sharding.Mesh(np.array(available[:devices]), ("envs",))
+    mesh = local_mesh(devices, "envs")
     P = jax.sharding.PartitionSpec
     split = jax.sharding.NamedSharding(mesh, P(None, "envs"))
     whole = jax.sharding.NamedSharding(mesh, P())
@@ -160,12 +158,6 @@ class Trainer:
 
     def run_chunk(self, state: Any, num_updates: int):
         return self._run(state, num_updates)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
 
 
 class _StopFlag:
@@ -284,7 +276,7 @@ def _train(config, run_dir, resume, devices, progress, log, stop) -> int:
     if status != OK:
         return status
     report = evaluate_run(trainer, state, config)
-    _write_json(run_dir / "eval.json", report)
+    atomic.write_json(run_dir / "eval.json", report)
     log(
         f"eval ({config.eval.episodes} episodes, {'greedy' if config.eval.greedy else 'sampled'}): "
         f"mean ratio {report['mean_ratio']:.4f}, mean regret {report['mean_regret']:.4f}"
@@ -317,8 +309,6 @@ def _log_scalars(writer, stats: dict, steps_per_s: float, step: int) -> None:
 
 def evaluate_run(trainer: Trainer, state: Any, config: TrainConfig) -> dict:
     """eval.json: seed 0's metrics at top level, every seed's under `seeds` if several."""
-    from do1rl.evaluation import evaluate
-
     reports = []
     for i in range(config.num_seeds):
         params = jax.tree.map(lambda x, i=i: x[i], state.params)

@@ -13,7 +13,6 @@ with one line on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -55,6 +54,7 @@ def _main(args: argparse.Namespace) -> int:
     from do1rl.commands.eval import UsageError as EvalUsageError
     from do1rl.commands.eval import parse_env_args
     from do1rl.mcts_sweep import budget_sweep, doubling_budgets, format_header
+    from do1rl import atomic
 
     if args.episodes < 1 or args.chunk < 1:
         raise UsageError("--episodes and --chunk must be >= 1")
@@ -96,10 +96,7 @@ def _main(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "rows": rows,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        tmp.replace(args.out)
+        atomic.write_json(args.out, report)
     return 0
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from do1rl import atomic
+
 HELP = "evaluate an agent: approximation ratio and regret against the exact solver"
 
 
@@ -196,10 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     print(format_table(report))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        tmp.replace(args.out)
+        atomic.write_json(args.out, report)
     broken = check_bounds(
         report,
         max_regret=args.max_regret,
