@@ -71,12 +71,17 @@ def episode_keys(seed: int, start: int, count: int) -> jax.Array:
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start, start + count))
 
 
-def episode_sharding(devices: int) -> jax.sharding.Sharding:
-    """Shards a leading episode axis across the first `devices` local devices."""
+def local_mesh(devices: int, axis: str) -> jax.sharding.Mesh:
+    """A one-axis mesh over the first `devices` local devices (ValueError if too many)."""
     available = jax.local_devices()
     if not 1 <= devices <= len(available):
         raise ValueError(f"devices must be in 1..{len(available)} (local devices), got {devices}")
-    mesh = jax.sharding.Mesh(np.array(available[:devices]), ("episodes",))
+    return jax.sharding.Mesh(np.array(available[:devices]), (axis,))
+
+
+def episode_sharding(devices: int) -> jax.sharding.Sharding:
+    """Shards a leading episode axis across the first `devices` local devices."""
+    mesh = local_mesh(devices, "episodes")
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("episodes"))
 
 
