@@ -24,7 +24,7 @@ def _finish_action(mask: jax.Array, num_nodes: int, fallback: jax.Array) -> jax.
 def random_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
     """Uniform over the actions the mask allows (one random draw per call)."""
     del state
-    mask = obs["action_mask"]
+    mask = obs.action_mask
     rank = jax.random.randint(key, (), 0, jnp.maximum(jnp.sum(mask), 1))
     return jnp.argmax(jnp.cumsum(mask) > rank).astype(jnp.int32)
 
@@ -38,10 +38,10 @@ def oracle_policy(key: jax.Array, obs: dict, state) -> jax.Array:
     an oracle rather than an agent.
     """
     del key
-    mask = obs["action_mask"]
-    n = obs["node_type"].shape[-1]
+    mask = obs.action_mask
+    n = obs.node_type.shape[-1]
     gate_mask = mask[:n]
-    depth = obs["depth"]
+    depth = obs.depth
     candidates = gate_mask & state.value
     best = jnp.argmax(jnp.where(candidates, depth, -1))
     chosen_best = jnp.max(jnp.where(state.selected, depth, 0))
@@ -57,11 +57,11 @@ def greedy_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
     rule: it succeeds exactly when the deepest gate it can see outputs 1.
     """
     del key, state
-    mask = obs["action_mask"]
-    n = obs["node_type"].shape[-1]
+    mask = obs.action_mask
+    n = obs.node_type.shape[-1]
     gate_mask = mask[:n]
-    deepest = jnp.argmax(jnp.where(gate_mask, obs["depth"], -1))
-    nothing_chosen = ~jnp.any(obs["selected"].astype(bool))
+    deepest = jnp.argmax(jnp.where(gate_mask, obs.depth, -1))
+    nothing_chosen = ~jnp.any(obs.selected.astype(bool))
     pick = nothing_chosen & jnp.any(gate_mask)
     return jnp.where(pick, deepest, _finish_action(mask, n, deepest)).astype(jnp.int32)
 

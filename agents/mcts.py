@@ -111,14 +111,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import mctx
-from do1rl.envs.core import terminal_reward
+
+from do1rl.agents.masking import masked_logits
+from do1rl.core.solver import terminal_reward
 
 PriorFn = Callable[[dict], tuple[jax.Array, jax.Array]]
 SerialDepthFn = Callable[[dict], jax.Array]
 
 ALGORITHMS = ("gumbel", "muzero")
 LEAF_VALUES = ("max", "finish", "prior")
-MASKED_LOGIT = float(jnp.finfo(jnp.float32).min)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +241,7 @@ def mask_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
     logits = jnp.asarray(logits, jnp.float32)
     top = jnp.max(jnp.where(mask, logits, -jnp.inf), axis=-1, keepdims=True)
     top = jnp.where(jnp.isfinite(top), top, 0.0)
-    return jnp.where(mask, logits - top, MASKED_LOGIT)
+    return masked_logits(logits - top, mask)
 
 
 def finish_value(state) -> jax.Array:
@@ -284,7 +285,7 @@ class MCTSPolicy:
         logits, value = jax.vmap(self.prior_fn)(obs)
         if self.config.tie_break:
             logits = logits + self.config.tie_break * jax.random.uniform(key, logits.shape)
-        logits = mask_logits(logits, obs["action_mask"])
+        logits = mask_logits(logits, obs.action_mask)
         value = self.prior_value_scale * jnp.asarray(value, jnp.float32).reshape(logits.shape[:1])
         if self.config.leaf_value != "prior":
             finish = jax.vmap(finish_value)(states)
@@ -311,7 +312,7 @@ class MCTSPolicy:
         key, root_key = jax.random.split(key)
         logits, value = self._evaluate(root_key, obs, states)
         root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
-        invalid = ~obs["action_mask"]
+        invalid = ~obs.action_mask
         common = {
             "params": self.env_params,
             "rng_key": key,

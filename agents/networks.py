@@ -2,7 +2,7 @@
 
 Every network maps ONE observation (no batch dimension) to
 `(logits float32[A], value float32[])`; callers `jax.vmap` for batches.
-Logits are raw: the caller masks them with `obs["action_mask"]`. Logit
+Logits are raw: the caller masks them with `obs.action_mask`. Logit
 layout follows the env's actions: `0..N-1` select node, `N` no-op, `N + 1`
 STOP (when the env has it).
 
@@ -79,6 +79,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from do1rl.core.checks import is_integer
 from do1rl.envs.types import Observation
 
 FAMILIES = ("mlp", "gnn", "recurrent")
@@ -143,24 +145,21 @@ def env_dims(env) -> EnvDims:
 def validate(config: NetworkConfig) -> None:
     """Raises ValueError (one line) if `config` does not describe a network."""
 
-    def is_int(x) -> bool:
-        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
     if config.family not in FAMILIES:
         raise ValueError(f"unknown network family {config.family!r}; expected one of {FAMILIES}")
-    if not is_int(config.width) or config.width < 1:
+    if not is_integer(config.width) or config.width < 1:
         raise ValueError(f"network width must be a positive integer, got {config.width!r}")
-    if config.family == "mlp" and (not is_int(config.depth) or config.depth < 4 or config.depth % 4):
+    if config.family == "mlp" and (not is_integer(config.depth) or config.depth < 4 or config.depth % 4):
         raise ValueError(f"mlp depth must be a positive multiple of 4, got {config.depth!r}")
-    if config.family == "gnn" and (not is_int(config.depth) or config.depth < 1):
+    if config.family == "gnn" and (not is_integer(config.depth) or config.depth < 1):
         raise ValueError(f"gnn depth (message-passing layers) must be a positive integer, got {config.depth!r}")
     if config.family == "recurrent":
         ipd = config.iterations_per_depth
         if not isinstance(ipd, (int, float, np.number)) or not math.isfinite(ipd) or ipd < 0:
             raise ValueError(f"iterations_per_depth must be a finite number >= 0, got {ipd!r}")
-        if not is_int(config.extra_iterations) or config.extra_iterations < 0:
+        if not is_integer(config.extra_iterations) or config.extra_iterations < 0:
             raise ValueError(f"extra_iterations must be an integer >= 0, got {config.extra_iterations!r}")
-        if not is_int(config.max_iterations) or config.max_iterations < 1:
+        if not is_integer(config.max_iterations) or config.max_iterations < 1:
             raise ValueError(f"max_iterations must be an integer >= 1, got {config.max_iterations!r}")
 
 
@@ -168,12 +167,12 @@ def validate(config: NetworkConfig) -> None:
 def node_features(obs: Observation, dims) -> jax.Array:
     """float32[N, 9]: one-hot type (5), selected, circuit_id, depth / max_depth, legal."""
     n = dims.num_nodes
-    one_hot = jax.nn.one_hot(obs["node_type"].astype(jnp.int32), NUM_NODE_TYPES, dtype=jnp.float32)
+    one_hot = jax.nn.one_hot(obs.node_type.astype(jnp.int32), NUM_NODE_TYPES, dtype=jnp.float32)
     columns = [
-        obs["selected"].astype(jnp.float32),
-        obs["circuit_id"].astype(jnp.float32),
-        obs["depth"].astype(jnp.float32) / max(dims.max_depth, 1),
-        obs["action_mask"][:n].astype(jnp.float32),
+        obs.selected.astype(jnp.float32),
+        obs.circuit_id.astype(jnp.float32),
+        obs.depth.astype(jnp.float32) / max(dims.max_depth, 1),
+        obs.action_mask[:n].astype(jnp.float32),
     ]
     return jnp.concatenate([one_hot, jnp.stack(columns, axis=-1)], axis=-1)
 
@@ -181,15 +180,15 @@ def node_features(obs: Observation, dims) -> jax.Array:
 def global_features(obs: Observation, dims) -> jax.Array:
     """float32[3]: steps_left / max_horizon, no-op legal, STOP legal (0 without STOP)."""
     n = dims.num_nodes
-    mask = obs["action_mask"].astype(jnp.float32)
+    mask = obs.action_mask.astype(jnp.float32)
     stop = mask[n + 1] if dims.stop_action else jnp.float32(0.0)
-    steps = jnp.asarray(obs["steps_left"], jnp.float32) / max(dims.max_horizon, 1)
+    steps = jnp.asarray(obs.steps_left, jnp.float32) / max(dims.max_horizon, 1)
     return jnp.stack([steps, mask[n], stop])
 
 
 def flat_features(obs: Observation, dims) -> jax.Array:
     """float32[N * (9 + F) + 3]: the "mlp" input (node features, fan-in indices, globals)."""
-    wiring = (obs["fanin"].astype(jnp.float32) + 1.0) / dims.num_nodes
+    wiring = (obs.fanin.astype(jnp.float32) + 1.0) / dims.num_nodes
     return jnp.concatenate(
         [node_features(obs, dims).ravel(), wiring.ravel(), global_features(obs, dims)]
     )
@@ -329,11 +328,11 @@ class GNN(nn.Module):
         """float32[N, W]: node embeddings after the last block (before the heads)."""
         h = self.embed(graph_features(obs, self.dims))
         for block in self.blocks:
-            h = block(h, obs["fanin"])
+            h = block(h, obs.fanin)
         return h
 
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
-        return self.heads(self.node_embeddings(obs), obs["node_type"])
+        return self.heads(self.node_embeddings(obs), obs.node_type)
 
 
 class _GuardedBlock(nn.Module):
@@ -383,17 +382,17 @@ class RecurrentGNN(nn.Module):
             self.extra_iterations,
             self.max_iterations,
             self.dims.max_depth,
-            obs["depth"],
+            obs.depth,
         )
 
     def node_embeddings(self, obs: Observation) -> jax.Array:
         """float32[N, W]: node embeddings after T iterations (before the heads)."""
         h = self.embed(graph_features(obs, self.dims))
-        (h, _), _ = self.loop((h, jnp.int32(0)), obs["fanin"], self.iterations(obs))
+        (h, _), _ = self.loop((h, jnp.int32(0)), obs.fanin, self.iterations(obs))
         return h
 
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
-        return self.heads(self.node_embeddings(obs), obs["node_type"])
+        return self.heads(self.node_embeddings(obs), obs.node_type)
 
 
 # ----- iteration counts -------------------------------------------------------
@@ -413,7 +412,7 @@ def _iterations(ipd: float, extra: int, cap: int, max_depth: int, depth: jax.Arr
 def num_iterations(config: NetworkConfig, env, obs: Observation) -> jax.Array:
     """int32[]: the recurrent family's T for this observation.
 
-    T = clip(ceil(iterations_per_depth * max(obs["depth"])) + extra_iterations,
+    T = clip(ceil(iterations_per_depth * max(obs.depth)) + extra_iterations,
     1, max_iterations), further capped by the value it takes at depth
     `env.max_depth` (never binding for a well-formed observation).
     """
@@ -422,7 +421,7 @@ def num_iterations(config: NetworkConfig, env, obs: Observation) -> jax.Array:
         config.extra_iterations,
         config.max_iterations,
         int(env.max_depth),
-        obs["depth"],
+        obs.depth,
     )
 
 

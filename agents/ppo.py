@@ -10,7 +10,7 @@ several seeds vmapped. (It initialises the seeds one after another with
 `lax.map`: on jaxlib 0.10.1 CPU, a jitted `vmap` of several orthogonal
 initialisations, i.e. batched QR decompositions, can deadlock in XLA's
 concurrency-optimised scheduler; the gnn family triggers it.) `run(state, n)` runs n iterations from any
-state, which is what checkpointed, resumable training (`do1rl.training`)
+state, which is what checkpointed, resumable training (`do1rl.experiments.training`)
 calls chunk by chunk; chunking does not change the numbers.
 
 Implementation details (in the spirit of CleanRL's list):
@@ -51,10 +51,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from do1rl.envs.wrappers import AutoReset
 from flax import struct
 
-MASKED_LOGIT = -1e9
+from do1rl.agents.masking import masked_logits
+from do1rl.core.solver import approximation_ratio
+from do1rl.envs.wrappers import AutoReset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,11 +203,6 @@ class Transition(NamedTuple):
     bootstrap: jax.Array  # V(final obs) where truncated, else 0
 
 
-def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
-    """Logits with illegal actions pushed to `MASKED_LOGIT` (probability 0)."""
-    return jnp.where(mask.astype(bool), logits, MASKED_LOGIT)
-
-
 def log_probs(logits: jax.Array, mask: jax.Array) -> jax.Array:
     """Log-probabilities of the masked categorical policy, [..., A]."""
     return jax.nn.log_softmax(masked_logits(logits, mask), axis=-1)
@@ -306,7 +302,7 @@ class PPO:
             key, act_key, step_key = jax.random.split(key, 3)
             obs = self.observe(env_state)
             logits, value = self.apply(state.params, obs)
-            logits = masked_logits(logits, obs["action_mask"])
+            logits = masked_logits(logits, obs.action_mask)
             action = jax.random.categorical(act_key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             step_keys = jax.random.split(step_key, cfg.num_envs)
@@ -321,7 +317,7 @@ class PPO:
                 bootstrap = jnp.zeros_like(value)
             ep_return = ep_return + reward
             optimal = info["optimal_return"].astype(jnp.float32)
-            ratio = jnp.where(optimal == 0, 1.0, ep_return / jnp.maximum(optimal, 1.0))
+            ratio = approximation_ratio(ep_return, optimal)
             f = done.astype(jnp.float32)
             totals = totals._replace(
                 episodes=totals.episodes + f.sum(),
@@ -353,7 +349,7 @@ class PPO:
     def _loss(self, params, batch: Transition, advantages: jax.Array, targets: jax.Array):
         cfg = self.config
         logits, value = self.apply(params, batch.obs)
-        mask = batch.obs["action_mask"]
+        mask = batch.obs.action_mask
         logp_all = log_probs(logits, mask)
         logp = jnp.take_along_axis(logp_all, batch.action[:, None], axis=-1)[:, 0]
         log_ratio = logp - batch.log_prob
@@ -463,7 +459,7 @@ class PPO:
         def act(key, obs, state):
             del state
             logits, _ = self.network.apply(params, obs)
-            logits = masked_logits(logits, obs["action_mask"])
+            logits = masked_logits(logits, obs.action_mask)
             if greedy:
                 return jnp.argmax(logits).astype(jnp.int32)
             return jax.random.categorical(key, logits).astype(jnp.int32)

@@ -7,7 +7,7 @@
                              max_mean_regret=2.0, min_mean_ratio=0.8, seed=0, depth=4)
 
 A bound named `max_X` / `min_X` checks the metric `X` of
-`do1rl.evaluation.metrics` (so `min_ratio` bounds the worst-case ratio and
+`do1rl.evaluation.metrics` (`do1rl.evaluation.BOUNDS`) (so `min_ratio` bounds the worst-case ratio and
 `min_mean_ratio` the mean ratio). The failure message shows every measured
 metric.
 """
@@ -16,33 +16,9 @@ from __future__ import annotations
 
 import json
 
-from do1rl.agents.baselines import BASELINES
-from do1rl.envs.registration import make_functional
-from do1rl.evaluation import Policy, evaluate
-
-BOUNDS = {
-    "max_mean_regret": ("mean_regret", "<="),
-    "max_regret": ("max_regret", "<="),
-    "min_mean_ratio": ("mean_ratio", ">="),
-    "min_ratio": ("min_ratio", ">="),
-    "min_p5_ratio": ("p5_ratio", ">="),
-}
-
-
-def check_bounds(report: dict, **bounds: float | None) -> list[str]:
-    """The bounds that `report` breaks, as readable lines (empty if none)."""
-    broken = []
-    for name, limit in bounds.items():
-        if name not in BOUNDS:
-            raise TypeError(f"unknown bound {name!r}; valid bounds: {', '.join(BOUNDS)}")
-        if limit is None:
-            continue
-        key, op = BOUNDS[name]
-        value = report[key]
-        ok = value <= limit if op == "<=" else value >= limit
-        if not ok:
-            broken.append(f"{key} = {value:.6g}, bound {op} {limit:g}")
-    return broken
+from do1rl.envs.make import make
+from do1rl.evaluation import Policy, check_bounds, evaluate
+from do1rl.experiments.agents import make_agent
 
 
 def assert_regret_within(
@@ -60,15 +36,14 @@ def assert_regret_within(
 ) -> dict:
     """Evaluates `policy` on `env_id` and fails if a bound is broken.
 
-    `policy` is a baseline name ("random", "oracle", "greedy") or a function
+    `policy` is an agent name for `do1rl.experiments.agents.make_agent`
+    ("random", "oracle", "greedy", "mcts", "ppo:RUN_DIR") or a function
     `policy(key, obs, state) -> action`. Extra keyword arguments configure
     the environment as in `gymnasium.make`. Returns the metrics.
     """
+    env, params = make(env_id, **env_kwargs)
     if isinstance(policy, str):
-        if policy not in BASELINES:
-            raise ValueError(f"unknown baseline {policy!r}; choose from {', '.join(BASELINES)}")
-        policy = BASELINES[policy]
-    env, params = make_functional(env_id, **env_kwargs)
+        policy = make_agent(policy, env, params)
     report = evaluate(env, params, policy, episodes=episodes, seed=seed)
     broken = check_bounds(
         report,

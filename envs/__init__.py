@@ -1,13 +1,15 @@
-"""Environments: AlternatingCircuit and DO1 (functional JAX API and Gymnasium).
+"""Environments: AlternatingCircuit and DO1, functional (gymnax / Jumanji style) and Gymnasium.
 
-Functional (gymnax / Jumanji style): `DO1`, `AlternatingCircuit`, their
-`EnvState` / `EnvParams`, and `AutoReset`. Gymnasium front ends live in
-`do1rl.envs.gym_env` (imported on demand, as is `do1rl.envs.instances`).
+`make(id, **kwargs) -> (env, params)` builds a functional env as `gymnax.make`
+does; the Gymnasium front ends live in `do1rl.envs.gym_env` (made by
+`gymnasium.make` after `import do1rl`).
 """
 
+from do1rl.core.generators import Generator
 from do1rl.envs.alternating import AlternatingCircuit
 from do1rl.envs.do1 import DO1
-from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState
+from do1rl.envs.make import EnvArgumentError, make
+from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState, Observation
 from do1rl.envs.wrappers import AutoReset
 
 __all__ = [
@@ -17,6 +19,10 @@ __all__ = [
     "NOT_CHOSEN",
     "AlternatingCircuit",
     "AutoReset",
+    "EnvArgumentError",
     "EnvParams",
     "EnvState",
+    "Generator",
+    "Observation",
+    "make",
 ]

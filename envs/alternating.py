@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
-from do1rl import solver
-from do1rl.generators import RandomAlternating
+from do1rl.core import solver
+from do1rl.core.generators import Generator, RandomAlternating
 from do1rl.envs.core import CircuitEnvBase, generator_shape
 from do1rl.envs.types import MAIN, EnvParams, EnvState, Observation
 
@@ -19,7 +17,7 @@ class AlternatingCircuit(CircuitEnvBase):
     An instance (C, x) is drawn from `params.generator` at reset; the solver
     evaluates it once and the gate values stay hidden.
 
-    - observation: dict with
+    - observation: `Observation` (a NamedTuple) with
         - node_type: int8[N], PAD=0, INPUT_0=1, INPUT_1=2, AND=3, OR=4 (the
           input bits x are visible through INPUT_0 / INPUT_1).
         - fanin: int32[N, F], node indices each gate reads, -1 pads.
@@ -43,12 +41,12 @@ class AlternatingCircuit(CircuitEnvBase):
       reward 0; there is no auto-reset (use `wrappers.AutoReset`).
     """
 
-    def __init__(self, generator: Any = None, stop_action: bool = False):
+    def __init__(self, generator: Generator | None = None, stop_action: bool = False):
         self.generator = RandomAlternating() if generator is None else generator
         self.stop_action = bool(stop_action)
         self.num_nodes, self.fanin_slots = generator_shape(self.generator)
-        self.max_depth = int(getattr(self.generator, "max_depth", self.num_nodes))
-        self.max_horizon = int(getattr(self.generator, "max_gates", self.num_nodes))
+        self.max_depth = int(self.generator.max_depth)
+        self.max_horizon = int(self.generator.max_gates)
 
     def __repr__(self) -> str:
         return f"AlternatingCircuit(generator={self.generator!r}, stop_action={self.stop_action})"

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from do1rl import solver
-from do1rl.circuit import AND, OR
+from do1rl.core import solver
+from do1rl.core.circuit import AND, OR
 from do1rl.envs.types import NOT_CHOSEN, EnvParams, EnvState, Observation
 
 
@@ -22,13 +22,6 @@ def generator_shape(generator: Any) -> tuple[int, int]:
     """(num_nodes, fanin_slots) of the circuits a generator makes."""
     out = jax.eval_shape(generator, jax.random.key(0))
     return int(out.node_type.shape[-1]), int(out.fanin.shape[-1])
-
-
-def terminal_reward(selected: jax.Array, value: jax.Array, depth: jax.Array) -> jax.Array:
-    """int32[]: max depth of the chosen gates if all output 1, else 0 (0 if none)."""
-    broken = jnp.any(selected & ~value)
-    best = jnp.max(jnp.where(selected, depth, 0))
-    return jnp.where(broken, 0, best).astype(jnp.int32)
 
 
 class CircuitEnvBase:
@@ -108,15 +101,15 @@ class CircuitEnvBase:
 
     def get_obs(self, state: EnvState) -> Observation:
         """The agent's view: everything but the gate values."""
-        return {
-            "node_type": state.node_type,
-            "fanin": state.fanin,
-            "depth": state.depth,
-            "circuit_id": state.circuit_id,
-            "selected": state.selected,
-            "action_mask": self.action_mask(state),
-            "steps_left": state.steps_left,
-        }
+        return Observation(
+            node_type=state.node_type,
+            fanin=state.fanin,
+            depth=state.depth,
+            circuit_id=state.circuit_id,
+            selected=state.selected,
+            action_mask=self.action_mask(state),
+            steps_left=state.steps_left,
+        )
 
     # ----- dynamics ------------------------------------------------------------
     def step(
@@ -158,7 +151,7 @@ class CircuitEnvBase:
         )
         steps_left = jnp.where(is_stop, 0, jnp.maximum(state.steps_left - 1, 0))
         ends = live & (steps_left == 0)
-        reward = jnp.where(ends, terminal_reward(selected, state.value, state.depth), 0)
+        reward = jnp.where(ends, solver.terminal_reward(selected, state.value, state.depth), 0)
 
         new = state.replace(
             selected=selected,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
-from do1rl import generators, solver
-from do1rl.circuit import PAD
+from do1rl.core import generators, solver
+from do1rl.core.circuit import PAD
+from do1rl.core.generators import Generator
 from do1rl.envs.core import CircuitEnvBase, generator_shape
 from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState, Observation
 
@@ -28,7 +27,7 @@ class DO1(CircuitEnvBase):
     slots (circuit_id 1; its input, its k gates, then padding), so
     N = N_C + K + 1. Chain fan-ins are global indices (offset by N_C).
 
-    - observation: dict with
+    - observation: `Observation` (a NamedTuple) with
         - node_type: int8[N], PAD=0, INPUT_0=1, INPUT_1=2, AND=3, OR=4.
         - fanin: int32[N, F], global node indices each gate reads, -1 pads.
         - depth: int32[N], depth within the node's own circuit.
@@ -54,15 +53,15 @@ class DO1(CircuitEnvBase):
       unchanged with reward 0; there is no auto-reset (`wrappers.AutoReset`).
     """
 
-    def __init__(self, generator: Any = None, stop_action: bool = False, chain_length: int | None = None):
+    def __init__(self, generator: Generator | None = None, stop_action: bool = False, chain_length: int | None = None):
         self.generator = generators.RandomAlternating() if generator is None else generator
         self.stop_action = bool(stop_action)
         if chain_length is not None and int(chain_length) < 0:
             raise ValueError(f"chain_length must be None, 0 (random) or >= 1, got {chain_length}")
         self.chain_length = None if not chain_length else int(chain_length)
         self.main_nodes, main_fanin = generator_shape(self.generator)
-        gen_depth = int(getattr(self.generator, "max_depth", self.main_nodes))
-        gen_gates = int(getattr(self.generator, "max_gates", self.main_nodes))
+        gen_depth = int(self.generator.max_depth)
+        gen_gates = int(self.generator.max_gates)
         self.max_chain_length = self.chain_length or max(gen_depth, 1)
         self.num_nodes = self.main_nodes + self.max_chain_length + 1
         self.fanin_slots = max(main_fanin, 1)
@@ -94,7 +93,7 @@ class DO1(CircuitEnvBase):
         ch = generators.chain(k, big_k)
 
         n_c, f = self.main_nodes, self.fanin_slots
-        pad_cols = lambda x: jnp.pad(x, ((0, 0), (0, f - x.shape[1])), constant_values=-1)  # noqa: E731
+        pad_cols = lambda x: jnp.pad(x, ((0, 0), (0, f - x.shape[1])), constant_values=-1)
         chain_fanin = jnp.where(ch.fanin >= 0, ch.fanin + n_c, -1)
         num_gates = circuit.num_gates.astype(jnp.int32)
         horizon = jnp.maximum(k, num_gates)

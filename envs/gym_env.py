@@ -14,7 +14,7 @@ MaskablePPO convention).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import jax
@@ -25,9 +25,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 from gymnasium.vector.vector_env import AutoresetMode
 
-from do1rl.circuit import OR
-from do1rl.envs.registration import ALTERNATING_ID, DO1_ID, make_functional
-from do1rl.envs.types import EnvParams
+from do1rl.core.circuit import OR
+from do1rl.envs.make import ALTERNATING_ID, DO1_ID, make
+from do1rl.envs.types import EnvParams, Observation
 
 _SEED_BOUND = 2**31 - 1  # episode seeds are int32, so they can be traced as jit arguments
 _INFO_KEYS = ("invalid_action", "optimal_return", "circuit_depth", "horizon")
@@ -50,12 +50,12 @@ def observation_space(env: Any) -> spaces.Dict:
     )
 
 
-def _gym_obs(obs: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    """Functional observation -> the dtypes of `observation_space` (inside jit)."""
-    out = dict(obs)
-    out["selected"] = obs["selected"].astype(jnp.int8)
-    out["action_mask"] = obs["action_mask"].astype(jnp.int8)
-    out["steps_left"] = obs["steps_left"][..., None]
+def _gym_obs(obs: Observation) -> dict[str, jax.Array]:
+    """Functional observation -> the dict and dtypes of `observation_space` (inside jit)."""
+    out = obs._asdict()
+    out["selected"] = obs.selected.astype(jnp.int8)
+    out["action_mask"] = obs.action_mask.astype(jnp.int8)
+    out["steps_left"] = obs.steps_left[..., None]
     return out
 
 
@@ -67,7 +67,7 @@ def _episode_info(state: Any) -> dict[str, jax.Array]:
     }
 
 
-def _jitted(env: Any) -> "_Jitted":
+def _jitted(env: Any) -> _Jitted:
     """The jitted functions of `env`, built once per functional env instance."""
     fns = env.__dict__.get("_gym_jitted")
     if fns is None:
@@ -94,7 +94,7 @@ class _Jitted:
             # instead of stepped (reward 0, not terminated, action ignored).
             obs_s, state_s, reward, terminated, truncated, info = step(state, action, params)
             obs_r, state_r, _ = reset(seed, params)
-            pick = lambda r, s: jnp.where(reset_now, r, s)  # noqa: E731
+            pick = lambda r, s: jnp.where(reset_now, r, s)
             info = jax.tree.map(pick, dict(_episode_info(state_r), invalid_action=jnp.bool_(False)), info)
             return (
                 jax.tree.map(pick, obs_r, obs_s),
@@ -135,7 +135,7 @@ class CircuitGymEnv(gymnasium.Env):
       bool mask; `optimal_value()` V*(s) of the current state.
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, env: Any, params: EnvParams | None = None, render_mode: str | None = None):
         if render_mode is not None:
@@ -200,7 +200,7 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
     `horizon` (with the `_key` masks of the vector info convention).
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, env: Any, num_envs: int, params: EnvParams | None = None, render_mode: str | None = None):
         if render_mode is not None:
@@ -279,12 +279,12 @@ def _vector_info(info) -> dict[str, np.ndarray]:
 # ----- factories used by `gymnasium.make` / `make_vec` --------------------------
 def _build(env_id: str, kwargs: dict[str, Any]) -> tuple[Any, str | None]:
     render_mode = kwargs.pop("render_mode", None)
-    env, _ = make_functional(env_id, **kwargs)
+    env, _ = make(env_id, **kwargs)
     return env, render_mode
 
 
 def make_do1(**kwargs: Any) -> CircuitGymEnv:
-    """Entry point of `do1rl/DO1-v0` (keywords: see `do1rl.envs.registration`)."""
+    """Entry point of `do1rl/DO1-v0` (keywords: see `do1rl.envs.make`)."""
     env, render_mode = _build(DO1_ID, kwargs)
     return CircuitGymEnv(env, render_mode=render_mode)
 

@@ -8,8 +8,8 @@ from os import PathLike
 import jax
 import jax.numpy as jnp
 
-from do1rl.circuit import Circuit, pad, stack
-from do1rl.generators import CircuitPool
+from do1rl.core.circuit import Circuit, pad, stack
+from do1rl.core.generators import CircuitPool
 from do1rl.envs.types import EnvParams
 
 
@@ -29,9 +29,9 @@ def pool_from_files(
 ) -> CircuitPool:
     """Loads `do1rl.circuit/v1` files into one `CircuitPool` (uniform over files).
 
-    Raises `do1rl.circuit_file.CircuitFileError` naming the first bad file.
+    Raises `do1rl.core.circuit_file.CircuitFileError` naming the first bad file.
     """
-    from do1rl import circuit_file  # imported lazily: only needed for files
+    from do1rl.core import circuit_file  # imported lazily: only needed for files
 
     if isinstance(paths, (str, PathLike)):
         paths = [paths]

@@ -6,7 +6,7 @@ slots, then the chain's K + 1 slots), F = fan-in slots per node.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +27,7 @@ class EnvState:
     observed.
     """
 
-    node_type: jax.Array  # int8[N]: PAD, INPUT_0, INPUT_1, AND, OR (do1rl.circuit)
+    node_type: jax.Array  # int8[N]: PAD, INPUT_0, INPUT_1, AND, OR (do1rl.core.circuit)
     fanin: jax.Array  # int32[N, F]: global node indices read by each gate, -1 pads
     depth: jax.Array  # int32[N]: depth within its own circuit (0 for inputs/padding)
     circuit_id: jax.Array  # int8[N]: MAIN (0) for C's slots, CHAIN (1) for the chain's
@@ -59,4 +59,13 @@ class EnvParams:
     chain_length: jax.Array = struct.field(default_factory=lambda: jnp.int32(0))
 
 
-Observation = dict[str, jax.Array]
+class Observation(NamedTuple):
+    """What the agent sees: everything but the gate values (N nodes, F fan-in slots, A actions)."""
+
+    node_type: jax.Array  # int8[N]: PAD, INPUT_0, INPUT_1, AND, OR
+    fanin: jax.Array  # int32[N, F]: node indices read by each gate, -1 pads
+    depth: jax.Array  # int32[N]: depth within its own circuit
+    circuit_id: jax.Array  # int8[N]: MAIN (0) or CHAIN (1)
+    selected: jax.Array  # bool[N]: the chosen gates
+    action_mask: jax.Array  # bool[A]: the legal actions
+    steps_left: jax.Array  # int32[]: actions left before the episode ends

@@ -52,7 +52,7 @@ class AutoReset:
         )
         reset_obs, reset_state = self.env.reset(key_reset, params)
         done = terminated | truncated
-        pick = lambda fresh, cont: jnp.where(done, fresh, cont)  # noqa: E731
+        pick = lambda fresh, cont: jnp.where(done, fresh, cont)
         info = dict(info, final_obs=obs)
         return (
             jax.tree.map(pick, reset_obs, obs),

@@ -38,10 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from do1rl import reference
-from do1rl.circuit import AND, INPUT_1
-from do1rl.generators import RandomAlternating
-from do1rl.solver import solve
+from do1rl.core import reference
+from do1rl.core.circuit import AND, INPUT_1
+from do1rl.core.generators import RandomAlternating
+from do1rl.core.solver import solve
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN_CONFIG = ROOT / "configs" / "ppo_alternating_small.yaml"
@@ -152,7 +152,7 @@ def bench_env(num_envs: int, gates: int, steps: int, repeats: int) -> dict:
     def rollout(state, obs, key):
         def one(carry, key):
             state, obs = carry
-            actions = uniform_legal_actions(key, obs["action_mask"])
+            actions = uniform_legal_actions(key, obs.action_mask)
             obs, state, reward, _, _, _ = step(key, state, actions, params)
             # Materialise the observation as an agent sees it.
             checksum = sum(jnp.sum(x.astype(jnp.int32)) for x in jax.tree.leaves(obs))
@@ -180,9 +180,8 @@ def bench_env(num_envs: int, gates: int, steps: int, repeats: int) -> dict:
 def train_config(family: str, smoke: bool, width: int = 64):
     """The benchmark's TrainConfig: the default config's env and PPO settings, `family` at a fixed size."""
     from do1rl.agents.networks import NetworkConfig
-
-    from do1rl import config as config_lib
-    from do1rl.training import TrainConfig
+    from do1rl.experiments import config as config_lib
+    from do1rl.experiments.train_config import TrainConfig
 
     base = config_lib.load(TrainConfig, DEFAULT_TRAIN_CONFIG)
     depth = {"mlp": 4, "gnn": 3, "recurrent": 1}[family]
@@ -198,12 +197,12 @@ def compile_trainer(config, updates: int, init: bool = True):
 
     With `init=False` the chunk is lowered from the state's shapes and no state is made (None).
     """
-    from do1rl.training import Trainer, seed_keys
+    from do1rl.experiments.trainer import Trainer, seed_keys
 
     trainer = Trainer(config)
     state = jax.block_until_ready(trainer.init(seed_keys(config))) if init else trainer.state_shape
     t0 = time.perf_counter()
-    compiled = trainer._run.lower(state, updates).compile()
+    compiled = trainer.run_chunk.lower(state, updates).compile()
     compile_s = time.perf_counter() - t0
     return trainer, state if init else None, compiled, compile_s
 
@@ -246,8 +245,9 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
         from stable_baselines3.common.env_util import make_vec_env
     except ImportError as err:
         return {"skipped": f"stable-baselines3 / sb3-contrib not importable ({err}); pip install -e '.[bench]'"}
-    import do1rl.envs  # noqa: F401  (registers the Gymnasium ids)
     import gymnasium
+
+    import do1rl.envs  # noqa: F401  (registers the Gymnasium ids)
 
     config = train_config("mlp", smoke)
     ppo, net = config.ppo, config.network
@@ -298,10 +298,10 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
 def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
     """Decisions/s of the batched mctx search on the true model (uniform priors)."""
     from do1rl.agents.mcts import MCTSConfig, make_mcts_policy
-    from do1rl.envs.registration import make_functional
+    from do1rl.envs.make import make
 
     args = {"depth": 4, "width": 4, "stop_action": True}
-    env, params = make_functional("do1rl/AlternatingCircuit-v0", **args)
+    env, params = make("do1rl/AlternatingCircuit-v0", **args)
     policy = make_mcts_policy(env, params, MCTSConfig(simulations=simulations))
     reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
     _, states = reset(jax.random.split(jax.random.key(0), batch), params)
@@ -324,9 +324,9 @@ def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
 
 # ----- part 5: compile time ------------------------------------------------------
 def bench_train_compile(smoke: bool) -> dict:
-    """Lower + compile time of the default training config's chunk function (`Trainer._run`)."""
-    from do1rl import config as config_lib
-    from do1rl.training import TrainConfig
+    """Lower + compile time of the default training config's chunk function (`Trainer.run_chunk`)."""
+    from do1rl.experiments import config as config_lib
+    from do1rl.experiments.train_config import TrainConfig
 
     config = config_lib.load(TrainConfig, DEFAULT_TRAIN_CONFIG)
     if smoke:
@@ -486,7 +486,7 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         "## 5. Compile time of the default training config",
         "",
         (f"`{c['config']}` ({c['network']['family']} network, width {c['network']['width']}): lowering and compiling"
-        f" `Trainer._run` for a chunk of {c['updates_per_chunk']} updates took **{c['compile_s']:.1f} s**."),
+        f" `Trainer.run_chunk` for a chunk of {c['updates_per_chunk']} updates took **{c['compile_s']:.1f} s**."),
         "",
         verdict("train_compile_s"),
         "",

@@ -10,8 +10,8 @@ import argparse
 import jax
 import numpy as np
 
-from do1rl.generators import RandomAlternating
-from do1rl.solver import solve
+from do1rl.core.generators import RandomAlternating
+from do1rl.core.solver import solve
 
 
 def histogram(generator: RandomAlternating, samples: int, seed: int = 0) -> np.ndarray:

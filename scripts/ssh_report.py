@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from do1rl.sweep import read_results
+from do1rl.experiments.sweep import read_results
 
 DROP = 0.05  # a ratio drop larger than this, shallowest -> deepest circuit, counts as degrading
 
@@ -61,7 +61,7 @@ def families_section(rows):
     for r in rows:
         by[(agent_label(r), int(r["circuit_depth"]))].append(r["mean_ratio"])
         info.setdefault(agent_label(r), (r["agent"], r))
-    labels = sorted(info, key=lambda l: ("mlp", "gnn", "recurrent", "mcts", "greedy", "random", "oracle").index(info[l][0]))
+    labels = sorted(info, key=lambda name: ("mlp", "gnn", "recurrent", "mcts", "greedy", "random", "oracle").index(info[name][0]))
     body = []
     verdict = {}
     for label in labels:
@@ -101,7 +101,8 @@ def deep_wide_section(rows):
         body.append([d, w, f"{int(rs[0]['param_count']):,}", rs[0]["serial_depth"], fmt(mean(r["mean_ratio"] for r in rs)),
                      fmt(mean(r["mean_regret"] for r in rs))])
     cd = rows[0]["circuit_depth"]
-    return [f"GNN on circuits of depth {cd}:", "", table(["blocks", "width", "parameters", "serial depth", "mean ratio", "mean regret"], body)]
+    header = ["blocks", "width", "parameters", "serial depth", "mean ratio", "mean regret"]
+    return [f"GNN on circuits of depth {cd}:", "", table(header, body)]
 
 
 def mcts_section(rows):
@@ -136,7 +137,8 @@ def horizon_section(rows):
     slope = {}
     for label in labels:
         regrets = [mean(r["mean_regret"] for r in by[(label, h)]) for h in hs]
-        body.append([label] + [f"{fmt(x, '.2f')} ({fmt(mean(r['mean_ratio'] for r in by[(label, h)]), '.2f')})" for x, h in zip(regrets, hs)])
+        ratios = [mean(r["mean_ratio"] for r in by[(label, h)]) for h in hs]
+        body.append([label] + [f"{fmt(x, '.2f')} ({fmt(y, '.2f')})" for x, y in zip(regrets, ratios)])
         slope[label] = (regrets[-1] - regrets[0]) / (hs[-1] - hs[0])
     return ["Mean regret (mean ratio) by horizon H; chain length L = " + ", ".join(f"{chain[h]}" for h in hs) + ":", "",
             table(["agent"] + [f"H = {h}" for h in hs], body)], slope

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import jax
 import pytest
 
+from do1rl.core.generators import RandomAlternating
 from do1rl.envs import DO1, AlternatingCircuit
-from do1rl.generators import RandomAlternating
 
 SMALL = dict(n_inputs=3, depth=3, width=3)
 

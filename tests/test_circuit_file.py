@@ -9,14 +9,13 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
-
-from do1rl import buckets, circuit_file, generators
-from do1rl.circuit import from_lists
-from do1rl.circuit_file import CircuitFileError
-from do1rl.reference import circuit_to_lists, evaluate
-from do1rl.solver import solve
-
 from strategies import small_circuits
+
+from do1rl.core import buckets, circuit_file, generators
+from do1rl.core.circuit import from_lists
+from do1rl.core.circuit_file import CircuitFileError
+from do1rl.core.reference import circuit_to_lists, evaluate
+from do1rl.core.solver import solve
 
 FMT = circuit_file.FORMAT
 GOOD = {"format": FMT, "inputs": [1, 0, 1], "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [3, 2]}]}
@@ -33,7 +32,7 @@ AND0 = {"op": "AND", "in": [0]}
 MALFORMED = [
     ("top-level-array", [1, 2], "wrong-type", None, "top level"),
     ("format-missing", {"inputs": [1], "gates": [OR0]}, "bad-format", None, "format"),
-    ("format-unknown", {**GOOD, "format": "do1rl.circuit/v2"}, "bad-format", None, "v2"),
+    ("format-unknown", {**GOOD, "format": "do1rl.core.circuit/v2"}, "bad-format", None, "v2"),
     ("format-not-string", {**GOOD, "format": 1}, "bad-format", None, "format"),
     ("unknown-top-key", {**GOOD, "name": "x"}, "unknown-key", None, '"name"'),
     ("inputs-missing", {"format": FMT, "gates": [OR0]}, "missing-key", None, '"inputs"'),
@@ -184,13 +183,13 @@ def test_unsorted_valid_file_loads_and_solves(tmp_path):
     assert sol.depth[node_index].tolist() == [0, 0, 0, 3, 2, 1, 1]
     assert sol.value[node_index].tolist() == [True, True, False, True, True, True, False]
     assert int(sol.d1) == 3
-    value, depth, d1 = evaluate(obj["inputs"], [g["op"] for g in obj["gates"]], [g["in"] for g in obj["gates"]])
+    value, _depth, d1 = evaluate(obj["inputs"], [g["op"] for g in obj["gates"]], [g["in"] for g in obj["gates"]])
     assert sol.value[node_index].tolist() == value and int(sol.d1) == d1
 
 
 def test_load_pads_to_requested_shape(tmp_path):
     path = write(tmp_path, "good", GOOD)
-    circuit, node_index = circuit_file.load(path, num_nodes=16, max_fanin=4, eval_width=2)
+    circuit, _node_index = circuit_file.load(path, num_nodes=16, max_fanin=4, eval_width=2)
     assert circuit.node_type.shape == (16,) and circuit.fanin.shape == (16, 4)
     assert circuit.eval_width == 2
     assert int(solve(circuit).d1) == 2

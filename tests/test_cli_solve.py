@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from do1rl import buckets, circuit_file, cli
-from do1rl.reference import evaluate
-
 from strategies import random_lists
+
+from do1rl import cli
+from do1rl.core import buckets, circuit_file
+from do1rl.core.reference import evaluate
 
 FMT = circuit_file.FORMAT
 GOOD = {"format": FMT, "inputs": [1, 0, 1], "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [3, 2]}]}

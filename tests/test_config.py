@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from do1rl import cli
-from do1rl import config as C
-from do1rl.training import TrainConfig
+from do1rl.experiments import config as C
+from do1rl.experiments.train_config import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("ppo_*.yaml"))
@@ -76,7 +76,7 @@ def test_every_shipped_config_is_tested():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_shipped_configs_load(path):
-    from do1rl.training import build
+    from do1rl.experiments.trainer import build
 
     cfg = C.load(TrainConfig, path)
     build(cfg)  # env and network are valid
@@ -84,6 +84,6 @@ def test_shipped_configs_load(path):
 
 @pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])
 def test_shipped_sweeps_load(path):
-    from do1rl import sweep
+    from do1rl.experiments import sweep
 
     assert sweep.check(sweep.load_config(path))  # every cell's config is valid

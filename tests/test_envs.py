@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from do1rl import solver
-from do1rl.circuit import AND, OR, Circuit, from_lists
+from do1rl.core import solver
+from do1rl.core.circuit import AND, OR, Circuit, from_lists
+from do1rl.core.generators import RandomAlternating
 from do1rl.envs import DO1, NOT_CHOSEN, AlternatingCircuit, AutoReset
 from do1rl.envs.instances import per_instance_params, pool_from_circuits, pool_from_files
-from do1rl.generators import RandomAlternating
 
 KEY = jax.random.key(0)
 OBS_KEYS = {"node_type", "fanin", "depth", "circuit_id", "selected", "action_mask", "steps_left"}
@@ -63,11 +63,11 @@ def test_observation_shapes_and_no_values(do1, alternating):
     for fns in (do1, alternating):
         env = fns.env
         obs, state = fns.reset(KEY, fns.params)
-        assert set(obs) == OBS_KEYS
+        assert set(obs._fields) == OBS_KEYS
         for name, (shape, dtype) in env.observation_shapes().items():
-            assert obs[name].shape == shape, name
-            assert obs[name].dtype == dtype, name
-        assert obs["action_mask"].shape == (env.num_actions,)
+            assert getattr(obs, name).shape == shape, name
+            assert getattr(obs, name).dtype == dtype, name
+        assert obs.action_mask.shape == (env.num_actions,)
         assert state.value.shape == (env.num_nodes,)
 
 
@@ -104,7 +104,7 @@ def test_fixed_chain_length(do1_stop):
 def test_forced_choice_and_removal(do1):
     env = do1.env
     obs, s0 = do1.reset(KEY, do1.params)
-    mask = np.asarray(obs["action_mask"])
+    mask = np.asarray(obs.action_mask)
     main, chain = gates_of(s0, 0), gates_of(s0, 1)
     assert not mask[env.noop_action]  # no no-op at t = 0
     assert mask[main].all() and mask[chain].all()
@@ -113,7 +113,7 @@ def test_forced_choice_and_removal(do1):
 
     # Choosing the chain removes C.
     obs, s1, r, done, trunc, info = do1.step(KEY, s0, jnp.int32(chain[0]), do1.params)
-    mask = np.asarray(obs["action_mask"])
+    mask = np.asarray(obs.action_mask)
     assert int(s1.chosen) == 1 and not bool(info["invalid_action"])
     assert not mask[main].any() and mask[chain[1:]].all() and not mask[chain[0]]
     assert mask[env.noop_action]
@@ -125,7 +125,7 @@ def test_forced_choice_and_removal(do1):
 
     # Choosing C removes the chain.
     obs, s1, *_ = do1.step(KEY, s0, jnp.int32(main[-1]), do1.params)
-    mask = np.asarray(obs["action_mask"])
+    mask = np.asarray(obs.action_mask)
     assert int(s1.chosen) == 0 and not mask[chain].any()
 
 
@@ -196,7 +196,7 @@ def test_invalid_action_is_noop(do1):
         assert int(s1.steps_left) == int(s0.steps_left) - 1  # time advances
         assert int(s1.chosen) == NOT_CHOSEN  # the choice stays open
         assert not np.asarray(s1.selected).any()
-        assert not bool(obs["action_mask"][env.noop_action])
+        assert not bool(obs.action_mask[env.noop_action])
         assert float(r) == 0.0 and not bool(done)
     # Re-selecting a selected gate is a no-op too.
     chain = gates_of(s0, 1)
@@ -218,12 +218,12 @@ def test_stop(do1_stop, alternating_stop):
     stop = env.stop_action_id
     assert stop == env.num_nodes + 1
     obs, s0 = do1_stop.reset(KEY, do1_stop.params)
-    assert not bool(obs["action_mask"][stop])  # not at t = 0
+    assert not bool(obs.action_mask[stop])  # not at t = 0
     _, s1, r, done, _, info = do1_stop.step(KEY, s0, jnp.int32(stop), do1_stop.params)
     assert bool(info["invalid_action"]) and not bool(done) and int(s1.chosen) == NOT_CHOSEN
     chain = gates_of(s0, 1)
     obs, s1, *_ = do1_stop.step(KEY, s0, jnp.int32(chain[1]), do1_stop.params)
-    assert bool(obs["action_mask"][stop])
+    assert bool(obs.action_mask[stop])
     obs, s2, r, done, trunc, info = do1_stop.step(KEY, s1, jnp.int32(stop), do1_stop.params)
     assert bool(done) and not bool(trunc) and float(r) == 2.0
     assert int(s2.steps_left) == 0 and not bool(info["invalid_action"])
@@ -231,7 +231,7 @@ def test_stop(do1_stop, alternating_stop):
     # AlternatingCircuit: STOP is legal from t = 0 and ends with reward 0.
     obs, s = alternating_stop.reset(KEY, alternating_stop.params)
     stop = alternating_stop.env.stop_action_id
-    assert bool(obs["action_mask"][stop]) and bool(obs["action_mask"][stop - 1])
+    assert bool(obs.action_mask[stop]) and bool(obs.action_mask[stop - 1])
     _, s, r, done, _, _ = alternating_stop.step(KEY, s, jnp.int32(stop), alternating_stop.params)
     assert bool(done) and float(r) == 0.0
 
@@ -248,7 +248,7 @@ def test_step_on_terminated_state(do1_stop):
         obs, again, r, done, trunc, _ = do1_stop.step(KEY, done_state, jnp.int32(a), do1_stop.params)
         assert float(r) == 0.0 and bool(done) and not bool(trunc)
         chex.assert_trees_all_equal(again, done_state)
-    mask = np.asarray(obs["action_mask"])
+    mask = np.asarray(obs.action_mask)
     assert mask.sum() == 1 and mask[env.noop_action]  # only the no-op, never all False
 
 
@@ -355,7 +355,7 @@ def test_vmap_matches_loop(do1):
     rng = np.random.default_rng(3)
     actions = []
     for _ in range(4):
-        masks = np.asarray(obs_b["action_mask"])
+        masks = np.asarray(obs_b.action_mask)
         a = np.array([rng.choice(np.flatnonzero(m)) for m in masks], np.int32)
         actions.append(a)
         obs_b, st_b, r_b, d_b, _, _ = step(KEY, st_b, jnp.asarray(a), params)
@@ -387,7 +387,7 @@ def test_vmap_over_params_with_pool():
     lengths = jnp.array([1, 3, 1], jnp.int32)
     params = per_instance_params(pool, lengths)
     reset = jax.jit(jax.vmap(env.reset))
-    obs, states = reset(keys(3), params)
+    _obs, states = reset(keys(3), params)
     s = jax.device_get(states)
     for i, c in enumerate(circuits):
         n = c.num_nodes
@@ -399,7 +399,7 @@ def test_vmap_over_params_with_pool():
     # Steps vmap over params too (params are unused by step, but the batch must work).
     step = jax.jit(jax.vmap(env.step))
     actions = jnp.array([env.main_nodes + 1] * 3, jnp.int32)  # each chain's first gate
-    _, states, r, d, _, info = step(keys(3), states, actions, params)
+    _, states, _r, _d, _, info = step(keys(3), states, actions, params)
     assert not np.asarray(info["invalid_action"]).any()
     assert (np.asarray(states.chosen) == 1).all()
     # AlternatingCircuit over the same pool.
@@ -410,7 +410,7 @@ def test_vmap_over_params_with_pool():
 
 
 def test_pool_from_files(tmp_path):
-    circuit_file = pytest.importorskip("do1rl.circuit_file")
+    circuit_file = pytest.importorskip("do1rl.core.circuit_file")
     texts = [
         '{"format": "do1rl.circuit/v1", "inputs": [1, 0], "gates": [{"op": "AND", "in": [3, 0]}, {"op": "OR", "in": [0, 1]}]}',
         '{"format": "do1rl.circuit/v1", "inputs": [0], "gates": [{"op": "OR", "in": [0]}]}',
@@ -439,7 +439,7 @@ def test_autoreset_in_scan(do1):
     def body(carry, key):
         obs, state = carry
         k_act, k_step = jax.random.split(key)
-        logits = jnp.where(obs["action_mask"], 0.0, -jnp.inf)
+        logits = jnp.where(obs.action_mask, 0.0, -jnp.inf)
         action = jax.random.categorical(k_act, logits)
         obs, state, r, done, trunc, info = env.step(k_step, state, action, params)
         return (obs, state), (r, done, trunc, state.steps_left, state.horizon, state.chosen, info)
@@ -457,7 +457,7 @@ def test_autoreset_in_scan(do1):
     assert (r[~done] == 0).all()
     assert (r[done] <= np.asarray(info["optimal_return"])[done]).all()
     assert not np.asarray(info["invalid_action"]).any()
-    assert info["final_obs"]["steps_left"][done].max() == 0
+    assert info["final_obs"].steps_left[done].max() == 0
 
 
 def test_bad_chain_length():

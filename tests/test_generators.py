@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from do1rl import circuit_file
-from do1rl.circuit import AND, INPUT_1, OR, PAD
-from do1rl.generators import Chains, RandomAlternating, chain
-from do1rl.reference import circuit_to_lists, evaluate
-from do1rl.solver import solve
+from do1rl.core import circuit_file
+from do1rl.core.circuit import AND, INPUT_1, OR, PAD
+from do1rl.core.generators import Chains, RandomAlternating, chain
+from do1rl.core.reference import circuit_to_lists, evaluate
+from do1rl.core.solver import solve
 
 
 @pytest.fixture(scope="session")

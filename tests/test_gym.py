@@ -10,7 +10,8 @@ from gymnasium.vector.vector_env import AutoresetMode
 
 import do1rl  # noqa: F401  (registers the ids)
 from do1rl.envs.gym_env import CircuitGymEnv, CircuitVectorEnv
-from do1rl.envs.registration import EnvArgumentError, make_functional, register_envs
+from do1rl.envs.make import EnvArgumentError, make
+from do1rl.registration import register_envs
 
 SMALL = dict(n_inputs=3, depth=3, width=3)
 
@@ -75,7 +76,7 @@ def test_action_masks_and_invalid_actions(gym_do1):
     mask = env.action_masks()
     assert mask.dtype == bool and mask.shape == (env.action_space.n,)
     assert not mask[env.env.noop_action]
-    obs, r, term, trunc, info = env.step(env.env.noop_action)  # masked at t = 0
+    _obs, r, term, trunc, info = env.step(env.env.noop_action)  # masked at t = 0
     assert info["invalid_action"] is True and r == 0.0 and not term and not trunc
     assert isinstance(r, float) and isinstance(term, bool)
     for bad in (-1, env.action_space.n, 10**9):
@@ -103,7 +104,7 @@ def test_make_with_kwargs():
     assert inner.env.stop_action and inner.env.chain_length == 2
     assert inner.env.num_nodes == 3 + 9 + 3
     assert inner.env.generator.p_one == 0.7
-    _, info = env.reset(seed=0)
+    _, _info = env.reset(seed=0)
     assert env.observation_space.contains(env.reset(seed=1)[0])
     alt = gym.make("do1rl/AlternatingCircuit-v0", depth=2, width=2, n_inputs=2)
     assert alt.unwrapped.env.num_nodes == 6
@@ -119,15 +120,15 @@ def test_make_rejects_unknown_kwargs():
     with pytest.raises(ValueError, match="circuit_files cannot be combined"):
         gym.make("do1rl/DO1-v0", circuit_files=["x.json"], depth=2)
     with pytest.raises(EnvArgumentError, match="p_one"):
-        make_functional("do1rl/DO1-v0", p_one=2.0)
+        make("do1rl/DO1-v0", p_one=2.0)
     with pytest.raises(EnvArgumentError, match="valid ids"):
-        make_functional("DO2")
-    env, params = make_functional("DO1", **SMALL)
+        make("DO2")
+    env, params = make("DO1", **SMALL)
     assert env.num_actions == 17 and params.generator == env.generator
 
 
 def test_make_with_circuit_files(tmp_path):
-    pytest.importorskip("do1rl.circuit_file")
+    pytest.importorskip("do1rl.core.circuit_file")
     p = tmp_path / "c.json"
     p.write_text(
         '{"format": "do1rl.circuit/v1", "inputs": [1, 0], "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [2, 0]}]}'

@@ -1,4 +1,4 @@
-"""MCTS on the true model (do1rl.agents.mcts), the budget sweep and `do1rl eval --agent mcts`.
+"""MCTS on the true model (do1rl.agents.mcts), its budget sweep (`do1rl sweep`) and `do1rl eval --agent mcts`.
 
 Every MCTS configuration costs one compilation (a few seconds), so each
 compiled runner is module-scoped and does several checks at once: the
@@ -16,14 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from do1rl.agents.baselines import random_policy
 from do1rl.agents.mcts import MCTSConfig, make_mcts_policy, serial_depth_per_decision
-from do1rl.envs import DO1, AlternatingCircuit
-
 from do1rl.cli import main
+from do1rl.core.generators import RandomAlternating
+from do1rl.envs import DO1, AlternatingCircuit
 from do1rl.evaluation import episode_keys
-from do1rl.generators import RandomAlternating
-from do1rl.mcts_sweep import budget_sweep, doubling_budgets
+from do1rl.experiments.sweep import GridConfig, SweepConfig, read_results, run_sweep
+from do1rl.experiments.train_config import EnvConfig, EvalConfig, TrainConfig
 
 DEPTH4 = RandomAlternating(n_inputs=4, depth=4, width=4)
 DEPTH3 = RandomAlternating(n_inputs=3, depth=3, width=3)
@@ -121,7 +122,7 @@ def random_walk_states(env, params, keys):
 
 def illegal_loving_prior(obs):
     """A prior that puts its mass on the illegal actions (masking must still win)."""
-    return jnp.where(obs["action_mask"], 0.0, 20.0), jnp.float32(1.5)
+    return jnp.where(obs.action_mask, 0.0, 20.0), jnp.float32(1.5)
 
 
 def test_muzero_runs_and_stays_legal():
@@ -147,36 +148,35 @@ def test_muzero_runs_and_stays_legal():
 
 
 @pytest.fixture(scope="module")
-def sweep():
-    env = AlternatingCircuit(DEPTH3, stop_action=True)
-    config = MCTSConfig(gumbel_scale=0.0)
-    return budget_sweep(
-        env, env.default_params(), config, budgets=(1, 2, 4), episodes=64, seed=0, compiler_options=FAST_COMPILE
+def sweep(tmp_path_factory):
+    """The MCTS budget sweep (`do1rl sweep`, grid.simulations) at 1, 2 and 4 simulations: its "all" rows."""
+    env = EnvConfig("do1rl/AlternatingCircuit-v0", {"n_inputs": 3, "depth": 3, "width": 3, "stop_action": True})
+    config = SweepConfig(
+        name="mcts",
+        grid=GridConfig(agents=("mcts",), simulations=(1, 2, 4)),
+        train=TrainConfig(env=env, eval=EvalConfig(episodes=64, seed=0)),
+        mcts=MCTSConfig(gumbel_scale=0.0),
     )
+    out = tmp_path_factory.mktemp("mcts-sweep")
+    assert run_sweep(config, out, progress=False, log=lambda message: None) == 0
+    return [r for r in read_results(out) if r["depth_group"] == "all"]
 
 
 def test_sweep_rows_share_one_batch(sweep):
     assert [r["simulations"] for r in sweep] == [1, 2, 4]
     assert len({r["mean_optimal"] for r in sweep}) == 1  # the same instances at every budget
     for r in sweep:
-        assert r["episodes"] == 64 and r["decisions"] >= 64
-        assert r["serial_depth_per_decision"] == r["simulations"]
-        assert r["decisions_per_s"] > 0 and r["compile_s"] > 0
+        assert r["episodes"] == 64 and r["search_env_steps"] >= 64 * r["simulations"]
+        assert r["serial_depth"] == r["simulations"]
+        assert r["eval_s"] > 0
         for key in ("mean_ratio", "mean_regret", "max_regret", "median_ratio", "p5_ratio", "min_ratio"):
             assert key in r
-    json.dumps(sweep)  # JSON-ready
 
 
 def test_ratio_does_not_decrease_with_budget(sweep):
     ratios = [r["mean_ratio"] for r in sweep]
     assert all(b >= a - 0.02 for a, b in itertools.pairwise(ratios)), ratios
     assert ratios[-1] > ratios[0] + 0.1, ratios  # search helps
-
-
-def test_doubling_budgets():
-    assert doubling_budgets(1) == (1,)
-    assert doubling_budgets(8) == (1, 2, 4, 8)
-    assert doubling_budgets(12) == (1, 2, 4, 8, 12)
 
 
 def test_serial_depth_rule():
@@ -237,10 +237,10 @@ def test_cli_eval_mcts_prior_not_a_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (["--simulations", "0"], "--simulations must be >= 1"),
-        (["--max-considered", "0"], "--max-considered must be >= 1"),
-        (["--mcts-algorithm", "alphazero"], "unknown --mcts-algorithm"),
-        (["--mcts-prior", "bogus"], "--mcts-prior must be ppo:RUN_DIR"),
+        (["--simulations", "0"], "simulations must be >= 1"),
+        (["--max-considered", "0"], "max_considered must be None or >= 1"),
+        (["--mcts-algorithm", "alphazero"], "unknown MCTS algorithm"),
+        (["--mcts-prior", "bogus"], "MCTS prior: expected ppo:RUN_DIR"),
     ],
 )
 def test_cli_eval_mcts_bad_input_exits_2(extra, needle, capsys):

@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     from do1rl.agents.baselines import random_policy
     from do1rl.envs import DO1
     from do1rl.evaluation import episode_keys, episode_sharding, make_player, play
-    from do1rl.generators import RandomAlternating
+    from do1rl.core.generators import RandomAlternating
 
     assert jax.local_device_count() == 2, jax.devices()
     env = DO1(RandomAlternating(n_inputs=3, depth=3, width=3), stop_action=True)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from do1rl.agents import networks
 from do1rl.agents.networks import NetworkConfig
+from do1rl.core.circuit import AND, INPUT_1, OR
+from do1rl.core.generators import RandomAlternating
 from do1rl.envs import AlternatingCircuit
-
-from do1rl.circuit import AND, INPUT_1, OR
-from do1rl.generators import RandomAlternating
 
 KEY = jax.random.key(0)
 CONFIGS = {
@@ -36,12 +37,12 @@ def varied_batch(fns, seed=0):
     """
     n = 4
     obs, _ = fns.batch_reset(jax.random.split(jax.random.key(seed), n), fns.params)
-    obs = dict(obs)
     caps = jnp.arange(n)[:, None] + 1
-    obs["depth"] = jnp.minimum(obs["depth"], caps)
-    gate = obs["node_type"] >= AND
-    obs["selected"] = gate & (jnp.arange(gate.shape[1])[None, :] % 3 == jnp.arange(n)[:, None] % 3)
-    return obs
+    gate = obs.node_type >= AND
+    return obs._replace(
+        depth=jnp.minimum(obs.depth, caps),
+        selected=gate & (jnp.arange(gate.shape[1])[None, :] % 3 == jnp.arange(n)[:, None] % 3),
+    )
 
 
 _PARAMS: dict = {}
@@ -75,7 +76,7 @@ def test_apply_shapes_vmap_jit_no_retrace(family, alternating_stop):
     eager = net.apply(params, index(obs, 0))
     np.testing.assert_allclose(eager[0], batched[0][0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(eager[1], batched[1][0], rtol=1e-5, atol=1e-6)
-    for i in range(obs["depth"].shape[0]):  # same shapes: a retrace would raise
+    for i in range(obs.depth.shape[0]):  # same shapes: a retrace would raise
         logits, value = jitted(params, index(obs, i))
         assert logits.shape == (env.num_actions,) and logits.dtype == jnp.float32
         assert value.shape == () and value.dtype == jnp.float32
@@ -106,7 +107,7 @@ def test_recurrent_gradients(alternating_stop):
 
     def loss(p):
         logits, value = jax.vmap(net.apply, in_axes=(None, 0))(p, obs)
-        logp = jnp.where(obs["action_mask"], jax.nn.log_softmax(logits), 0.0)
+        logp = jnp.where(obs.action_mask, jax.nn.log_softmax(logits), 0.0)
         return jnp.sum(logp) + jnp.sum(value)
 
     grads = jax.jit(jax.grad(loss))(params)
@@ -153,8 +154,8 @@ def test_param_count_grows(alternating_stop):
 
 def test_serial_depth(alternating_stop):
     deep_env = AlternatingCircuit(RandomAlternating(n_inputs=3, depth=6, width=2))  # max_depth 6
-    shallow = {"depth": jnp.array([0, 0, 1, 2, 2, 0], jnp.int32)}
-    deep = {"depth": jnp.array([0, 1, 2, 3, 4, 5, 6, 0], jnp.int32)}
+    shallow = SimpleNamespace(depth=jnp.array([0, 0, 1, 2, 2, 0], jnp.int32))
+    deep = SimpleNamespace(depth=jnp.array([0, 1, 2, 3, 4, 5, 6, 0], jnp.int32))
     for family, expected in (("mlp", 1 + 8 + 1), ("gnn", 1 + 2 * 4 + 1)):
         config = NetworkConfig(family=family, depth=8 if family == "mlp" else 4)
         got = {int(networks.serial_depth(config, deep_env, o)) for o in (shallow, deep)}
@@ -255,7 +256,7 @@ def test_recurrent_block_evaluates_one_layer_per_iteration(alternating_stop):
     width = 8
     exact = NetworkConfig(family="recurrent", width=width, iterations_per_depth=1.0, extra_iterations=0)
     short = dataclasses.replace(exact, max_iterations=env.max_depth - 1)
-    real = np.asarray(obs["node_type"] != 0)
+    real = np.asarray(obs.node_type != 0)
 
     def values(config):
         net = networks.make_network(config, env)
@@ -267,12 +268,12 @@ def test_recurrent_block_evaluates_one_layer_per_iteration(alternating_stop):
     v = values(exact)
     truth = np.asarray(state.value)
     assert np.all(np.abs(v[real] - truth[real]) < 1e-3)
-    assert np.asarray(obs["node_type"] == OR).any() and np.asarray(obs["node_type"] == AND).any()
-    assert 0 < truth[np.asarray(obs["node_type"] >= AND)].mean() < 1
+    assert np.asarray(obs.node_type == OR).any() and np.asarray(obs.node_type == AND).any()
+    assert 0 < truth[np.asarray(obs.node_type >= AND)].mean() < 1
 
     wrong = (values(short) > 0.5) != truth
     assert np.any(wrong & real)
-    shallow = np.asarray(obs["depth"] < env.max_depth)
+    shallow = np.asarray(obs.depth < env.max_depth)
     assert not np.any(wrong & real & shallow)
 
 

@@ -7,11 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from do1rl.agents.ppo import entropy, gae, log_probs, masked_logits
 
-from do1rl import config as C
+from do1rl.agents.masking import masked_logits
+from do1rl.agents.ppo import entropy, gae, log_probs
+from do1rl.experiments import config as C
+from do1rl.experiments.train_config import TrainConfig
+from do1rl.experiments.trainer import Trainer, seed_keys
 from do1rl.testing import assert_regret_within
-from do1rl.training import TrainConfig, Trainer, seed_keys
 
 # A shallow AlternatingCircuit: depth 3, three gates per layer, STOP enabled.
 SHALLOW = dict(n_inputs=3, depth=3, width=3, stop_action=True)

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from do1rl import generators
-from do1rl.circuit import from_lists, stack
-from do1rl.reference import circuit_to_lists, evaluate
-from do1rl.solver import optimal_value, solve
-
 from strategies import random_lists, small_circuits
+
+from do1rl.core import generators
+from do1rl.core.circuit import from_lists, stack
+from do1rl.core.reference import circuit_to_lists, evaluate
+from do1rl.core.solver import optimal_value, solve
 
 NODES, FANIN = 64, 4  # every test circuit is padded to this one shape
 BATCH = 64

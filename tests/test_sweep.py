@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from do1rl import sweep
 from do1rl.cli import main
+from do1rl.experiments import sweep
 
 TINY = textwrap.dedent(
     """\
@@ -67,7 +67,7 @@ def test_resume_recomputes_nothing(tiny_sweep, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a finished cell was recomputed")
 
-    monkeypatch.setattr(sweep, "run_cell", fail)
+    monkeypatch.setattr("do1rl.experiments.sweep.run.run_cell", fail)
     assert main(["sweep", "--config", str(config), "--out", str(out), "--no-progress"]) == 0
     assert (out / "results.csv").read_text() == before
 
@@ -86,7 +86,7 @@ def test_changed_config_is_a_new_cell(tiny_sweep, monkeypatch):
             "reports": [{"episodes": 1, "mean_ratio": 1.0, "mean_regret": 0.0, "by_depth": {}}],
         }
 
-    monkeypatch.setattr(sweep, "run_cell", fake)
+    monkeypatch.setattr("do1rl.experiments.sweep.run.run_cell", fake)
     args = ["sweep", "--config", str(config), "--out", str(out / "other"), "--no-progress", "train.eval.episodes=8"]
     assert main(args) == 0
     assert sorted(ran) == ["gnn", "random"]

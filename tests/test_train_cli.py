@@ -14,10 +14,11 @@ from pathlib import Path
 import chex
 import jax
 import pytest
-from do1rl.agents import checkpoint
 
 from do1rl import cli
-from do1rl.training import CHECKPOINT, Trainer, load_config
+from do1rl.experiments import checkpoint
+from do1rl.experiments.runs import CHECKPOINT, load_config
+from do1rl.experiments.trainer import Trainer
 
 TINY = textwrap.dedent(
     """
@@ -164,8 +165,9 @@ def test_mcts_with_a_trained_prior(full_run, tmp_path):
 TWO_DEVICES = textwrap.dedent(
     """
     import jax, numpy as np
-    from do1rl import config as C
-    from do1rl.training import TrainConfig, Trainer, seed_keys
+    from do1rl.experiments import config as C
+    from do1rl.experiments.train_config import TrainConfig
+    from do1rl.experiments.trainer import Trainer, seed_keys
     assert jax.local_device_count() == 2
     cfg = C.load(TrainConfig, None, ["env.args={n_inputs: 3, depth: 2, width: 2, stop_action: true}",
         "network.family=mlp", "network.depth=4", "network.width=16", "ppo.num_envs=16", "ppo.num_steps=8",

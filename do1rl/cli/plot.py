@@ -2,7 +2,7 @@
 
 RESULTS are results.json / results.csv files written by `do1rl sweep`, or
 sweep folders holding them; rows of several sweeps are plotted together.
-Panels (see `do1rl.plotting`): ratio vs circuit depth per agent family,
+Panels (see `do1rl.experiments.plotting`): ratio vs circuit depth per agent family,
 deep vs wide networks, ratio and regret vs MCTS simulations, regret vs
 horizon on chain-prefixed circuits. A panel with no matching rows is
 skipped with a note. Exit 2 if a results file cannot be read.
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from do1rl.plotting import plot_all
-    from do1rl.sweep import read_results
+    from do1rl.experiments.plotting import plot_all
+    from do1rl.experiments.sweep import read_results
 
     rows = []
     for path in args.results:

@@ -7,9 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
-from do1rl import atomic
+from do1rl.core import atomic
 
 HELP = "evaluate an agent: approximation ratio and regret against the exact solver"
 
@@ -62,107 +60,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_env_args(pairs: list[str]) -> dict:
     """`["depth=4", "stop_action=true"]` -> `{"depth": 4, "stop_action": True}`."""
-    kwargs = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--env-arg {pair!r}: expected KEY=VALUE")
-        try:
-            kwargs[key] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            kwargs[key] = raw
-    return kwargs
+    from do1rl.experiments.config import ConfigError, parse_assignment
 
-
-AGENTS = ("random", "oracle", "greedy", "mcts", "ppo:RUN_DIR")
-
-
-def make_policy(args: argparse.Namespace, env, params):
-    """The policy `--agent` names, built for `env`; UsageError for unknown agents or bad options."""
-    from do1rl.agents.baselines import BASELINES
-
-    if args.agent in BASELINES:
-        return BASELINES[args.agent]
-    if args.agent == "mcts":
-        return _make_mcts(args, env, params)
-    if args.agent.startswith("ppo:"):
-        agent = load_trained(args.agent, args.seed_index)
-        check_shapes(agent, env, args.agent)
-        return agent.policy(greedy=not args.stochastic)
-    raise UsageError(f"unknown agent {args.agent!r}; choose from {', '.join(AGENTS)}")
-
-
-def load_trained(spec: str, seed_index: int = 0):
-    """The trained agent of `ppo:RUN_DIR`; UsageError if the folder is not a finished run."""
-    from do1rl.training import load_agent
-
-    kind, _, run_dir = spec.partition(":")
-    if kind != "ppo" or not run_dir:
-        raise UsageError(f"expected ppo:RUN_DIR, got {spec!r}")
     try:
-        return load_agent(run_dir, seed_index)
-    except (OSError, ValueError) as err:  # ConfigError and CheckpointError are ValueErrors
-        raise UsageError(f"{spec}: {err}") from None
+        return dict(parse_assignment(pair) for pair in pairs)
+    except ConfigError as err:
+        raise UsageError(f"--env-arg {err}") from None
 
 
-def check_shapes(agent, env, what: str) -> None:
-    """UsageError unless `env` has the observation and action shapes the agent was trained on."""
-    mine, theirs = env.observation_shapes(), agent.env.observation_shapes()
-    if mine != theirs or env.num_actions != agent.env.num_actions:
-        raise UsageError(
-            f"{what}: the agent was trained on {agent.config.env.id} with {agent.config.env.args}, "
-            f"whose observations have other shapes than this environment's; pass matching --env/--env-arg"
+def agent_options(args: argparse.Namespace):
+    """The `AgentOptions` the command line sets; UsageError for bad values."""
+    from do1rl.agents.mcts import MCTSConfig
+    from do1rl.experiments.agents import AgentOptions
+
+    try:
+        mcts = MCTSConfig(
+            simulations=args.simulations,
+            algorithm=args.mcts_algorithm,
+            max_considered=args.max_considered,
+            gumbel_scale=args.gumbel_scale,
         )
-
-
-def _make_mcts(args: argparse.Namespace, env, params):
-    from do1rl.agents.mcts import ALGORITHMS, MCTSConfig, make_mcts_policy
-
-    if args.simulations < 1:
-        raise UsageError(f"--simulations must be >= 1, got {args.simulations}")
-    if args.max_considered is not None and args.max_considered < 1:
-        raise UsageError(f"--max-considered must be >= 1, got {args.max_considered}")
-    if args.mcts_algorithm not in ALGORITHMS:
-        raise UsageError(f"unknown --mcts-algorithm {args.mcts_algorithm!r}; choose from {', '.join(ALGORITHMS)}")
-    if args.gumbel_scale < 0:
-        raise UsageError(f"--gumbel-scale must be >= 0, got {args.gumbel_scale}")
-    config = MCTSConfig(
-        simulations=args.simulations,
-        algorithm=args.mcts_algorithm,
-        max_considered=args.max_considered,
-        gumbel_scale=args.gumbel_scale,
-    )
-    prior_fn = prior_depth = None
-    if args.mcts_prior is not None:
-        kind, _, run_dir = args.mcts_prior.partition(":")
-        if kind != "ppo" or not run_dir:
-            raise UsageError(f"--mcts-prior must be ppo:RUN_DIR, got {args.mcts_prior!r}")
-        agent = load_trained(args.mcts_prior, args.seed_index)
-        check_shapes(agent, env, f"--mcts-prior {args.mcts_prior}")
-        prior_fn, prior_depth = agent.apply, agent.serial_depth  # values already in depths
-    return make_mcts_policy(env, params, config, prior_fn=prior_fn, prior_serial_depth=prior_depth)
+    except ValueError as err:
+        raise UsageError(f"mcts: {err}") from None
+    return AgentOptions(mcts=mcts, mcts_prior=args.mcts_prior, greedy=not args.stochastic, seed_index=args.seed_index)
 
 
 def run(args: argparse.Namespace) -> int:
+    from do1rl.experiments.agents import AgentError
+
     try:
         return _run(args)
-    except UsageError as err:
+    except (UsageError, AgentError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
 
 def _run(args: argparse.Namespace) -> int:
-    from do1rl.circuit_file import CircuitFileError
-    from do1rl.envs.registration import EnvArgumentError, make_functional
-    from do1rl.evaluation import evaluate, format_table
-    from do1rl.testing import check_bounds
+    from do1rl.core.circuit_file import CircuitFileError
+    from do1rl.envs.make import EnvArgumentError, make
+    from do1rl.evaluation import check_bounds, evaluate, format_table
+    from do1rl.experiments.agents import load_trained, make_agent
+    from do1rl.sharding import check_device_count
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
-    import jax
-
-    if not 1 <= args.devices <= jax.local_device_count():
-        raise UsageError(f"--devices must be in 1..{jax.local_device_count()} (local devices), got {args.devices}")
+    try:
+        check_device_count(args.devices)
+    except ValueError as err:
+        raise UsageError(f"--{err}") from None
     if args.env is None:
         args.env = "do1rl/DO1-v0"
         if args.agent.startswith("ppo:"):  # the run's env, with --env-arg on top
@@ -170,10 +115,10 @@ def _run(args: argparse.Namespace) -> int:
             args.env = trained.id
             args.env_arg = [f"{k}={json.dumps(v)}" for k, v in trained.args.items()] + args.env_arg
     try:
-        env, params = make_functional(args.env, **parse_env_args(args.env_arg))
+        env, params = make(args.env, **parse_env_args(args.env_arg))
     except (EnvArgumentError, CircuitFileError) as err:
         raise UsageError(str(err)) from None
-    policy = make_policy(args, env, params)
+    policy = make_agent(args.agent, env, params, agent_options(args))
     describe = getattr(policy, "describe", None)
     extra = describe() if describe is not None else {}
     if args.agent == "mcts":

@@ -24,7 +24,7 @@ import io
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from do1rl import atomic
+from do1rl.core import atomic
 
 NETWORK_AGENTS = ("mlp", "gnn", "recurrent")
 ORDER = ("mlp", "gnn", "recurrent", "mcts", "greedy", "random", "oracle")
@@ -126,7 +126,7 @@ def plot_deep_wide(rows, out: Path, plt) -> Path | None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
     drawn = [False, False]
-    for (sweep, agent, cd, pc), sub in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (_sweep, agent, cd, pc), sub in sorted(groups.items(), key=lambda kv: str(kv[0])):
         label = f"{agent}, circuit depth {cd}" + (f", chain {pc}" if _num(pc) else "")
         width = Counter(r["network_width"] for r in sub).most_common(1)[0][0]
         depth = Counter(r["network_depth"] for r in sub).most_common(1)[0][0]
@@ -166,7 +166,7 @@ def plot_mcts(rows, out: Path, plt) -> Path | None:
     if not groups:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
-    for (sweep, cd, pc), sub in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+    for (_sweep, cd, pc), sub in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         label = f"circuit depth {cd}" + (f", chain {pc}" if _num(pc) else "")
         _line(left, _agg(sub, lambda r: int(r["simulations"]), "mean_ratio"), label, "o")
         _line(right, _agg(sub, lambda r: int(r["simulations"]), "mean_regret"), label, "o")
@@ -198,7 +198,7 @@ def plot_horizon(rows, out: Path, plt) -> Path | None:
     if not lines:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
-    for (sweep, agent, label, cd), sub in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), _agent_rank(kv[0][1]), kv[0][2])):
+    for (_sweep, agent, label, cd), sub in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), _agent_rank(kv[0][1]), kv[0][2])):
         name = f"{label}, C depth {cd}"
         _line(left, _agg(sub, lambda r: int(r["horizon"]), "mean_regret"), name, MARKERS.get(agent, "o"))
         _line(right, _agg(sub, lambda r: int(r["horizon"]), "mean_ratio"), name, MARKERS.get(agent, "o"))

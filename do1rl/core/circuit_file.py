@@ -31,7 +31,7 @@ JSON syntax, the top-level object, the inputs, then each gate in file order
 for its own structure (types, op, fan-in, ids, self-reference), then
 alternation gate by gate, then cycles.
 
-Solving many files with one compilation per shape bucket is `do1rl.buckets`.
+Solving many files with one compilation per shape bucket is `do1rl.core.buckets`.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from do1rl import atomic
-from do1rl import circuit as circuit_lib
-from do1rl.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
+from do1rl.core import atomic
+from do1rl.core import circuit as circuit_lib
+from do1rl.core.checks import is_integer
+from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
 
 FORMAT = "do1rl.circuit/v1"
 OPS = ("AND", "OR")
@@ -129,10 +130,6 @@ class ParsedCircuit(NamedTuple):
 # Validation.
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _json_type(x: Any) -> str:
     if x is None:
         return "null"
@@ -187,7 +184,7 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
     if not inputs:
         fail("no-inputs", "a circuit needs at least one input")
     for i, bit in enumerate(inputs):
-        if not _is_int(bit) or bit not in (0, 1):
+        if not is_integer(bit) or bit not in (0, 1):
             fail("bad-bit", f"input {i}: bit must be the integer 0 or 1, got {_show(bit)}")
 
     gates = obj["gates"]
@@ -219,7 +216,7 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
         if not fanin:
             fail("empty-fanin", "empty fan-in: a gate must read at least one node", g)
         for src in fanin:
-            if not _is_int(src):
+            if not is_integer(src):
                 fail("wrong-type", f'"in" must hold integer node ids, got {_show(src)}', g)
             if not 0 <= src < total:
                 fail(
@@ -417,5 +414,5 @@ def dumps(obj: dict) -> str:
 
 
 def save(circuit: Circuit | ParsedCircuit, path: str | os.PathLike) -> None:
-    """Writes a circuit file atomically (see `do1rl.atomic`)."""
+    """Writes a circuit file atomically (see `do1rl.core.atomic`)."""
     atomic.write_text(path, dumps(to_json(circuit)))

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(name: str):
-    from do1rl import circuit_file
+    from do1rl.core import circuit_file
 
     if name == "-":
         return circuit_file.loads(sys.stdin.buffer.read(), "<stdin>")
@@ -37,7 +37,7 @@ def _read(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from do1rl import buckets, circuit_file
+    from do1rl.core import buckets, circuit_file
 
     names: list[str] = list(args.files)
     parsed = []

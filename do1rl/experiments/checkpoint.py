@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from do1rl import atomic
+from do1rl.core import atomic
 
 
 class CheckpointError(ValueError):
@@ -63,7 +63,7 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
         payload = serialization.msgpack_restore(path.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no checkpoint") from None
-    except Exception as err:  # noqa: BLE001 (msgpack raises several unrelated types)
+    except Exception as err:
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__})") from None
     if not isinstance(payload, dict) or "state" not in payload:
         raise CheckpointError(f"{path}: not a do1rl checkpoint")

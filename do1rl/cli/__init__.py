@@ -1,6 +1,6 @@
 """The `do1rl` command line: `do1rl SUBCOMMAND ...` (also `python -m do1rl`).
 
-Subcommands live in `do1rl.commands.<name>`, each with
+Subcommands live in `do1rl.cli.<name>`, each with
 `add_arguments(parser)` and `run(args) -> int`. They are imported only when
 `main` runs and import jax only inside `run`.
 """
@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-# name -> module in do1rl.commands. Each module has HELP, add_arguments, run.
+# name -> module in do1rl.cli. Each module has HELP, add_arguments, run.
 COMMANDS = ("solve", "eval", "train", "sweep", "plot")
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"do1rl.commands.{name}")
+        module = importlib.import_module(f"do1rl.cli.{name}")
         doc = (module.__doc__ or "").strip()
         command = sub.add_parser(
             name,

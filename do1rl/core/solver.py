@@ -12,8 +12,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from do1rl.circuit import AND, INPUT_1, Circuit
+from do1rl.core.circuit import AND, INPUT_1, Circuit
 
 
 class Solution(NamedTuple):
@@ -73,6 +74,17 @@ def solve(circuit: Circuit) -> Solution:
     return Solution(value=value, depth=depth, d1=d1.astype(jnp.int32), serial_steps=steps)
 
 
+def terminal_reward(selected: jax.Array, value: jax.Array, depth: jax.Array) -> jax.Array:
+    """int32[]: the spec's reward for a set of chosen gates.
+
+    The largest depth among the `selected` gates if every one outputs 1,
+    else 0 (0 when none is chosen).
+    """
+    broken = jnp.any(selected & ~value)
+    best = jnp.max(jnp.where(selected, depth, 0))
+    return jnp.where(broken, 0, best).astype(jnp.int32)
+
+
 def optimal_value(
     value: jax.Array,
     depth: jax.Array,
@@ -95,7 +107,12 @@ def optimal_value(
       max(maxdepth(S), d1(Z) if tau >= 1 else 0).
     """
     broken = jnp.any(selected & ~value)
-    best_chosen = jnp.max(jnp.where(selected, depth, 0))
-    best_reachable = jnp.max(jnp.where(selectable_region & value, depth, 0))
-    best = jnp.maximum(best_chosen, jnp.where(steps_left >= 1, best_reachable, 0))
+    reachable = jnp.max(jnp.where(selectable_region & value, depth, 0))
+    best = jnp.maximum(terminal_reward(selected, value, depth), jnp.where(steps_left >= 1, reachable, 0))
     return jnp.where(broken, 0, best).astype(jnp.int32)
+
+
+def approximation_ratio(returns, optimal):
+    """r / r*, and 1 where r* = 0; numpy in, numpy out, else jax."""
+    xp = np if isinstance(returns, np.ndarray) and isinstance(optimal, np.ndarray) else jnp
+    return xp.where(optimal == 0, 1.0, returns / xp.maximum(optimal, 1))

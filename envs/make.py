@@ -1,9 +1,7 @@
-"""Gymnasium registration of `do1rl/DO1-v0` and `do1rl/AlternatingCircuit-v0`.
+"""`make(id, **kwargs) -> (env, params)`: a functional env from an id, as `gymnax.make`.
 
-Importing this module only imports gymnasium; environments are built lazily
-by the string entry points (`do1rl.envs.gym_env`). Keyword arguments of
-`gymnasium.make(id, **kwargs)`, `gymnasium.make_vec(id, num_envs, **kwargs)`
-and `make_functional(id, **kwargs)`:
+Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
+`gymnasium.make_vec(id, num_envs, **kwargs)`:
 
 - generator keywords (see `RandomAlternating`): `n_inputs`, `depth`,
   `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`, `prefix_chain`;
@@ -21,19 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium
+from do1rl.core.checks import is_integer
+from do1rl.registration import ALTERNATING_ID, DO1_ID
 
-DO1_ID = "do1rl/DO1-v0"
-ALTERNATING_ID = "do1rl/AlternatingCircuit-v0"
-
-ENV_IDS = {
-    DO1_ID: ("do1rl.envs.gym_env:make_do1", "do1rl.envs.gym_env:make_do1_vector"),
-    ALTERNATING_ID: (
-        "do1rl.envs.gym_env:make_alternating",
-        "do1rl.envs.gym_env:make_alternating_vector",
-    ),
-}
-# Short names accepted by `make_functional` (e.g. from the command line).
+ENV_IDS = (DO1_ID, ALTERNATING_ID)
+# Short names accepted by `make` (e.g. from the command line).
 ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID,
            "AlternatingCircuit-v0": ALTERNATING_ID}
 
@@ -50,14 +40,6 @@ class EnvArgumentError(TypeError, ValueError):
     """A bad environment id or keyword argument (message says which and why)."""
 
 
-def register_envs() -> None:
-    """Registers both ids with Gymnasium; calling it again does nothing."""
-    for env_id, (entry_point, vector_entry_point) in ENV_IDS.items():
-        if env_id in gymnasium.registry:
-            continue
-        gymnasium.register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
-
-
 def canonical_id(env_id: str) -> str:
     """The registered id for `env_id` or one of its `ALIASES`."""
     if env_id in ENV_IDS:
@@ -67,13 +49,9 @@ def canonical_id(env_id: str) -> str:
     raise EnvArgumentError(f"unknown environment {env_id!r}; valid ids: {', '.join(ENV_IDS)}")
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) or type(x).__name__.startswith("int")
-
-
 def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     for key, minimum in _INT_MINIMUM.items():
-        if key in kwargs and (not _is_int(kwargs[key]) or int(kwargs[key]) < minimum):
+        if key in kwargs and (not is_integer(kwargs[key]) or int(kwargs[key]) < minimum):
             raise EnvArgumentError(f"{env_id}: {key} must be an integer >= {minimum}, got {kwargs[key]!r}")
     for key in _PROBABILITIES:
         if key in kwargs:
@@ -83,18 +61,18 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     if "stop_action" in kwargs and not isinstance(kwargs["stop_action"], bool):
         raise EnvArgumentError(f"{env_id}: stop_action must be true or false, got {kwargs['stop_action']!r}")
     length = kwargs.get("chain_length")
-    if length is not None and (not _is_int(length) or int(length) < 0):
+    if length is not None and (not is_integer(length) or int(length) < 0):
         raise EnvArgumentError(
             f"{env_id}: chain_length must be None, 0 (random) or an integer >= 1, got {length!r}"
         )
 
 
-def make_functional(env_id: str, **kwargs: Any):
+def make(env_id: str, **kwargs: Any):
     """(functional env, its default EnvParams) for a registered id and keywords.
 
     Accepts the registered ids and the short names in `ALIASES`. Raises
     `EnvArgumentError` for an unknown id or keyword or a bad value, and
-    `do1rl.circuit_file.CircuitFileError` for a bad circuit file.
+    `do1rl.core.circuit_file.CircuitFileError` for a bad circuit file.
     """
     env_id = canonical_id(env_id)
     valid = VALID_KWARGS[env_id]
@@ -105,9 +83,9 @@ def make_functional(env_id: str, **kwargs: Any):
             f"valid keywords are: {', '.join(valid)}"
         )
     _check_values(env_id, kwargs)
+    from do1rl.core.generators import RandomAlternating
     from do1rl.envs.alternating import AlternatingCircuit
     from do1rl.envs.do1 import DO1
-    from do1rl.generators import RandomAlternating
 
     kwargs = dict(kwargs)
     stop_action = bool(kwargs.pop("stop_action", False))

@@ -38,9 +38,9 @@ def _error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from do1rl import config as config_lib
-    from do1rl.circuit_file import CircuitFileError
-    from do1rl.envs.registration import EnvArgumentError
+    from do1rl.core.circuit_file import CircuitFileError
+    from do1rl.envs.make import EnvArgumentError
+    from do1rl.experiments import config as config_lib
 
     if args.resume is None and args.config is None:
         return _error("give --config PATH (a new run) or --resume RUN_DIR")
@@ -48,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
         return _error("--resume continues a run with its saved config.yaml; it takes no --config or overrides")
     if args.resume is not None and args.out is not None:
         return _error("--resume RUN_DIR already names the run folder; drop --out")
-    import jax
+    from do1rl.sharding import check_device_count
 
-    if not 1 <= args.devices <= jax.local_device_count():
-        return _error(f"--devices must be in 1..{jax.local_device_count()} (local devices), got {args.devices}")
+    try:
+        check_device_count(args.devices)
+    except ValueError as err:
+        return _error(f"--{err}")
 
-    from do1rl.training import CHECKPOINT, TrainConfig, load_config, train_run
+    from do1rl.experiments.runs import CHECKPOINT, load_config
+    from do1rl.experiments.train_config import TrainConfig
+    from do1rl.experiments.training import train_run
 
     try:
         if args.resume is not None:

@@ -14,11 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from do1rl import circuit as circuit_lib
-from do1rl.circuit import Circuit
-from do1rl.circuit_file import ParsedCircuit
-from do1rl.solver import Solution, solve
-
+from do1rl.core import circuit as circuit_lib
+from do1rl.core.circuit import Circuit
+from do1rl.core.circuit_file import ParsedCircuit
+from do1rl.core.solver import Solution, solve
 
 
 def _pow2(x: int, minimum: int = 1) -> int:

@@ -7,15 +7,32 @@ a generator as their instance source.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from do1rl.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
+from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
 
 # At depth 16, AND gates that read an extra circuit input with this
 # probability keep d1 spread over [0, depth] (see docs/generators.md).
 _INPUT_READS_AT_DEPTH_16 = 0.9
+
+
+class Generator(Protocol):
+    """What an environment needs of a generator: a jittable `key -> Circuit` and static size bounds."""
+
+    @property
+    def max_depth(self) -> int:
+        """Bound on the depth of any circuit it makes."""
+
+    @property
+    def max_gates(self) -> int:
+        """Bound on the number of gates of any circuit it makes."""
+
+    def __call__(self, key: jax.Array) -> Circuit:
+        """A padded circuit drawn with `key` (jittable and vmappable)."""
 
 
 @struct.dataclass
@@ -86,7 +103,7 @@ class RandomAlternating:
 
         reads = self.max_fanin - 1  # gate-read slots; the last slot is the AND input read
         shape = (depth * width, reads)
-        layer_start = lambda l: layer_base + (l - 1) * width  # noqa: E731
+        layer_start = lambda layer: layer_base + (layer - 1) * width
         offset = jax.random.randint(k_pick, shape, 0, width)
         prev_gate = layer_start(gate_layer - 1)[:, None] + offset
         # Skip edges: a gate of layer l - 3 - 2j, j uniform over the layers that exist.

@@ -7,7 +7,7 @@ Writes DIR/cells/<cell-id>.json per finished cell (never recomputed: rerun
 the same command after a crash or Ctrl-C to resume), DIR/runs/<cell-id>/
 for PPO cells, and the results table DIR/results.csv and DIR/results.json
 (one row per cell, seed and circuit depth, plus an "all" row). See
-`do1rl.sweep` for the config and the columns. Bad configs exit 2 with one
+`do1rl.experiments.sweep` for the config and the columns. Bad configs exit 2 with one
 line; exit 3 if some cell failed (the rest are kept), 130 if interrupted.
 """
 
@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from do1rl import config as config_lib
-    from do1rl import sweep
+    from do1rl.experiments import config as config_lib
+    from do1rl.experiments import sweep
 
     try:
         config = sweep.load_config(args.config, args.overrides)

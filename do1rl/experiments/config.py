@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from do1rl import atomic
+from do1rl.core import atomic
+from do1rl.core.checks import is_integer
 
 T = TypeVar("T")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -87,7 +88,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
         return value
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_integer(value):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return value
     if hint is float:
@@ -142,17 +143,25 @@ def to_dict(config: Any) -> dict:
     return plain(dataclasses.asdict(config))
 
 
+def parse_assignment(pair: str) -> tuple[str, Any]:
+    """`"a.b=1"` -> `("a.b", 1)`: the value read as YAML (raw text if it is not YAML).
+
+    Raises ConfigError unless `pair` is KEY=VALUE with no empty dotted part.
+    """
+    key, sep, raw = pair.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"{pair!r}: expected KEY=VALUE, e.g. ppo.num_envs=32")
+    try:
+        return key, yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return key, raw
+
+
 def parse_overrides(pairs: list[str]) -> dict:
-    """`["a.b=1", "c=true"]` -> `{"a": {"b": 1}, "c": True}` (values via yaml.safe_load)."""
+    """`["a.b=1", "c=true"]` -> `{"a": {"b": 1}, "c": True}` (values via `parse_assignment`)."""
     tree: dict = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key or any(not part for part in key.split(".")):
-            raise ConfigError(f"override {pair!r}: expected KEY=VALUE, e.g. ppo.num_envs=32")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
+        key, value = parse_assignment(pair)
         node = tree
         *parents, leaf = key.split(".")
         for part in parents:

@@ -1,0 +1,120 @@
+"""Playing episodes: N episodes of a policy, jitted and vmapped, in chunks.
+
+Episodes run inside one jitted, vmapped `lax.while_loop` per chunk of
+episodes, so long evaluations show progress without recompiling. Episode i
+always uses `fold_in(key(seed), i)`, so results do not depend on the chunk
+size or on how many devices the episodes are sharded across.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from do1rl.envs.types import EnvState, Observation
+from do1rl.evaluation.metrics import metrics
+from do1rl.sharding import local_mesh
+
+Policy = Callable[[jax.Array, Observation, EnvState], jax.Array]
+
+
+class Episodes(NamedTuple):
+    """Per-episode outcomes, each of shape [E].
+
+    Attributes:
+      returns: float32, the episode's return r.
+      optimal: int32, r* = V*(s0) from the solver.
+      circuit_depth: int32, depth of the main circuit C.
+      length: int32, actions taken.
+    """
+
+    returns: jax.Array
+    optimal: jax.Array
+    circuit_depth: jax.Array
+    length: jax.Array
+
+
+def play_episode(env, params, policy: Policy, key: jax.Array) -> Episodes:
+    """Plays one episode to termination (vmap it for a batch)."""
+    reset_key, key = jax.random.split(key)
+    obs, state = env.reset(reset_key, params)
+
+    def body(carry):
+        key, obs, state, ret, length = carry
+        key, act_key, step_key = jax.random.split(key, 3)
+        action = policy(act_key, obs, state)
+        obs, state, reward, _, _, _ = env.step(step_key, state, action, params)
+        return key, obs, state, ret + reward, length + 1
+
+    _, _, _final, ret, length = jax.lax.while_loop(
+        lambda c: ~c[2].terminated, body, (key, obs, state, jnp.float32(0), jnp.int32(0))
+    )
+    return Episodes(ret, state.optimal_return, state.circuit_depth, length)
+
+
+def episode_keys(seed: int, start: int, count: int) -> jax.Array:
+    """Keys of episodes start..start+count-1 for a seed."""
+    base = jax.random.key(seed)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start, start + count))
+
+
+def episode_sharding(devices: int) -> jax.sharding.Sharding:
+    """Shards a leading episode axis across the first `devices` local devices."""
+    mesh = local_mesh(devices, "episodes")
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("episodes"))
+
+
+def make_player(env, policy: Policy) -> Callable[[Any, jax.Array], Episodes]:
+    """`player(params, keys) -> Episodes`, jitted and vmapped over keys."""
+    return jax.jit(jax.vmap(lambda params, key: play_episode(env, params, policy, key), in_axes=(None, 0)))
+
+
+def play(
+    env,
+    params,
+    policy: Policy,
+    *,
+    episodes: int,
+    seed: int = 0,
+    chunk: int = 1024,
+    progress: bool = False,
+    player: Callable | None = None,
+    devices: int = 1,
+) -> Episodes:
+    """Plays `episodes` episodes in chunks of one compiled shape.
+
+    With `devices > 1` each chunk's episodes are sharded across that many
+    local devices (episode i keeps its key, so the numbers do not change).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    player = player or make_player(env, policy)
+    place = episode_sharding(devices)
+    size = -(-min(chunk, episodes) // devices) * devices  # a multiple of `devices`
+    parts = []
+    starts = range(0, episodes, size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=episodes, unit="ep", desc="eval")
+    for start in starts:
+        out = player(params, jax.device_put(episode_keys(seed, start, size), place))
+        take = min(size, episodes - start)
+        parts.append(jax.tree.map(lambda x, take=take: np.asarray(x)[:take], out))
+        if bar is not None:
+            bar.update(take)
+    if bar is not None:
+        bar.close()
+    return Episodes(*(np.concatenate(xs) for xs in zip(*parts)))
+
+
+def evaluate(env, params, policy: Policy, *, episodes: int, seed: int = 0, **play_kwargs) -> dict:
+    """Plays `episodes` episodes and returns `metrics` of them."""
+    return metrics(play(env, params, policy, episodes=episodes, seed=seed, **play_kwargs))
+
+

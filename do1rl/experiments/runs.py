@@ -1,0 +1,71 @@
+"""Run folders: where a training run keeps its files, and loading a trained agent from one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+
+from do1rl.agents.networks import serial_depth
+from do1rl.experiments import checkpoint
+from do1rl.experiments import config as config_lib
+from do1rl.experiments.train_config import TrainConfig
+from do1rl.experiments.trainer import build, seed_keys
+
+CHECKPOINT = Path("checkpoints") / "latest.msgpack"
+
+
+class TrainedAgent(NamedTuple):
+    """A trained actor-critic loaded from a run folder (one seed).
+
+    Attributes:
+      config: the run's TrainConfig.
+      env, env_params: the environment it was trained on.
+      params: that seed's network parameters.
+      apply: `apply(obs) -> (logits[A], value[])` for one observation, the
+        value in return units (depths), whatever reward scaling training used.
+      serial_depth: `serial_depth(obs) -> int32[]`, layer applications per decision.
+      policy: `policy(greedy=True)` -> evaluator policy `(key, obs, state) -> action`.
+    """
+
+    config: TrainConfig
+    env: Any
+    env_params: Any
+    params: Any
+    apply: Any
+    serial_depth: Any
+    policy: Any
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise config_lib.ConfigError(f"{run_dir}: not a training run (no config.yaml)")
+    return config_lib.load(TrainConfig, path)
+
+
+def _unscaled(out, scale: float):
+    logits, value = out
+    return logits, value * scale
+
+
+def load_agent(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
+    """The trained agent of seed `seed_index` from a run folder's latest checkpoint."""
+    config = load_config(run_dir)
+    if not 0 <= seed_index < config.num_seeds:
+        raise ValueError(f"{run_dir}: seed index must be in 0..{config.num_seeds - 1}, got {seed_index}")
+    env, env_params, network, ppo = build(config)
+    shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
+    state, _ = checkpoint.restore(Path(run_dir) / CHECKPOINT, shape)
+    params = jax.tree.map(lambda x: jax.numpy.asarray(x[seed_index]), state.params)
+    value_scale = 1.0 / ppo.reward_scale  # the critic learnt scaled returns
+    return TrainedAgent(
+        config=config,
+        env=env,
+        env_params=env_params,
+        params=params,
+        apply=lambda obs: _unscaled(network.apply(params, obs), value_scale),
+        serial_depth=lambda obs: serial_depth(config.network, env, obs),
+        policy=lambda greedy=True: ppo.policy(params, greedy=greedy),
+    )

@@ -1,0 +1,192 @@
+"""Sweep configs and their grids of cells (one agent on one environment each).
+
+See docs/design/sweeps.md for the axes, cell ids and resumption.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from do1rl.agents.baselines import BASELINES
+from do1rl.agents.mcts import MCTSConfig
+from do1rl.agents.networks import FAMILIES, NetworkConfig
+from do1rl.experiments import config as config_lib
+from do1rl.experiments.train_config import TrainConfig
+
+AGENTS = (*FAMILIES, "mcts", *BASELINES)
+
+
+@dataclasses.dataclass(frozen=True)
+class GridConfig:
+    """The axes of a sweep (an empty list keeps the base config's value)."""
+
+    agents: tuple[str, ...] = ("gnn",)
+    circuit_depths: tuple[int, ...] = ()
+    prefix_chains: tuple[int, ...] = ()
+    network_depths: tuple[int, ...] = ()
+    network_widths: tuple[int, ...] = ()
+    network_shapes: tuple[tuple[int, ...], ...] = ()  # explicit [depth, width] pairs
+    simulations: tuple[int, ...] = (64,)
+
+    def __post_init__(self):
+        if not self.agents:
+            raise ValueError("grid.agents is empty")
+        unknown = [a for a in self.agents if a not in AGENTS]
+        if unknown:
+            raise ValueError(f"unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}")
+        for name in ("circuit_depths", "network_depths", "network_widths", "simulations"):
+            if any(v < 1 for v in getattr(self, name)):
+                raise ValueError(f"grid.{name}: values must be >= 1")
+        if any(v < 0 for v in self.prefix_chains):
+            raise ValueError("grid.prefix_chains: values must be >= 0")
+        if not self.simulations:
+            raise ValueError("grid.simulations is empty")
+        for shape in self.network_shapes:
+            if len(shape) != 2 or min(shape) < 1:
+                raise ValueError(f"grid.network_shapes: expected [depth, width] pairs >= 1, got {list(shape)}")
+        if self.network_shapes and (self.network_depths or self.network_widths):
+            raise ValueError("grid: give network_shapes or network_depths/network_widths, not both")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A whole sweep (`do1rl sweep --config`)."""
+
+    name: str = "sweep"
+    grid: GridConfig = dataclasses.field(default_factory=GridConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    family_networks: dict = dataclasses.field(default_factory=dict)  # family -> NetworkConfig fields
+    mcts: MCTSConfig = dataclasses.field(default_factory=lambda: MCTSConfig(gumbel_scale=0.0))
+
+    def __post_init__(self):
+        for family, fields in self.family_networks.items():
+            if family not in FAMILIES:
+                raise ValueError(f"family_networks: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+            if not isinstance(fields, dict):
+                raise ValueError(f"family_networks.{family}: expected a mapping of network fields")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One grid point: an agent and its fully resolved settings."""
+
+    agent: str
+    train: TrainConfig  # env, network (families), eval settings
+    simulations: int | None = None  # mcts only
+
+    @property
+    def circuit_depth(self) -> int | None:
+        return self.train.env.args.get("depth")
+
+    @property
+    def prefix_chain(self) -> int:
+        return int(self.train.env.args.get("prefix_chain", 0))
+
+    @property
+    def trains(self) -> bool:
+        return self.agent in FAMILIES
+
+    def settings(self) -> dict:
+        """The cell's resolved config as plain data (what its id hashes)."""
+        out: dict[str, Any] = {"agent": self.agent}
+        train = config_lib.to_dict(self.train)
+        if self.trains:
+            out["train"] = train
+        else:  # only the env and evaluation matter
+            out["train"] = {"env": train["env"], "eval": train["eval"]}
+        if self.agent == "mcts":
+            out["simulations"] = self.simulations
+        return out
+
+    def cell_id(self, mcts: MCTSConfig) -> str:
+        settings = self.settings()
+        if self.agent == "mcts":
+            settings["mcts"] = dataclasses.asdict(dataclasses.replace(mcts, simulations=self.simulations))
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        parts = [self.agent]
+        if self.circuit_depth is not None:
+            parts.append(f"cd{self.circuit_depth}")
+        if self.prefix_chain:
+            parts.append(f"pc{self.prefix_chain}")
+        if self.trains:
+            net = self.train.network
+            parts.append(f"w{net.width}" if net.family == "recurrent" else f"d{net.depth}w{net.width}")
+        if self.agent == "mcts":
+            parts.append(f"s{self.simulations}")
+        return "-".join(parts + [digest])
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
+    """A SweepConfig from YAML plus dotted overrides; ConfigError if anything is wrong.
+
+    The search is evaluated, so `mcts.gumbel_scale` defaults to 0 here (not
+    MCTSConfig's 1.0, which is for policy improvement).
+    """
+    data = config_lib.merge({"mcts": {"gumbel_scale": 0.0}}, config_lib.read_yaml(path))
+    data = config_lib.merge(data, config_lib.parse_overrides(list(overrides)))
+    return config_lib.from_dict(SweepConfig, data)
+
+
+def cells(config: SweepConfig) -> list[Cell]:
+    """The grid's cells, in a fixed order (agents, then circuit depth, prefix, shape, budget)."""
+    grid = config.grid
+    base = config.train
+    out = []
+    for agent in grid.agents:
+        for cd in grid.circuit_depths or (None,):
+            for pc in grid.prefix_chains or (None,):
+                args = dict(base.env.args)
+                if cd is not None:
+                    args["depth"] = cd
+                if pc is not None:
+                    args["prefix_chain"] = pc
+                train = dataclasses.replace(base, env=dataclasses.replace(base.env, args=args))
+                if agent in FAMILIES:
+                    for network in _networks(config, agent):
+                        out.append(Cell(agent, dataclasses.replace(train, network=network)))
+                elif agent == "mcts":
+                    out.extend(Cell(agent, train, simulations=s) for s in grid.simulations)
+                else:
+                    out.append(Cell(agent, train))
+    return out
+
+
+def _networks(config: SweepConfig, family: str) -> list[NetworkConfig]:
+    grid = config.grid
+    fields = config_lib.merge(config_lib.to_dict(config.train.network), dict(config.family_networks.get(family, {})))
+    fields["family"] = family
+    try:
+        base = config_lib.from_dict(NetworkConfig, fields, "network.")
+    except config_lib.ConfigError as err:
+        raise config_lib.ConfigError(f"family_networks.{family}: {err}") from None
+    if grid.network_shapes:
+        shapes = [tuple(s) for s in grid.network_shapes]
+    else:
+        shapes = [(d, w) for d in grid.network_depths or (base.depth,) for w in grid.network_widths or (base.width,)]
+    if family == "recurrent":  # depth is ignored: one cell per width
+        shapes = [(base.depth, w) for w in dict.fromkeys(w for _, w in shapes)]
+    return [dataclasses.replace(base, depth=d, width=w) for d, w in shapes]
+
+
+def check(config: SweepConfig) -> list[Cell]:
+    """Builds every cell's env and network once (shapes only); ConfigError on the first bad one."""
+    from do1rl.agents.networks import validate
+    from do1rl.envs.make import EnvArgumentError, make
+
+    out = cells(config)
+    seen = set()
+    for cell in out:
+        env_key = (cell.train.env.id, json.dumps(cell.train.env.args, sort_keys=True))
+        try:
+            if env_key not in seen:
+                make(cell.train.env.id, **cell.train.env.args)
+                seen.add(env_key)
+            if cell.trains:
+                validate(cell.train.network)
+        except (EnvArgumentError, ValueError) as err:
+            raise config_lib.ConfigError(f"cell {cell.agent} ({cell.train.env.args}): {err}") from None
+    return out

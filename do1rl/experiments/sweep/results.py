@@ -1,0 +1,139 @@
+"""The results table of a sweep: one row per cell, seed and circuit depth; CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from do1rl.core import atomic
+from do1rl.evaluation import METRIC_KEYS
+
+# Leading columns of the results table, in order; the flattened config follows.
+ROW_KEYS = (
+    "sweep",
+    "cell_id",
+    "agent",
+    "seed_index",
+    "depth_group",
+    "circuit_depth",
+    "prefix_chain",
+    "horizon",
+    "network_depth",
+    "network_width",
+    "simulations",
+    "param_count",
+    "serial_depth",
+    "flops_per_decision",
+    "env_steps",
+    "search_env_steps",
+    "train_s",
+    "eval_s",
+    "wall_s",
+) + METRIC_KEYS
+METRICS = ROW_KEYS[ROW_KEYS.index("episodes") :]
+
+
+def flatten(data: Any, prefix: str = "") -> dict:
+    """Nested mappings -> {"a.b": value}; lists become JSON strings."""
+    out = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        if not data and prefix:
+            out[prefix.rstrip(".")] = "{}"
+        return out
+    if isinstance(data, (list, tuple)):
+        return {prefix.rstrip("."): json.dumps(list(data))}
+    return {prefix.rstrip("."): data}
+
+
+def rows_of(result: dict, sweep: str) -> list[dict]:
+    """The table rows of one cell result: per seed, an "all" row then one per circuit depth."""
+    settings = result["settings"]
+    train = settings["train"]
+    args = train["env"].get("args", {})
+    network = train.get("network", {})
+    info = result["info"]
+    rows = []
+    for seed_index, report in enumerate(result["reports"]):
+        groups = [("all", report)] + sorted(report.get("by_depth", {}).items(), key=lambda kv: int(kv[0]))
+        for group, metrics in groups:
+            row = {
+                "sweep": sweep,
+                "cell_id": result["cell_id"],
+                "agent": result["agent"],
+                "seed_index": seed_index,
+                "depth_group": group,
+                "circuit_depth": args.get("depth"),
+                "prefix_chain": int(args.get("prefix_chain", 0)),
+                "horizon": info.get("horizon"),
+                "network_depth": network.get("depth") if network.get("family") in ("mlp", "gnn") else None,
+                "network_width": network.get("width"),
+                "simulations": settings.get("simulations"),
+            }
+            for key in ROW_KEYS:
+                if key in info:
+                    row[key] = info[key]
+            for key in METRICS:
+                row[key] = metrics.get(key)
+            for key, value in flatten(settings, "config.").items():
+                row.setdefault(key, value)
+            rows.append({k: row.get(k) for k in ROW_KEYS} | {k: v for k, v in row.items() if k not in ROW_KEYS})
+    return rows
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Writes JSON atomically; numpy scalars become numbers."""
+    atomic.write_json(path, data, default=_json_default)
+
+
+def _json_default(x):
+    try:
+        return x.item()
+    except AttributeError:
+        return str(x)
+
+
+def write_table(rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
+    """DIR/results.csv and DIR/results.json (atomic), columns ROW_KEYS then the config's."""
+    columns = list(ROW_KEYS)
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    json_path = out_dir / "results.json"
+    write_json(json_path, rows)
+    csv_path = out_dir / "results.csv"
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    atomic.write_text(csv_path, text.getvalue())
+    return csv_path, json_path
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """Rows from results.json, results.csv, or a sweep folder holding them."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json" if (path / "results.json").exists() else path / "results.csv"
+    if path.suffix == ".csv":
+        with path.open(newline="") as f:
+            return [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    rows = json.loads(path.read_text())
+    if not isinstance(rows, list):
+        raise ValueError(f"{path}: expected a list of rows")
+    return rows
+
+
+def _parse_cell(text: str) -> Any:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False}.get(text, text)

@@ -1,0 +1,87 @@
+"""`Trainer`: the jitted PPO pieces of a run, over seeds and sharded over local devices."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+
+from do1rl.agents.networks import make_network, validate
+from do1rl.agents.ppo import PPO
+from do1rl.envs.make import make
+from do1rl.experiments.train_config import TrainConfig
+from do1rl.sharding import check_device_count, local_mesh
+
+
+def build(config: TrainConfig):
+    """(env, env_params, network, PPO) for a config; raises on a bad env or network."""
+    env, env_params = make(config.env.id, **config.env.args)
+    validate(config.network)
+    network = make_network(config.network, env)
+    return env, env_params, network, PPO(env, env_params, network, config.ppo)
+
+
+def seed_keys(config: TrainConfig) -> jax.Array:
+    """One key per seed: seed i of a run uses fold_in(key(seed), i)."""
+    base = jax.random.key(config.seed)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(np.arange(config.num_seeds))
+
+
+def mesh_shardings(state: Any, devices: int):
+    """Shardings placing each seed's env batch across `devices` local devices.
+
+    Env states (and per-env accumulators) are split along the env axis;
+    params, optimizer state, keys and counters are replicated, so XLA
+    averages gradients across devices.
+    """
+    mesh = local_mesh(devices, "envs")
+    P = jax.sharding.PartitionSpec
+    split = jax.sharding.NamedSharding(mesh, P(None, "envs"))
+    whole = jax.sharding.NamedSharding(mesh, P())
+    per_env = {"env_state", "episode_return"}
+    fields = {}
+    for f in dataclasses.fields(state):
+        place = split if f.name in per_env else whole
+        fields[f.name] = jax.tree.map(lambda _, place=place: place, getattr(state, f.name))
+    return type(state)(**fields), whole
+
+
+class Trainer:
+    """The compiled pieces of a run, over all seeds.
+
+    Attributes:
+      init: `init(seed_keys) -> state`, jitted.
+      run_chunk: `run_chunk(state, n) -> (state, totals)`, n PPO iterations, jitted (n static).
+    """
+
+    def __init__(self, config: TrainConfig, devices: int = 1):
+        self.config = config
+        self.env, self.env_params, self.network, self.ppo = build(config)
+        check_device_count(devices)
+        if config.ppo.num_envs % devices:
+            raise ValueError(f"ppo.num_envs ({config.ppo.num_envs}) must be divisible by --devices ({devices})")
+        self.devices = devices
+        init = self.ppo.init_seeds
+        shape = jax.eval_shape(init, seed_keys(config))
+        self.state_shape = shape
+        if devices > 1:
+            self.shardings, replicated = mesh_shardings(shape, devices)
+            self.init = jax.jit(init, out_shardings=self.shardings)
+            self.run_chunk = jax.jit(
+                jax.vmap(self.ppo.run, in_axes=(0, None)),
+                static_argnums=1,
+                in_shardings=(self.shardings,),
+                out_shardings=(self.shardings, replicated),
+            )
+        else:
+            self.shardings = None
+            self.init = jax.jit(init)
+            self.run_chunk = jax.jit(jax.vmap(self.ppo.run, in_axes=(0, None)), static_argnums=1)
+
+    def place(self, state: Any) -> Any:
+        """`state` (e.g. restored on the host) moved onto this trainer's devices."""
+        if self.shardings is None:
+            return jax.device_put(state)
+        return jax.device_put(state, self.shardings)

@@ -1,0 +1,171 @@
+"""Checkpointed PPO runs: typed configs, run folders, resume, logging, evaluation.
+
+A run folder holds:
+
+- `config.yaml`: the resolved `TrainConfig` (file + overrides);
+- `events.out.tfevents.*`: TensorBoard scalars (tensorboardX);
+- `checkpoints/latest.msgpack`: the full training state of every seed
+  (params, optimizer state, env states, PRNG keys, counters), rewritten
+  atomically after every chunk of `log.updates_per_chunk` iterations;
+- `eval.json` (at the end): the core evaluator's metrics for seed 0's
+  greedy policy, with the keys of `do1rl eval --out`, plus `seeds` (one
+  report per seed) when `num_seeds > 1`.
+
+Training runs chunk by chunk: one jitted call runs `updates_per_chunk` PPO
+iterations for all seeds (vmapped) and returns summed metrics. Between
+chunks the loop logs, checkpoints and checks for NaN/inf losses and
+SIGINT/SIGTERM. Resuming reloads the checkpoint and runs the same chunks,
+so an interrupted and resumed run is bitwise equal (on CPU) to an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from do1rl.agents.networks import param_count
+from do1rl.agents.ppo import summarize
+from do1rl.core import atomic
+from do1rl.evaluation import evaluate
+from do1rl.experiments import checkpoint
+from do1rl.experiments import config as config_lib
+from do1rl.experiments.runs import CHECKPOINT
+from do1rl.experiments.scalars import log_scalars
+from do1rl.experiments.signals import StopFlag
+from do1rl.experiments.train_config import TrainConfig
+from do1rl.experiments.trainer import Trainer, seed_keys
+
+# Exit codes of `train_run`.
+OK, INTERRUPTED, DIVERGED = 0, 130, 3
+
+
+def train_run(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    devices: int = 1,
+    progress: bool = True,
+    log=print,
+) -> int:
+    """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED)."""
+    with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
+        return _train(config, run_dir, resume, devices, progress, log, stop)
+
+
+def _train(config, run_dir, resume, devices, progress, log, stop) -> int:
+    from tensorboardX import SummaryWriter
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / CHECKPOINT
+    trainer = Trainer(config, devices=devices)
+    ppo_cfg = config.ppo
+    total_updates = ppo_cfg.num_updates
+    if resume:
+        state, meta = checkpoint.restore(ckpt_path, trainer.state_shape)
+        state = trainer.place(state)
+        log(f"resumed {run_dir} at iteration {meta.get('update', '?')} of {total_updates}")
+    else:
+        config_lib.dump(config, run_dir / "config.yaml")
+        state = trainer.init(seed_keys(config))
+        checkpoint.save(ckpt_path, state, {"update": 0, "env_steps": 0})
+    done_updates = int(np.asarray(state.update).reshape(-1)[0])
+    params0 = jax.tree.map(lambda x: x[0], state.params)
+    log(
+        f"{config.network.family} network: {param_count(params0):,} parameters, "
+        f"{config.num_seeds} seed(s), {total_updates} iterations of {ppo_cfg.batch_size} env steps"
+    )
+
+    writer = SummaryWriter(str(run_dir))
+    steps_per_update = ppo_cfg.batch_size
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=total_updates * steps_per_update,
+            initial=done_updates * steps_per_update,
+            unit="step",
+            unit_scale=True,
+            desc="train",
+        )
+    status = OK
+    while done_updates < total_updates:
+        n = min(config.log.updates_per_chunk, total_updates - done_updates)
+        start = time.perf_counter()
+        new_state, totals = trainer.run_chunk(state, n)
+        totals = jax.device_get(totals)
+        elapsed = time.perf_counter() - start
+        stats = summarize(totals)
+        if stats["nonfinite"] > 0:
+            log(
+                f"error: loss became NaN or inf between iterations {done_updates} and "
+                f"{done_updates + n}; stopped, keeping the last good checkpoint ({ckpt_path})"
+            )
+            status = DIVERGED
+            break
+        state = new_state
+        done_updates += n
+        env_steps = done_updates * steps_per_update
+        checkpoint.save(ckpt_path, state, {"update": done_updates, "env_steps": env_steps})
+        steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
+        log_scalars(writer, stats, steps_per_s, env_steps)
+        if bar is not None:
+            bar.update(n * steps_per_update)
+            bar.set_postfix(
+                sps=f"{steps_per_s:,.0f}",
+                ret=f"{stats['mean_return']:.2f}",
+                ratio=f"{stats['mean_ratio']:.3f}",
+                refresh=False,
+            )
+        if stop.signal is not None:
+            name = signal.Signals(stop.signal).name
+            log(f"{name}: saved a checkpoint at iteration {done_updates}; resume with --resume {run_dir}")
+            status = INTERRUPTED
+            break
+    if bar is not None:
+        bar.close()
+    writer.close()
+    if status != OK:
+        return status
+    report = evaluate_run(trainer, state, config)
+    atomic.write_json(run_dir / "eval.json", report)
+    log(
+        f"eval ({config.eval.episodes} episodes, {'greedy' if config.eval.greedy else 'sampled'}): "
+        f"mean ratio {report['mean_ratio']:.4f}, mean regret {report['mean_regret']:.4f}"
+    )
+    return OK
+
+
+def evaluate_run(trainer: Trainer, state: Any, config: TrainConfig) -> dict:
+    """eval.json: seed 0's metrics at top level, every seed's under `seeds` if several."""
+    reports = []
+    for i in range(config.num_seeds):
+        params = jax.tree.map(lambda x, i=i: x[i], state.params)
+        reports.append(
+            evaluate(
+                trainer.env,
+                trainer.env_params,
+                trainer.ppo.policy(params, greedy=config.eval.greedy),
+                episodes=config.eval.episodes,
+                seed=config.eval.seed,
+            )
+        )
+    head = {
+        "env": config.env.id,
+        "agent": "ppo",
+        "seed": config.eval.seed,
+        "greedy": config.eval.greedy,
+        "network": config.network.family,
+    }
+    out = {**head, **reports[0]}
+    if config.num_seeds > 1:
+        out["seeds"] = reports
+    return out

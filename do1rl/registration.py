@@ -1,0 +1,25 @@
+"""Gymnasium ids of the do1rl environments, registered by string entry points.
+
+Importing this module imports only gymnasium: the environments are built
+when `gymnasium.make` first calls an entry point (`do1rl.envs.gym_env`).
+"""
+
+from __future__ import annotations
+
+import gymnasium
+
+DO1_ID = "do1rl/DO1-v0"
+ALTERNATING_ID = "do1rl/AlternatingCircuit-v0"
+
+# id -> (entry point, vector entry point)
+ENV_IDS = {
+    DO1_ID: ("do1rl.envs.gym_env:make_do1", "do1rl.envs.gym_env:make_do1_vector"),
+    ALTERNATING_ID: ("do1rl.envs.gym_env:make_alternating", "do1rl.envs.gym_env:make_alternating_vector"),
+}
+
+
+def register_envs() -> None:
+    """Registers both ids with Gymnasium; calling it again does nothing."""
+    for env_id, (entry_point, vector_entry_point) in ENV_IDS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
