@@ -1,73 +1,8 @@
-"""Actor-critic networks over the circuit observation (flax.linen).
+"""Actor-critic networks over the circuit observation (flax.linen): mlp, gnn, recurrent.
 
-Every network maps ONE observation (no batch dimension) to
-`(logits float32[A], value float32[])`; callers `jax.vmap` for batches.
-Logits are raw: the caller masks them with `obs.action_mask`. Logit
-layout follows the env's actions: `0..N-1` select node, `N` no-op, `N + 1`
-STOP (when the env has it).
-
-Families (`NetworkConfig.family`):
-
-- ``"mlp"``: a residual MLP on the whole observation flattened into one
-  vector (Wang et al. 2025, "1000 Layer Networks for Self-Supervised RL"):
-  an input embedding Dense -> LayerNorm -> Swish, then `depth / 4` blocks,
-  each 4 x (Dense -> LayerNorm -> Swish) with a skip connection around the
-  block, then a policy head Dense(A) and a value head Dense(1). It sees the
-  wiring only as numbers (see the feature encoding), so it is the
-  "parallel", structure-agnostic baseline.
-- ``"gnn"``: `depth` = L distinct (untied) message-passing blocks over the
-  circuit's edges in both directions, between a linear node embedding and
-  the graph heads below.
-- ``"recurrent"``: ONE weight-tied message-passing block iterated T times,
-  with T read from the observation (see `num_iterations`), so the serial
-  compute per decision grows with circuit depth. `depth` is ignored.
-
-Message-passing block (shared by "gnn" and "recurrent"), pre-norm residual:
-`x = LayerNorm(h)`; per node aggregate over the fan-in (children) of `x`
-the masked sum, mean, max and min (`fanin_aggregate`), and over the fan-out
-(parents, reverse edges) the sum and mean (`fanout_aggregate`, a
-segment-sum); then `h <- h + Dense(Swish(Dense([x, aggregates])))`. The
-fan-in min and max are what let one block compute one layer of circuit
-evaluation (AND = min over the fan-in, OR = max); a node with no fan-in gets
-0 for every fan-in aggregate, and likewise for the fan-out.
-
-Graph heads: final LayerNorm on the node embeddings; a pooled embedding =
-[masked mean, masked max] over real (non-PAD) nodes; gate logit i =
-Dense(1)([h_i, pooled]) (one shared Dense applied per node); no-op (and
-STOP) logits = Dense(A - N)(pooled); value = Dense(1)(pooled).
-
-Feature encoding (all float32):
-
-- per node (`node_features`, 9 columns, in this order): one-hot node_type
-  (5: PAD, INPUT_0, INPUT_1, AND, OR), selected, circuit_id,
-  depth / max_depth, and whether selecting the node is legal
-  (`action_mask[i]`, which e.g. shows DO1's forced choice).
-- global (`global_features`, 3 columns): steps_left / max_horizon, no-op
-  legal, STOP legal (0 when the env has no STOP).
-- "mlp" input: the node features flattened, then the fan-in as a normalised
-  index per slot, `(fanin + 1) / N` (0 for a pad slot), flattened, then the
-  global features: N * (9 + F) + 3 numbers.
-- "gnn" / "recurrent" node input: node features with the global features
-  broadcast to every node (12 columns); the wiring enters only through
-  message passing.
-
-Serial depth (`serial_depth`): the number of Dense layers on the longest
-sequentially dependent path from observation to outputs for one decision.
-LayerNorm, activations, gathers, fan-in/fan-out aggregations and pooling
-count 0; the heads run in parallel and count 1 together.
-
-- mlp: 1 (embedding) + depth + 1 (heads).
-- gnn: 1 (embedding) + 2 L (two Dense per block) + 1 (heads).
-- recurrent: 1 + 2 T + 1 with T = `num_iterations(config, env, obs)`.
-
-Initialisation (purejaxrl / CleanRL): hidden Dense layers orthogonal(sqrt 2),
-policy head orthogonal(0.01), value head orthogonal(1.0), zero biases.
-
-The recurrent loop is a `flax.linen.scan` of static length T_env (the bound
-T can reach on this env, from `env.max_depth`) whose iterations past the
-observation's own T leave the embedding unchanged (a where-guard), so it is
-reverse-mode differentiable and vmappable; each observation's result only
-depends on its own T iterations.
+Every network maps ONE observation to `(logits float32[A], value float32[])`;
+callers `jax.vmap` for batches and mask the logits. Architecture, features,
+serial depth and initialisation: docs/design/networks.md.
 """
 
 from __future__ import annotations

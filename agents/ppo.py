@@ -4,43 +4,7 @@
     state, totals = jax.jit(ppo.train)(jax.random.key(0))                   # one seed
     state, totals = jax.jit(ppo.train_seeds)(jax.random.split(key, 4))      # four seeds at once
 
-`train(key)` is pure: `init` followed by `num_updates` iterations of
-`update` in one `lax.scan`; `train_seeds(keys)` runs the iterations of
-several seeds vmapped. (It initialises the seeds one after another with
-`lax.map`: on jaxlib 0.10.1 CPU, a jitted `vmap` of several orthogonal
-initialisations, i.e. batched QR decompositions, can deadlock in XLA's
-concurrency-optimised scheduler; the gnn family triggers it.) `run(state, n)` runs n iterations from any
-state, which is what checkpointed, resumable training (`do1rl.experiments.training`)
-calls chunk by chunk; chunking does not change the numbers.
-
-Implementation details (in the spirit of CleanRL's list):
-
-1. Vectorised envs: `num_envs` copies of the functional env under `vmap`,
-   auto-reset in the same step (`AutoReset`), rollouts with `lax.scan`.
-2. Compact rollouts: the buffer keeps the env's integer observation
-   (int8/int32 arrays, no float features); the network builds its float
-   features again inside the loss.
-3. Action masking: illegal logits are replaced by a large negative number
-   before sampling, log-probabilities and entropy, so a masked action is
-   never sampled and its probability (exactly 0) never enters the loss.
-4. GAE(lambda) over the rollout. A terminated step does not bootstrap; a
-   truncated step bootstraps from V(final observation) (`info["final_obs"]`),
-   computed only for envs that can truncate (`env.can_truncate`; do1rl's
-   envs never truncate, the horizon is observed).
-5. Advantages normalised per minibatch (`normalize_advantages`).
-6. Clipped surrogate policy loss; clipped value loss (`clip_value`), both
-   with `clip_eps`; value loss weighted by `vf_coef`, times 0.5.
-7. Entropy bonus `ent_coef` of the masked policy.
-8. `update_epochs` epochs over `num_minibatches` shuffled minibatches of
-   the `num_envs * num_steps` transitions.
-9. Global gradient-norm clipping (`max_grad_norm`), Adam (eps 1e-5) with a
-   linearly annealed learning rate (`anneal_lr`) over all gradient steps.
-10. Orthogonal initialisation (in `do1rl.agents.networks`).
-11. Rewards scaled by `1 / env.max_depth` (`scale_rewards`), so values stay
-    near [0, 1] whatever the circuit depth; logged returns are unscaled.
-12. Metrics (losses, approximate KL, clip fraction, explained variance, and
-    finished-episode return, approximation ratio and regret) are summed
-    inside the scan; nothing per step is kept.
+Implementation details, CleanRL style: docs/design/ppo.md.
 """
 
 from __future__ import annotations
@@ -53,7 +17,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from do1rl.agents.masking import masked_logits
+from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.solver import approximation_ratio
 from do1rl.envs.wrappers import AutoReset
 
@@ -201,18 +165,6 @@ class Transition(NamedTuple):
     terminated: jax.Array
     done: jax.Array
     bootstrap: jax.Array  # V(final obs) where truncated, else 0
-
-
-def log_probs(logits: jax.Array, mask: jax.Array) -> jax.Array:
-    """Log-probabilities of the masked categorical policy, [..., A]."""
-    return jax.nn.log_softmax(masked_logits(logits, mask), axis=-1)
-
-
-def entropy(logits: jax.Array, mask: jax.Array) -> jax.Array:
-    """Entropy of the masked categorical policy (masked actions contribute 0)."""
-    logp = log_probs(logits, mask)
-    p = jnp.exp(logp)
-    return -jnp.sum(jnp.where(mask.astype(bool), p * logp, 0.0), axis=-1)
 
 
 def gae(

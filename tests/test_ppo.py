@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from do1rl.agents.masking import masked_logits
-from do1rl.agents.ppo import entropy, gae, log_probs
+from do1rl.agents.masking import entropy, log_probs, masked_logits
+from do1rl.agents.ppo import gae
 from do1rl.experiments import config as C
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
