@@ -174,7 +174,7 @@ class MCTSPolicy:
         prior_value_scale: float = 1.0,
     ):
         self.env = env
-        self.env_params = env.default_params() if env_params is None else env_params
+        self.env_params = env.default_params if env_params is None else env_params
         self.config = config
         self.prior_fn = uniform_prior(env.num_actions) if prior_fn is None else prior_fn
         self.prior_serial_depth = prior_serial_depth
@@ -288,7 +288,7 @@ def make_mcts_policy(
 
     Args:
       env: a functional env (`DO1`, `AlternatingCircuit`).
-      env_params: its `EnvParams` (default `env.default_params()`); forwarded
+      env_params: its `EnvParams` (default `env.default_params`); forwarded
         to `env.step` inside the search.
       config: `MCTSConfig` (default `MCTSConfig()`).
       prior_fn: `obs -> (logits float32[A], value float32[])` for one

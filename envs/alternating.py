@@ -51,12 +51,14 @@ class AlternatingCircuit(CircuitEnvBase):
     def __repr__(self) -> str:
         return f"AlternatingCircuit(generator={self.generator!r}, stop_action={self.stop_action})"
 
+    @property
     def default_params(self) -> EnvParams:
+        """The params of the generator and options the env was built with (a gymnax-style property)."""
         return EnvParams(generator=self.generator, chain_length=jnp.int32(0))
 
     def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[Observation, EnvState]:
         """Draws (C, x), solves it, and returns the first observation and state."""
-        params = self.default_params() if params is None else params
+        params = self.default_params if params is None else params
         circuit = params.generator(key)
         solution = solver.solve(circuit)
         num_gates = circuit.num_gates.astype(jnp.int32)

@@ -70,7 +70,9 @@ class CircuitEnvBase:
             "steps_left": ((), np.dtype(np.int32)),
         }
 
+    @property
     def default_params(self) -> EnvParams:
+        """The params of the generator and options the env was built with (a gymnax-style property)."""
         raise NotImplementedError
 
     def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[Observation, EnvState]:

@@ -74,12 +74,14 @@ class DO1(CircuitEnvBase):
             f"chain_length={self.chain_length})"
         )
 
+    @property
     def default_params(self) -> EnvParams:
+        """The params of the generator and options the env was built with (a gymnax-style property)."""
         return EnvParams(generator=self.generator, chain_length=jnp.int32(self.chain_length or 0))
 
     def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[Observation, EnvState]:
         """Draws (C, x) and k, solves C, and returns the first observation and state."""
-        params = self.default_params() if params is None else params
+        params = self.default_params if params is None else params
         key_circuit, key_chain = jax.random.split(key)
         circuit = params.generator(key_circuit)
         solution = solver.solve(circuit)

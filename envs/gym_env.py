@@ -142,7 +142,7 @@ class CircuitGymEnv(gymnasium.Env):
             raise ValueError(f"render_mode={render_mode!r} is not supported (no render modes)")
         self.render_mode = None
         self.env = env
-        self.params = env.default_params() if params is None else params
+        self.params = env.default_params if params is None else params
         self.observation_space = observation_space(env)
         self.action_space = spaces.Discrete(env.num_actions)
         self._fns = _jitted(env)
@@ -210,7 +210,7 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
         self.render_mode = None
         self.env = env
         self.num_envs = int(num_envs)
-        self.params = env.default_params() if params is None else params
+        self.params = env.default_params if params is None else params
         self.single_observation_space = observation_space(env)
         self.single_action_space = spaces.Discrete(env.num_actions)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)

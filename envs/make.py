@@ -105,4 +105,4 @@ def make(env_id: str, **kwargs: Any):
         env = DO1(generator, stop_action=stop_action, chain_length=None if chain_length is None else int(chain_length))
     else:
         env = AlternatingCircuit(generator, stop_action=stop_action)
-    return env, env.default_params()
+    return env, env.default_params

@@ -144,7 +144,7 @@ def bench_env(num_envs: int, gates: int, steps: int, repeats: int) -> dict:
 
     width = 8
     env = DO1(generator=RandomAlternating(n_inputs=8, depth=gates // width, width=width))
-    params = env.default_params()
+    params = env.default_params
     keys = jax.random.split(jax.random.key(0), num_envs)
     obs, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     step = jax.vmap(env.step, in_axes=(None, 0, 0, None))

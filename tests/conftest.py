@@ -20,7 +20,7 @@ SMALL = dict(n_inputs=3, depth=3, width=3)
 def _jitted(env):
     return SimpleNamespace(
         env=env,
-        params=env.default_params(),
+        params=env.default_params,
         reset=jax.jit(env.reset),
         step=jax.jit(env.step),
         optimal_value=jax.jit(env.optimal_value),

@@ -312,7 +312,7 @@ def test_random_play_never_beats_optimum(do1):
 # ----- jit, vmap, scan ------------------------------------------------------------------
 def test_step_traces_once(small_generator):
     env = DO1(small_generator)
-    params = env.default_params()
+    params = env.default_params
 
     @jax.jit
     @chex.assert_max_traces(n=1)
@@ -468,7 +468,7 @@ def test_bad_chain_length():
 def test_vmap_over_generator_params(do1):
     """A batch of generator settings (here p_one) runs in one vmapped call."""
     env = do1.env
-    base = env.default_params()
+    base = env.default_params
     p_ones = jnp.array([0.0, 1.0], jnp.float32)
     params = jax.vmap(lambda p: base.replace(generator=base.generator.replace(p_one=p)))(p_ones)
     params = params.replace(chain_length=jnp.array([1, 2], jnp.int32))

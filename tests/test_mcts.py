@@ -82,7 +82,7 @@ def zero_regret_run(request):
         env = AlternatingCircuit(DEPTH4, stop_action=True)
     else:
         env = DO1(DEPTH4, stop_action=True)
-    params = env.default_params()
+    params = env.default_params
     policy = make_mcts_policy(env, params, EVAL)
     out = checked_runner(env, params, policy)(episode_keys(0, 0, 32))
     return env, [np.asarray(x) for x in out]
@@ -127,7 +127,7 @@ def illegal_loving_prior(obs):
 
 def test_muzero_runs_and_stays_legal():
     env = DO1(DEPTH3, stop_action=True, chain_length=2)
-    params = env.default_params()
+    params = env.default_params
     config = MCTSConfig(simulations=24, algorithm="muzero")
     policy = make_mcts_policy(env, params, config, prior_fn=illegal_loving_prior)
 

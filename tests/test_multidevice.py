@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent(
 
     assert jax.local_device_count() == 2, jax.devices()
     env = DO1(RandomAlternating(n_inputs=3, depth=3, width=3), stop_action=True)
-    params = env.default_params()
+    params = env.default_params
     player = make_player(env, random_policy)
     one = play(env, params, None, episodes=37, seed=5, player=player, devices=1)
     two = play(env, params, None, episodes=37, seed=5, player=player, devices=2, chunk=16)
