@@ -127,7 +127,7 @@ def make(env_id: str, **kwargs: Any):
     unknown = sorted(limits.show(k, 40) for k in kwargs if k not in valid)
     if unknown:
         raise EnvArgumentError(
-            f"{env_id}: unknown keyword argument(s) {limits.show(', '.join(unknown), 200)}; "
+            f"{env_id}: unknown keyword argument(s) {limits.cut(', '.join(unknown), 200)}; "
             f"valid keywords are: {', '.join(valid)}"
         )
     _check_values(env_id, kwargs)

@@ -18,7 +18,9 @@ COMMANDS = ("solve", "eval", "train", "sweep", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from do1rl.cli._args import OneLineParser
+
+    parser = OneLineParser(
         prog="do1rl",
         description="The DO1 environment and serial decision making, in JAX.",
     )

@@ -30,6 +30,7 @@ __all__ = [
     "check_int",
     "check_float",
     "config_size",
+    "cut",
     "file_kind",
     "read_regular",
     "read_stream",
@@ -58,6 +59,11 @@ class InputError(ValueError):
 
 # ----------------------------------------------------------------------------
 # Bounded repr.
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, ending in "..." if it was longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def show(x: Any, limit: int = 60) -> str:
@@ -103,8 +109,7 @@ def show(x: Any, limit: int = 60) -> str:
         return emit(text)
 
     walk(x, 0)
-    text = "".join(parts)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut("".join(parts), limit)
 
 
 # ----------------------------------------------------------------------------

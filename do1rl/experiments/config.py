@@ -34,10 +34,7 @@ T = TypeVar("T")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _show = limits.show
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_cut = limits.cut
 
 
 class ConfigError(ValueError):
