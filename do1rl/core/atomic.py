@@ -46,12 +46,10 @@ def _umask() -> int:
     return mask
 
 
-def check_target(path: str | os.PathLike) -> tuple[Path, int]:
-    """(the file to replace, its mode) for writing `path`; WriteError if it must not be written.
+def _resolve(path: str | os.PathLike) -> tuple[Path, int]:
+    """(the file to replace, the mode to give it) for writing `path`; WriteError if it must not be written.
 
-    Follows symlinks, refuses non-regular targets, and checks that the
-    folder exists (or can be made) and is writable, so callers can
-    validate an output before doing the work that fills it.
+    Follows symlinks, refuses non-regular targets and makes the folder.
     """
     path = Path(path)
     try:
@@ -66,13 +64,27 @@ def check_target(path: str | os.PathLike) -> tuple[Path, int]:
                 raise WriteError(f"{path}: {file_kind(info.st_mode)}; refusing to replace it with a file")
             real, mode = Path(os.path.realpath(path)), stat.S_IMODE(info.st_mode)
         real.parent.mkdir(parents=True, exist_ok=True)
-        if not os.access(real.parent, os.W_OK | os.X_OK):
-            raise WriteError(f"{path}: cannot write: folder {real.parent} is not writable")
     except WriteError:
         raise
     except OSError as err:
         raise WriteError(f"{path}: cannot write: {err.strerror or err}") from None
     return real, mode
+
+
+def check_target(path: str | os.PathLike) -> None:
+    """WriteError now if `write_bytes(path, ...)` could not write `path`.
+
+    Lets a command validate its output before the work that fills it: the
+    target must be a regular file or missing, and a file must be creatable
+    in its folder (which is made if needed).
+    """
+    real, _ = _resolve(path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{real.name}.tmp-", dir=real.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise WriteError(f"{path}: cannot write: {err.strerror or err}") from None
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -81,7 +93,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     Raises WriteError (an OSError, one line) if it cannot, e.g. a read-only
     or full disk, or a target that is not a regular file.
     """
-    real, mode = check_target(path)
+    real, mode = _resolve(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.tmp-", dir=real.parent)
     except OSError as err:

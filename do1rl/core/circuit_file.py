@@ -357,7 +357,7 @@ def loads(text: str | bytes, path: str = "<memory>") -> ParsedCircuit:
     except RecursionError:
         raise CircuitFileError(path, "invalid-json", "invalid JSON: nested too deeply") from None
     except ValueError as e:  # e.g. an integer of more than 4300 digits
-        raise CircuitFileError(path, "invalid-json", f"invalid JSON: {limits.show(str(e), 80)}") from None
+        raise CircuitFileError(path, "invalid-json", f"invalid JSON: {limits.describe_error(e)}") from None
     return parse(obj, path)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "check_float",
     "config_size",
     "cut",
+    "describe_error",
     "file_kind",
     "read_regular",
     "read_stream",
@@ -110,6 +111,14 @@ def show(x: Any, limit: int = 60) -> str:
 
     walk(x, 0)
     return cut("".join(parts), limit)
+
+
+def describe_error(err: BaseException) -> str:
+    """A short reason for a parser's ValueError (Python's int-digit limit gets a plain sentence)."""
+    text = str(err)
+    if "integer string conversion" in text:
+        return "an integer of more than 4300 digits"
+    return cut(text, 80)
 
 
 # ----------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def parse_assignment(pair: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         return key, raw
     except ValueError as err:  # e.g. a YAML integer of more than 4300 digits
-        raise ConfigError(f"{_show(key)}: {_show(str(err), 80)}") from None
+        raise ConfigError(f"{_cut(key, 60)}: {limits.describe_error(err)}") from None
     _check_size(value, _show(key))
     return key, value
 
@@ -222,7 +222,7 @@ def read_yaml(path: str | Path) -> dict:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     except (ValueError, RecursionError) as err:  # e.g. a 5000-digit integer, deep nesting
-        reason = "nested too deeply" if isinstance(err, RecursionError) else _show(str(err), 80)
+        reason = "nested too deeply" if isinstance(err, RecursionError) else limits.describe_error(err)
         raise ConfigError(f"{path}: not a usable config ({reason})") from None
     if data is None:
         return {}

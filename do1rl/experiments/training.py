@@ -34,7 +34,7 @@ import numpy as np
 
 from do1rl.agents.networks import param_count
 from do1rl.agents.ppo import summarize
-from do1rl.core import atomic
+from do1rl.core import atomic, limits
 from do1rl.evaluation import evaluate
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
@@ -48,6 +48,7 @@ from do1rl.experiments.trainer import Trainer, seed_keys
 OK, INTERRUPTED, DIVERGED = 0, 130, 3
 # Largest training state plus rollout estimate (bytes) a run may ask for; checked before allocating.
 MAX_TRAIN_BYTES = 64 << 30
+MAX_SEEDS = 1024  # num_seeds trained at once
 
 
 def train_run(
@@ -67,8 +68,7 @@ def train_run(
     holds none to resume.
     """
     with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
-        trainer = Trainer(config, devices=devices)
-        check_memory(trainer)
+        trainer = build_trainer(config, devices)
         run_dir = Path(run_dir)
         with lock_folder(run_dir):
             has_run = (run_dir / CHECKPOINT).exists()
@@ -77,6 +77,18 @@ def train_run(
             if not resume and has_run:
                 raise RunFolderError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
             return _train(trainer, config, run_dir, resume, progress, log, stop)
+
+
+def build_trainer(config: TrainConfig, devices: int = 1) -> Trainer:
+    """The run's `Trainer`, refused (ValueError, one line) before allocating if it would be too large."""
+    if config.num_seeds > MAX_SEEDS:
+        raise ValueError(f"num_seeds must be in 1..{MAX_SEEDS}, got {config.num_seeds}")
+    try:
+        trainer = Trainer(config, devices=devices)
+    except (OverflowError, MemoryError) as err:  # sizes past what the arrays' index types hold
+        raise ValueError(f"config too large to build ({limits.describe_error(err)})") from None
+    check_memory(trainer)
+    return trainer
 
 
 def _nbytes(tree: Any) -> int:
