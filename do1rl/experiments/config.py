@@ -90,6 +90,9 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if hint is dict or origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
+        for name in value:
+            if not isinstance(name, str):
+                raise ConfigError(f"{key}: keys must be names (strings), got {_show(name)}")
         return dict(value)
     if hint is bool:
         if not isinstance(value, bool):
