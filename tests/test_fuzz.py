@@ -10,7 +10,6 @@ import json
 import os
 import time
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -40,7 +39,11 @@ weird_scalars = st.one_of(
     st.text(max_size=20),
     st.just("9" * 4000),
 )
-json_values = st.recursive(weird_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=20)
+json_values = st.recursive(
+    weird_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 def _one_line(err: str) -> str:

@@ -5,6 +5,7 @@ no special file replaced, one writer per run folder, no NaN checkpoint. One test
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import math
 import os
@@ -152,9 +153,8 @@ def test_second_writer_is_refused_and_a_killed_one_leaves_no_stale_lock(tiny, tm
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    with lock_folder(run):  # the kill released it
-        with pytest.raises(RunFolderError), lock_folder(run):  # another open file description conflicts
-            pass
+    with lock_folder(run), pytest.raises(RunFolderError), lock_folder(run):  # the kill released it; a 2nd lock conflicts
+        pass
 
 
 def test_sweep_folder_is_locked(tmp_path, capsys):
@@ -253,7 +253,7 @@ def test_solve_to_a_full_stdout(tmp_path, monkeypatch, capsys):
 def _bomb(levels: int = 9) -> str:
     names = "abcdefghij"[:levels]
     parts = ["&a [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
-    parts += [f"&{c} [" + ", ".join([f"*{p}"] * 9) + "]" for p, c in zip(names, names[1:])]
+    parts += [f"&{c} [" + ", ".join([f"*{p}"] * 9) + "]" for p, c in itertools.pairwise(names)]
     return "[" + ", ".join(parts) + "]"
 
 
@@ -354,7 +354,8 @@ def test_training_memory_is_estimated_before_allocating(tiny, tmp_path, capsys):
 
 
 def test_huge_integer_in_a_circuit_file_keeps_the_valid_files(tmp_path, capsys):
-    big = write(tmp_path / "big.json", '{"format": "do1rl.circuit/v1", "inputs": [1], "gates": [{"op": "AND", "in": [' + "9" * 5000 + "]}]}")
+    text = '{"format": "do1rl.circuit/v1", "inputs": [1], "gates": [{"op": "AND", "in": [' + "9" * 5000 + "]}]}"
+    big = write(tmp_path / "big.json", text)
     good = write(tmp_path / "good.json", GOOD)
     assert cli.main(["solve", big, good]) == 2
     captured = capsys.readouterr()
@@ -369,8 +370,8 @@ def test_deeply_nested_json(tmp_path, capsys):
     for depth in [*range(900, 1001), 5000]:
         nested = "[" * depth + "]" * depth
         for text in (
-            '{"format": %s, "inputs": [1], "gates": []}' % nested,
-            '{"format": "do1rl.circuit/v1", "inputs": [%s], "gates": []}' % nested,
+            f'{{"format": {nested}, "inputs": [1], "gates": []}}',
+            f'{{"format": "do1rl.circuit/v1", "inputs": [{nested}], "gates": []}}',
         ):
             path.write_text(text)
             assert cli.main(["solve", str(path)]) == 2
@@ -489,14 +490,14 @@ def test_mcts_config_rejects_nonsense(kwargs):
 def test_non_utf8_config_names_the_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_bytes(b"seed: 1\n\xff\xfe\n")
-    with pytest.raises(config_lib.ConfigError, match="bad.yaml: not UTF-8"):
+    with pytest.raises(config_lib.ConfigError, match=r"bad\.yaml: not UTF-8"):
         config_lib.load(TrainConfig, path)
 
 
 def test_huge_yaml_int_names_the_file(tmp_path):
     path = tmp_path / "big.yaml"
     path.write_text("seed: " + "9" * 5000 + "\n")
-    with pytest.raises(config_lib.ConfigError, match="big.yaml.*4300 digits"):
+    with pytest.raises(config_lib.ConfigError, match=r"big\.yaml.*4300 digits"):
         config_lib.load(TrainConfig, path)
 
 
@@ -511,3 +512,13 @@ def test_config_file_size_limit(tmp_path, monkeypatch):
     path.write_text("seed: 1\n# padding padding\n")
     with pytest.raises(config_lib.ConfigError, match="too large"):
         config_lib.load(TrainConfig, path)
+
+
+def test_plot_inputs_are_checked(tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    rows = tmp_path / "rows.json"
+    rows.write_text("[1, 2]")
+    for name in ("/dev/zero", str(fifo), str(rows)):
+        assert cli.main(["plot", name, "--out", str(tmp_path / "figs")]) == 2
+        one_line(capsys, name)
