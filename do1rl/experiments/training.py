@@ -14,7 +14,7 @@ A run folder holds:
 Training runs chunk by chunk: one jitted call runs `updates_per_chunk` PPO
 iterations for all seeds (vmapped) and returns summed metrics. Between
 chunks the loop logs, checkpoints and checks for NaN/inf losses and
-SIGINT/SIGTERM. A chunk whose losses or new state (params, optimizer state)
+SIGINT/SIGTERM. A chunk whose losses or new state (params, optimizer state, ...)
 hold NaN or inf stops the run (exit 3) before anything of it is saved. The
 run folder is locked (`runs.lock_folder`) for the whole run, so a second
 writer is refused at once. Resuming reloads the checkpoint and runs the same chunks,
@@ -149,7 +149,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         totals = jax.device_get(totals)
         elapsed = time.perf_counter() - start
         stats = summarize(totals)
-        if stats["nonfinite"] > 0 or not checkpoint.all_finite((new_state.params, new_state.opt_state)):
+        if stats["nonfinite"] > 0 or not checkpoint.all_finite(new_state):  # what would be saved
             log(
                 f"error: training diverged (NaN or inf in the loss or the parameters) between iterations "
                 f"{done_updates} and {done_updates + n}; stopped, keeping the last good checkpoint ({ckpt_path})"
