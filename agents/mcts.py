@@ -68,20 +68,26 @@ class MCTSConfig:
     q_floor: bool = True
 
     def __post_init__(self):
-        if int(self.simulations) < 1:
-            raise ValueError(f"simulations must be >= 1, got {self.simulations}")
+        from do1rl.core import limits
+
+        limits.check_int(self.simulations, "simulations", 1, limits.MAX_SIMULATIONS)
         if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown MCTS algorithm {self.algorithm!r}; choose from {', '.join(ALGORITHMS)}")
-        if self.max_considered is not None and int(self.max_considered) < 1:
-            raise ValueError(f"max_considered must be None or >= 1, got {self.max_considered}")
-        if self.max_depth is not None and int(self.max_depth) < 1:
-            raise ValueError(f"max_depth must be None or >= 1, got {self.max_depth}")
+            raise ValueError(
+                f"unknown MCTS algorithm {limits.show(self.algorithm)}; choose from {', '.join(ALGORITHMS)}"
+            )
+        if self.max_considered is not None:
+            limits.check_int(self.max_considered, "max_considered (or None)", 1, limits.MAX_SIMULATIONS)
+        if self.max_depth is not None:
+            limits.check_int(self.max_depth, "max_depth (or None)", 1, limits.MAX_NODES)
         if self.leaf_value not in LEAF_VALUES:
-            raise ValueError(f"unknown leaf_value {self.leaf_value!r}; choose from {', '.join(LEAF_VALUES)}")
-        if not 0.0 <= float(self.dirichlet_fraction) <= 1.0:
-            raise ValueError(f"dirichlet_fraction must be in [0, 1], got {self.dirichlet_fraction}")
-        if min(float(self.gumbel_scale), float(self.temperature), float(self.tie_break)) < 0:
-            raise ValueError("gumbel_scale, temperature and tie_break must be >= 0")
+            raise ValueError(
+                f"unknown leaf_value {limits.show(self.leaf_value)}; choose from {', '.join(LEAF_VALUES)}"
+            )
+        for name in ("gumbel_scale", "pb_c_init", "temperature", "tie_break"):
+            limits.check_float(getattr(self, name), name, 0.0)
+        limits.check_float(self.dirichlet_fraction, "dirichlet_fraction", 0.0, 1.0)
+        if not isinstance(self.q_floor, bool):
+            raise ValueError(f"q_floor must be true or false, got {limits.show(self.q_floor)}")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

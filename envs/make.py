@@ -12,13 +12,17 @@ Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
 - `render_mode` (Gymnasium only; must be None).
 
 Anything else raises `EnvArgumentError` (a TypeError and a ValueError)
-naming the bad key and listing the valid ones.
+naming the bad key and listing the valid ones. Sizes are bounded by the
+circuit limits of `do1rl.core.limits` (nodes, fan-in, padded fan-in table,
+files per pool), checked before anything is allocated.
 """
 
 from __future__ import annotations
 
+from os import PathLike
 from typing import Any
 
+from do1rl.core import limits
 from do1rl.core.checks import is_integer
 from do1rl.registration import ALTERNATING_ID, DO1_ID
 
@@ -46,25 +50,69 @@ def canonical_id(env_id: str) -> str:
         return env_id
     if env_id in ALIASES:
         return ALIASES[env_id]
-    raise EnvArgumentError(f"unknown environment {env_id!r}; valid ids: {', '.join(ENV_IDS)}")
+    raise EnvArgumentError(f"unknown environment {limits.show(env_id)}; valid ids: {', '.join(ENV_IDS)}")
 
 
 def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     for key, minimum in _INT_MINIMUM.items():
-        if key in kwargs and (not is_integer(kwargs[key]) or int(kwargs[key]) < minimum):
-            raise EnvArgumentError(f"{env_id}: {key} must be an integer >= {minimum}, got {kwargs[key]!r}")
+        maximum = limits.MAX_FANIN if key == "max_fanin" else limits.MAX_NODES
+        if key in kwargs and (not is_integer(kwargs[key]) or not minimum <= kwargs[key] <= maximum):
+            raise EnvArgumentError(
+                f"{env_id}: {key} must be an integer in {minimum}..{maximum}, got {limits.show(kwargs[key])}"
+            )
     for key in _PROBABILITIES:
         if key in kwargs:
             value = kwargs[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise EnvArgumentError(f"{env_id}: {key} must be a probability in [0, 1], got {value!r}")
+                raise EnvArgumentError(f"{env_id}: {key} must be a probability in [0, 1], got {limits.show(value)}")
     if "stop_action" in kwargs and not isinstance(kwargs["stop_action"], bool):
-        raise EnvArgumentError(f"{env_id}: stop_action must be true or false, got {kwargs['stop_action']!r}")
-    length = kwargs.get("chain_length")
-    if length is not None and (not is_integer(length) or int(length) < 0):
         raise EnvArgumentError(
-            f"{env_id}: chain_length must be None, 0 (random) or an integer >= 1, got {length!r}"
+            f"{env_id}: stop_action must be true or false, got {limits.show(kwargs['stop_action'])}"
         )
+    length = kwargs.get("chain_length")
+    if length is not None and (not is_integer(length) or not 0 <= length <= limits.MAX_NODES):
+        raise EnvArgumentError(
+            f"{env_id}: chain_length must be None, 0 (random) or an integer in 1..{limits.MAX_NODES}, "
+            f"got {limits.show(length)}"
+        )
+    files = kwargs.get("circuit_files")
+    if files is not None and not isinstance(files, (str, PathLike)):
+        if (
+            not isinstance(files, (list, tuple))
+            or not files
+            or not all(isinstance(f, (str, PathLike)) for f in files)
+        ):
+            raise EnvArgumentError(
+                f"{env_id}: circuit_files must be a path or a non-empty list of paths, got {limits.show(files)}"
+            )
+        if len(files) > limits.MAX_CIRCUIT_FILES:
+            raise EnvArgumentError(
+                f"{env_id}: circuit_files: {len(files)} files, more than the limit of {limits.MAX_CIRCUIT_FILES}"
+            )
+
+
+def _check_size(env_id: str, what: str, num_nodes: int, fanin_slots: int, count: int = 1) -> None:
+    """EnvArgumentError if circuits of this shape would pass the node or padded fan-in limits."""
+    if num_nodes > limits.MAX_NODES:
+        raise EnvArgumentError(f"{env_id}: {what}: {num_nodes} nodes, more than the limit of {limits.MAX_NODES}")
+    if count * num_nodes * fanin_slots > limits.MAX_PADDED_SLOTS:
+        raise EnvArgumentError(
+            f"{env_id}: {what}: {count} x {num_nodes} nodes x fan-in {fanin_slots} padded fan-in slots, "
+            f"more than the limit of {limits.MAX_PADDED_SLOTS}"
+        )
+
+
+def _pool(env_id: str, files):
+    """The `CircuitPool` of circuit files, refused past the padded-size limit before it is built."""
+    from do1rl.core import circuit_file
+    from do1rl.envs.instances import pool_from_circuits
+
+    paths = [files] if isinstance(files, (str, PathLike)) else list(files)
+    parsed = [circuit_file.read(p) for p in paths]
+    nodes = max(p.num_inputs + p.num_gates for p in parsed)
+    fanin = max(len(f) for p in parsed for f in p.fanins)
+    _check_size(env_id, "circuit_files", nodes, fanin, count=len(parsed))
+    return pool_from_circuits([p.to_circuit()[0] for p in parsed])
 
 
 def make(env_id: str, **kwargs: Any):
@@ -76,10 +124,10 @@ def make(env_id: str, **kwargs: Any):
     """
     env_id = canonical_id(env_id)
     valid = VALID_KWARGS[env_id]
-    unknown = sorted(k for k in kwargs if k not in valid)
+    unknown = sorted(limits.show(k, 40) for k in kwargs if k not in valid)
     if unknown:
         raise EnvArgumentError(
-            f"{env_id}: unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"{env_id}: unknown keyword argument(s) {limits.cut(', '.join(unknown), 200)}; "
             f"valid keywords are: {', '.join(valid)}"
         )
     _check_values(env_id, kwargs)
@@ -96,13 +144,13 @@ def make(env_id: str, **kwargs: Any):
             raise EnvArgumentError(
                 f"{env_id}: circuit_files cannot be combined with generator keywords {sorted(kwargs)}"
             )
-        from do1rl.envs.instances import pool_from_files
-
-        generator = pool_from_files(files)
+        generator = _pool(env_id, files)
     else:
         generator = RandomAlternating(**kwargs)
+        _check_size(env_id, "generated circuits", generator.num_nodes, generator.fanin_slots)
     if env_id == DO1_ID:
         env = DO1(generator, stop_action=stop_action, chain_length=None if chain_length is None else int(chain_length))
     else:
         env = AlternatingCircuit(generator, stop_action=stop_action)
+    _check_size(env_id, "observation", env.num_nodes, env.fanin_slots)
     return env, env.default_params

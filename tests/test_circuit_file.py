@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from strategies import small_circuits
 
-from do1rl.core import buckets, circuit_file, generators
+from do1rl.core import buckets, circuit_file, generators, limits
 from do1rl.core.circuit import from_lists
 from do1rl.core.circuit_file import CircuitFileError
 from do1rl.core.reference import circuit_to_lists, evaluate
@@ -83,6 +83,7 @@ MALFORMED = [
         1,
         "cycle: gate 1 reads gate 4 reads gate 3 reads gate 2 reads gate 1",
     ),
+    ("fanin-past-limit", with_gates({"op": "AND", "in": [0] * (limits.MAX_FANIN + 1)}), "too-large", 0, "fan-in"),
     ("alternation-and-and", with_gates(AND0, {"op": "AND", "in": [1, 2]}), "alternation", 1, "AND gate reads AND gate 0 (node 2)"),
     ("alternation-or-or", with_gates(OR0, AND0, {"op": "OR", "in": [3, 2]}), "alternation", 2, "OR gate reads OR gate 0 (node 2)"),
     ("alternation-in-cycle", with_gates({"op": "OR", "in": [3]}, {"op": "OR", "in": [2]}), "alternation", 0, "alternation"),

@@ -174,8 +174,8 @@ def test_cli_eval_bound_broken_exits_1(capsys):
         (["--env-arg", "colour=red"], "unknown keyword"),
         (["--env-arg", "depth=-1"], "depth must be"),
         (["--env-arg", "depth"], "expected KEY=VALUE"),
-        (["--episodes", "0"], "--episodes must be"),
-        (["--episodes", "many"], "invalid int value"),
+        (["--episodes", "0"], "--episodes: expected an integer in 1.."),
+        (["--episodes", "many"], "--episodes: expected an integer"),
         (["--env-arg", "circuit_files=[no/such/file.json]"], "no/such/file.json: cannot read file"),
     ],
 )

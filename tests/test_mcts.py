@@ -237,8 +237,8 @@ def test_cli_eval_mcts_prior_not_a_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (["--simulations", "0"], "simulations must be >= 1"),
-        (["--max-considered", "0"], "max_considered must be None or >= 1"),
+        (["--simulations", "0"], "--simulations: expected an integer in 1.."),
+        (["--max-considered", "0"], "--max-considered: expected an integer in 1.."),
         (["--mcts-algorithm", "alphazero"], "unknown MCTS algorithm"),
         (["--mcts-prior", "bogus"], "MCTS prior: expected ppo:RUN_DIR"),
     ],

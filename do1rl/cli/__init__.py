@@ -18,7 +18,9 @@ COMMANDS = ("solve", "eval", "train", "sweep", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from do1rl.cli._args import OneLineParser
+
+    parser = OneLineParser(
         prog="do1rl",
         description="The DO1 environment and serial decision making, in JAX.",
     )
@@ -56,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # a last resort: the documented limits should refuse such input first
+        print("error: out of memory (see docs/reliability.md for the size limits)", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (e.g. `do1rl solve ... | head`): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from do1rl.core import atomic
+from do1rl.cli._args import finite_float, int_in
+from do1rl.core import atomic, limits
 
 HELP = "evaluate an agent: approximation ratio and regret against the exact solver"
 
@@ -23,8 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--agent", default="greedy", help="random, oracle, greedy, mcts or ppo:RUN_DIR (default: %(default)s)"
     )
-    parser.add_argument("--episodes", type=int, default=1000, help="episodes to play (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="evaluation seed (default: %(default)s)")
+    parser.add_argument(
+        "--episodes", type=int_in(1, limits.MAX_EPISODES), default=1000, help="episodes to play (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int_in(0, limits.MAX_SEED), default=0, help="evaluation seed (default: %(default)s)")
     parser.add_argument(
         "--env-arg",
         action="append",
@@ -33,28 +36,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="environment option, e.g. depth=4 or stop_action=true (repeatable; values are YAML)",
     )
     parser.add_argument("--out", type=Path, help="write the metrics as JSON to this file")
-    parser.add_argument("--max-regret", type=float, help="exit 1 if the maximum regret exceeds this")
-    parser.add_argument("--min-ratio", type=float, help="exit 1 if the minimum ratio is below this")
-    parser.add_argument("--max-mean-regret", type=float, help="exit 1 if the mean regret exceeds this")
-    parser.add_argument("--min-mean-ratio", type=float, help="exit 1 if the mean ratio is below this")
+    parser.add_argument("--max-regret", type=finite_float(), help="exit 1 if the maximum regret exceeds this")
+    parser.add_argument("--min-ratio", type=finite_float(), help="exit 1 if the minimum ratio is below this")
+    parser.add_argument("--max-mean-regret", type=finite_float(), help="exit 1 if the mean regret exceeds this")
+    parser.add_argument("--min-mean-ratio", type=finite_float(), help="exit 1 if the mean ratio is below this")
     parser.add_argument(
-        "--devices", type=int, default=1, help="shard episodes across this many local devices (default: %(default)s)"
+        "--devices", type=int_in(1, 4096), default=1, help="shard episodes across this many local devices (default: %(default)s)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--stochastic", action="store_true", help="ppo: sample actions from the policy instead of taking the argmax"
     )
-    parser.add_argument("--seed-index", type=int, default=0, help="ppo: which of the run's seeds (default: 0)")
+    parser.add_argument("--seed-index", type=int_in(0, 1 << 20), default=0, help="ppo: which of the run's seeds (default: 0)")
     parser.add_argument(
-        "--iterations", type=int, help="ppo with a recurrent net: force T block applications per decision (test time)"
+        "--iterations",
+        type=int_in(1, 1 << 16),
+        help="ppo with a recurrent net: force T block applications per decision (test time)",
     )
     mcts = parser.add_argument_group("mcts agent (do1rl.agents.mcts)")
-    mcts.add_argument("--simulations", type=int, default=64, help="simulations per decision (default: %(default)s)")
+    mcts.add_argument(
+        "--simulations",
+        type=int_in(1, limits.MAX_SIMULATIONS),
+        default=64,
+        help="simulations per decision (default: %(default)s)",
+    )
     mcts.add_argument("--mcts-algorithm", default="gumbel", help="gumbel or muzero (default: %(default)s)")
-    mcts.add_argument("--max-considered", type=int, help="gumbel: root actions considered (default: all)")
+    mcts.add_argument("--max-considered", type=int_in(1, limits.MAX_SIMULATIONS), help="gumbel: root actions considered (default: all)")
     mcts.add_argument(
         "--gumbel-scale",
-        type=float,
+        type=finite_float(0.0),
         default=0.0,
         help="gumbel: root noise scale; 0 (the default) evaluates without noise, 1 is mctx's training setting",
     )
@@ -95,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return _run(args)
-    except (UsageError, AgentError) as err:
+    except (UsageError, AgentError, atomic.WriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -107,8 +117,8 @@ def _run(args: argparse.Namespace) -> int:
     from do1rl.experiments.agents import load_trained, make_agent
     from do1rl.sharding import check_device_count
 
-    if args.episodes < 1:
-        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.out is not None:  # before the work, so an unwritable --out loses nothing
+        atomic.check_target(args.out)
     try:
         check_device_count(args.devices)
     except ValueError as err:

@@ -11,11 +11,11 @@ skipped with a note. Exit 2 if a results file cannot be read.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 HELP = "plot sweep results (PNG figures)"
+_MAX_RESULTS_BYTES = 256 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,18 +24,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from do1rl.core import limits
+    from do1rl.core.atomic import WriteError
     from do1rl.experiments.plotting import plot_all
     from do1rl.experiments.sweep import read_results
 
     rows = []
     for path in args.results:
         try:
-            rows.extend(read_results(path))
-        except (OSError, ValueError, json.JSONDecodeError) as err:
-            print(f"error: {path}: cannot read results ({err})", file=sys.stderr)
+            if not path.is_dir():  # a regular file of bounded size, checked before it is read
+                limits.read_regular(path, _MAX_RESULTS_BYTES, "results")
+            got = read_results(path)
+            if not all(isinstance(row, dict) for row in got):
+                raise ValueError("expected a list of rows (objects)")
+            rows.extend(got)
+        except (OSError, ValueError, RecursionError) as err:  # InputError and JSONDecodeError are ValueErrors
+            print(f"error: {path}: cannot read results ({limits.cut(str(err), 200)})", file=sys.stderr)
             return 2
     if not rows:
         print("error: no result rows to plot", file=sys.stderr)
         return 2
-    plot_all(rows, args.out)
+    try:
+        plot_all(rows, args.out)
+    except WriteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 HELP = "solve circuit files exactly (d1 and depth per file)"
@@ -29,10 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(name: str):
-    from do1rl.core import circuit_file
+    from do1rl.core import circuit_file, limits
 
-    if name == "-":
-        return circuit_file.loads(sys.stdin.buffer.read(), "<stdin>")
+    if name == "-":  # labelled "-" in errors and results alike
+        try:
+            data = limits.read_stream(sys.stdin.buffer, limits.MAX_CIRCUIT_BYTES)
+        except limits.InputError as e:
+            raise circuit_file.CircuitFileError(name, "too-large", str(e)) from None
+        except OSError as e:
+            raise circuit_file.CircuitFileError(name, "unreadable", f"cannot read: {e.strerror or e}") from None
+        return circuit_file.loads(data, name)
     return circuit_file.read(name)
 
 
@@ -53,6 +60,15 @@ def run(args: argparse.Namespace) -> int:
         valid_names.append(name)
 
     solutions = buckets.solve_many(parsed) if parsed else []
+    try:
+        return _print(valid_names, parsed, solutions, failed)
+    except BrokenPipeError:
+        raise  # the reader went away: `cli.main` stops quietly
+    except OSError as err:  # e.g. `solve ... > /dev/full`
+        return _write_failed(err)
+
+
+def _print(valid_names, parsed, solutions, failed: int) -> int:
     out = sys.stdout
     for name, circuit, sol in zip(valid_names, parsed, solutions):
         record = {
@@ -66,3 +82,13 @@ def run(args: argparse.Namespace) -> int:
         out.write(json.dumps(record) + "\n")
     out.flush()
     return 2 if failed else 0
+
+
+def _write_failed(err: OSError) -> int:
+    print(f"error: cannot write results to standard output: {err.strerror or err}", file=sys.stderr)
+    try:  # drop what is left in the buffer, so exit does not try (and fail) again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 2

@@ -9,6 +9,8 @@ for PPO cells, and the results table DIR/results.csv and DIR/results.json
 (one row per cell, seed and circuit depth, plus an "all" row). See
 `do1rl.experiments.sweep` for the config and the columns. Bad configs exit 2 with one
 line; exit 3 if some cell failed (the rest are kept), 130 if interrupted.
+The sweep folder is locked (an OS lock) while the sweep runs: a second
+sweep on the same folder exits 2 with one line.
 """
 
 from __future__ import annotations
@@ -42,5 +44,13 @@ def run(args: argparse.Namespace) -> int:
         for cell in grid:
             print(cell.cell_id(config.mcts))
         return 0
+    from do1rl.core.atomic import WriteError
+    from do1rl.experiments.runs import RunFolderError, lock_folder
+
     out = args.out or Path("runs") / "sweeps" / args.config.stem
-    return sweep.run_sweep(config, out, progress=not args.no_progress)
+    try:
+        with lock_folder(out):
+            return sweep.run_sweep(config, out, progress=not args.no_progress)
+    except (RunFolderError, WriteError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -8,7 +8,9 @@ Overrides are dotted `key=value` pairs (values parsed as YAML). The run
 folder gets `config.yaml`, TensorBoard event files, `checkpoints/` and, at
 the end, `eval.json`. Ctrl-C or SIGTERM saves a checkpoint after the current
 chunk and exits 130; a NaN/inf loss stops with exit 3 and keeps the last
-good checkpoint; bad configs and options exit 2 with one line.
+good checkpoint; bad configs and options exit 2 with one line, as does a
+run folder that another process is writing (each run holds an OS lock on
+its folder) or that cannot be written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from do1rl.cli._args import int_in
+
 HELP = "train a PPO agent from a YAML config (checkpoints, TensorBoard, exact resume)"
 
 
@@ -26,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
     parser.add_argument(
-        "--devices", type=int, default=1, help="shard each seed's envs across N local devices (default: 1)"
+        "--devices", type=int_in(1, 4096), default=1, help="shard each seed's envs across N local devices (default: 1)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ppo.num_envs=32")
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         return _error(f"--{err}")
 
+    from do1rl.core.atomic import WriteError
     from do1rl.experiments.runs import CHECKPOINT, load_config
     from do1rl.experiments.train_config import TrainConfig
     from do1rl.experiments.training import train_run
@@ -68,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             config = config_lib.load(TrainConfig, args.config, args.overrides)
             run_dir = args.out or Path("runs") / f"{args.config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            if (run_dir / CHECKPOINT).exists():
-                return _error(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
         return train_run(
             config,
             run_dir,
@@ -79,5 +82,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (config_lib.ConfigError, EnvArgumentError, CircuitFileError) as err:
         return _error(str(err))
-    except ValueError as err:  # a bad network or PPO setting found while building the run
+    except ValueError as err:  # a bad network or PPO setting, a locked or unwritable run folder
+        return _error(str(err))
+    except WriteError as err:  # e.g. a full disk while writing a checkpoint
         return _error(str(err))

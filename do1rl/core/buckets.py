@@ -52,24 +52,29 @@ def bucket_shape(parsed: ParsedCircuit) -> tuple[int, int, int]:
     )
 
 
+def _groups(parsed_list: Sequence[ParsedCircuit]) -> dict[tuple[int, int, int], list[int]]:
+    """Positions of the circuits of each bucket shape, in order of first appearance."""
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, parsed in enumerate(parsed_list):
+        groups.setdefault(bucket_shape(parsed), []).append(i)
+    return groups
+
+
+def _build(parsed_list: Sequence[ParsedCircuit], shape: tuple[int, int, int], indices: list[int]) -> Bucket:
+    num_nodes, max_fanin, eval_width = shape
+    built = [
+        parsed_list[i].to_circuit(num_nodes=num_nodes, max_fanin=max_fanin, eval_width=eval_width) for i in indices
+    ]
+    circuits = circuit_lib.stack([c for c, _ in built])
+    return Bucket(shape, list(indices), circuits, [idx for _, idx in built])
+
+
 def pad_bucket(parsed_list: Sequence[ParsedCircuit]) -> list[Bucket]:
     """Groups circuits by rounded-up shape; each bucket is padded and stacked.
 
     Buckets come in order of first appearance in `parsed_list`.
     """
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    for i, parsed in enumerate(parsed_list):
-        groups.setdefault(bucket_shape(parsed), []).append(i)
-    buckets = []
-    for shape, indices in groups.items():
-        num_nodes, max_fanin, eval_width = shape
-        built = [
-            parsed_list[i].to_circuit(num_nodes=num_nodes, max_fanin=max_fanin, eval_width=eval_width)
-            for i in indices
-        ]
-        circuits = circuit_lib.stack([c for c, _ in built])
-        buckets.append(Bucket(shape, indices, circuits, [idx for _, idx in built]))
-    return buckets
+    return [_build(parsed_list, shape, indices) for shape, indices in _groups(parsed_list).items()]
 
 
 # One jitted solver for every bucket: jax caches one compilation per
@@ -94,22 +99,23 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
 
     A bucket's batch is padded to a power of two (repeating a circuit); a
     bucket larger than `MAX_BATCH_SLOTS` allows is solved in equal chunks,
-    the last one padded, so it still compiles once.
+    the last one padded, so it still compiles once. Only one chunk is padded
+    and stacked at a time, so memory follows the chunk, not the bucket.
 
     Returns, for each circuit in order, a `Solution` of numpy arrays in the
     file's numbering: value[i] and depth[i] for node id i, d1, serial_steps.
     """
     results: list[Solution | None] = [None] * len(parsed_list)
-    for bucket in pad_bucket(parsed_list):
-        nodes, fanin, _ = bucket.shape
+    for shape, indices in _groups(parsed_list).items():
+        nodes, fanin, _ = shape
         chunk = 1 << max(0, (MAX_BATCH_SLOTS // (nodes * fanin)).bit_length() - 1)
-        size = len(bucket.indices)
+        size = len(indices)
         batch_size = _pow2(size) if size <= chunk else chunk
         for start in range(0, size, batch_size):
-            part = jax.tree.map(lambda x, s=start, size=batch_size: np.asarray(x)[s : s + size], bucket.circuits)
-            sol = jax.device_get(solve_batch(_pad_batch(part, batch_size)))
-            for row in range(min(batch_size, size - start)):
-                i, node_index = bucket.indices[start + row], bucket.node_index[start + row]
+            part = _build(parsed_list, shape, indices[start : start + batch_size])
+            sol = jax.device_get(solve_batch(_pad_batch(part.circuits, batch_size)))
+            for row in range(len(part.indices)):
+                i, node_index = part.indices[row], part.node_index[row]
                 results[i] = Solution(
                     value=np.asarray(sol.value[row][node_index]),
                     depth=np.asarray(sol.depth[row][node_index]),

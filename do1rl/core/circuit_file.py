@@ -24,7 +24,12 @@ gate (or input) and the rule. Beyond the spec, this module also rejects:
 Rule slugs (stable; `CircuitFileError.rule`): unreadable, invalid-json,
 duplicate-key, wrong-type, bad-format, missing-key, unknown-key, no-inputs,
 no-gates, bad-bit, bad-op, empty-fanin, id-out-of-range, self-reference,
-alternation, cycle.
+alternation, cycle, too-large.
+
+Size limits (`do1rl.core.limits`, docs/reliability.md) are checked while
+validating, before any array is built: file bytes, nodes, edges, the
+longest fan-in and nodes x longest fan-in (the padded fan-in table). A
+file past one is refused with rule `too-large`, naming the limit.
 
 Checks run in passes and the first failure is reported: the file and its
 JSON syntax, the top-level object, the inputs, then each gate in file order
@@ -43,7 +48,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from do1rl.core import atomic
+from do1rl.core import atomic, limits
 from do1rl.core import circuit as circuit_lib
 from do1rl.core.checks import is_integer
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
@@ -70,6 +75,7 @@ RULES = (
     "self-reference",
     "alternation",
     "cycle",
+    "too-large",
 )
 
 
@@ -147,11 +153,12 @@ def _json_type(x: Any) -> str:
 
 
 def _show(x: Any, limit: int = 40) -> str:
-    try:
-        text = json.dumps(x)
-    except (TypeError, ValueError):
-        text = repr(x)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """`x` in JSON spelling, cut to `limit` characters (safe on huge or deep values)."""
+    if isinstance(x, str) and len(x) <= limit:
+        return json.dumps(x)
+    if isinstance(x, bool) or x is None:
+        return json.dumps(x)
+    return limits.show(x, limit)
 
 
 def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
@@ -183,6 +190,8 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
         fail("wrong-type", f'"inputs" must be an array, got {_json_type(inputs)}')
     if not inputs:
         fail("no-inputs", "a circuit needs at least one input")
+    if len(inputs) > limits.MAX_NODES:
+        fail("too-large", f"{len(inputs)} inputs: more than the limit of {limits.MAX_NODES} nodes")
     for i, bit in enumerate(inputs):
         if not is_integer(bit) or bit not in (0, 1):
             fail("bad-bit", f"input {i}: bit must be the integer 0 or 1, got {_show(bit)}")
@@ -195,6 +204,9 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
 
     n, m = len(inputs), len(gates)
     total = n + m
+    if total > limits.MAX_NODES:
+        fail("too-large", f"{total} nodes ({n} inputs, {m} gates): more than the limit of {limits.MAX_NODES} nodes")
+    edges = widest = 0
     ops: list[str] = []
     fanins: list[list[int]] = []
     # Pass 1: each gate on its own.
@@ -215,13 +227,26 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
             fail("wrong-type", f'"in" must be an array of node ids, got {_json_type(fanin)}', g)
         if not fanin:
             fail("empty-fanin", "empty fan-in: a gate must read at least one node", g)
+        if len(fanin) > limits.MAX_FANIN:
+            fail("too-large", f"fan-in of {len(fanin)}: more than the limit of {limits.MAX_FANIN}", g)
+        edges += len(fanin)
+        widest = max(widest, len(fanin))
+        if edges > limits.MAX_EDGES:
+            fail("too-large", f"more than the limit of {limits.MAX_EDGES} edges (fan-in entries) in all", g)
+        if total * widest > limits.MAX_PADDED_SLOTS:
+            fail(
+                "too-large",
+                f"{total} nodes x fan-in {widest} = {total * widest} padded fan-in slots: "
+                f"more than the limit of {limits.MAX_PADDED_SLOTS}",
+                g,
+            )
         for src in fanin:
             if not is_integer(src):
                 fail("wrong-type", f'"in" must hold integer node ids, got {_show(src)}', g)
             if not 0 <= src < total:
                 fail(
                     "id-out-of-range",
-                    f"node id {src} out of range: valid ids are 0..{total - 1} "
+                    f"node id {_show(src)} out of range: valid ids are 0..{total - 1} "
                     f"({n} inputs, {m} gates)",
                     g,
                 )
@@ -313,6 +338,8 @@ def _reject_constant(path: str):
 def loads(text: str | bytes, path: str = "<memory>") -> ParsedCircuit:
     """Decodes and validates the text of a circuit file."""
     path = str(path)
+    if len(text) > limits.MAX_CIRCUIT_BYTES:
+        raise CircuitFileError(path, "too-large", f"file too large: more than {limits.MAX_CIRCUIT_BYTES} bytes")
     try:
         obj = json.loads(
             text,
@@ -329,6 +356,8 @@ def loads(text: str | bytes, path: str = "<memory>") -> ParsedCircuit:
         ) from None
     except RecursionError:
         raise CircuitFileError(path, "invalid-json", "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise CircuitFileError(path, "invalid-json", f"invalid JSON: {limits.describe_error(e)}") from None
     return parse(obj, path)
 
 
@@ -336,11 +365,10 @@ def read(path: str | os.PathLike) -> ParsedCircuit:
     """Reads and validates one circuit file."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        reason = e.strerror or type(e).__name__
-        raise CircuitFileError(name, "unreadable", f"cannot read file: {reason}") from None
+        data = limits.read_regular(name, limits.MAX_CIRCUIT_BYTES)
+    except limits.InputError as e:
+        rule = "too-large" if "too large" in str(e) else "unreadable"
+        raise CircuitFileError(name, rule, str(e)) from None
     return loads(data, name)
 
 

@@ -5,6 +5,10 @@ dict. It is written to a temporary file in the same folder, flushed to disk
 and renamed over the old one, so a kill at any moment leaves either the old
 checkpoint or the new one, never a torn file. PRNG key arrays are stored as
 their raw key data and rebuilt on restore.
+
+Only finite states are written (`save` refuses NaN or inf in any floating
+array), and `restore` refuses a checkpoint that holds them, so a diverged
+run can never leave a NaN "last good" checkpoint behind.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from do1rl.core import atomic
+from do1rl.core import atomic, limits
 
 
 class CheckpointError(ValueError):
@@ -42,10 +46,29 @@ def _host_dtype(x: Any) -> np.dtype:
     return np.dtype(np.uint32) if _is_key(x) else np.dtype(x.dtype)
 
 
+def all_finite(tree: Any) -> bool:
+    """True if no floating array of `tree` holds NaN or inf (one device reduction)."""
+    leaves = [x for x in jax.tree.leaves(tree) if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, np.inexact)]
+    if not leaves:
+        return True
+    return bool(_all_finite(leaves))
+
+
+@jax.jit
+def _all_finite(leaves):
+    return jax.numpy.all(jax.numpy.stack([jax.numpy.isfinite(x).all() for x in leaves]))
+
+
 def save(path: str | Path, state: Any, meta: dict | None = None) -> None:
-    """Writes `state` (any pytree of arrays) and `meta` to `path` atomically."""
+    """Writes `state` (any pytree of arrays) and `meta` to `path` atomically.
+
+    Raises CheckpointError, writing nothing, if `state` holds NaN or inf.
+    """
+    host = _to_host(jax.device_get(state))
+    if not all(np.isfinite(x).all() for x in jax.tree.leaves(host) if np.issubdtype(x.dtype, np.inexact)):
+        raise CheckpointError(f"{path}: refusing to save a state that holds NaN or inf")
     payload = {
-        "state": serialization.to_state_dict(_to_host(jax.device_get(state))),
+        "state": serialization.to_state_dict(host),
         "meta": dict(meta or {}),
     }
     atomic.write_bytes(path, serialization.msgpack_serialize(payload))
@@ -59,27 +82,42 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
     unreadable, or does not match `target`'s structure and shapes.
     """
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path}: no checkpoint")
     try:
-        payload = serialization.msgpack_restore(path.read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no checkpoint") from None
+        data = limits.read_regular(path, None, "checkpoint")
+    except limits.InputError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    try:
+        payload = serialization.msgpack_restore(data)
     except Exception as err:
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__})") from None
     if not isinstance(payload, dict) or "state" not in payload:
         raise CheckpointError(f"{path}: not a do1rl checkpoint")
+    meta = payload.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a do1rl checkpoint (meta is {type(meta).__name__}, not a mapping)")
     leaves, treedef = jax.tree.flatten(target)
     host_target = treedef.unflatten([np.zeros(_host_shape(x), _host_dtype(x)) for x in leaves])
     try:
         restored = serialization.from_state_dict(host_target, payload["state"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path}: does not match this run's state ({err})") from None
+    except Exception as err:  # any structure mismatch: wrong keys, a number where a mapping belongs, ...
+        reason = limits.show(str(err), 100)
+        raise CheckpointError(f"{path}: does not match this run's state ({type(err).__name__}: {reason})") from None
+    restored_leaves = jax.tree.leaves(restored)
+    if len(restored_leaves) != len(leaves):
+        raise CheckpointError(f"{path}: does not match this run's state ({len(restored_leaves)} arrays, want {len(leaves)})")
     out = []
-    for want, got in zip(leaves, jax.tree.leaves(restored)):
+    for want, got in zip(leaves, restored_leaves):
+        if not isinstance(got, (np.ndarray, np.generic)):
+            raise CheckpointError(f"{path}: does not match this run's state (a {type(got).__name__} where an array belongs)")
         got = np.asarray(got)
         if got.shape != _host_shape(want) or got.dtype != _host_dtype(want):
             raise CheckpointError(
                 f"{path}: array of shape {got.shape} {got.dtype} where this run has "
                 f"{_host_shape(want)} {_host_dtype(want)}"
             )
+        if np.issubdtype(got.dtype, np.inexact) and not np.isfinite(got).all():
+            raise CheckpointError(f"{path}: holds NaN or inf values (a diverged run); refusing to use it")
         out.append(jax.random.wrap_key_data(got) if _is_key(want) else got)
-    return treedef.unflatten(out), dict(payload.get("meta") or {})
+    return treedef.unflatten(out), dict(meta or {})

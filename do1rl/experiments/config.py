@@ -9,6 +9,11 @@ else raises `ConfigError`, one line naming the key and listing the valid
 ones. Values are parsed with `yaml.safe_load`, so `x=1e-3`, `flag=true` and
 `args={depth: 4}` work. A field typed `dict` holds free-form keyword
 arguments that are checked elsewhere (e.g. environment options).
+
+Hostile input is bounded (`do1rl.core.limits`): a config file is a regular
+file of at most MAX_CONFIG_BYTES, a file or override expands (YAML aliases
+included) to at most MAX_CONFIG_NODES values, integers fit in 64 bits,
+floats must be finite, and error lines show values cut short.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ from typing import Any, TypeVar
 
 import yaml
 
-from do1rl.core import atomic
+from do1rl.core import atomic, limits
 from do1rl.core.checks import is_integer
 
 T = TypeVar("T")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_show = limits.show
+_cut = limits.cut
 
 
 class ConfigError(ValueError):
@@ -73,33 +81,39 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             except ConfigError:
                 continue
         names = " or ".join("null" if o is type(None) else _type_name(o) for o in options)
-        raise ConfigError(f"{key}: expected {names}, got {value!r}")
+        raise ConfigError(f"{key}: expected {names}, got {_show(value)}")
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_show(value)}")
         (item,) = typing.get_args(hint)[:1]
         return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if hint is dict or origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
+        for name in value:
+            if not isinstance(name, str):
+                raise ConfigError(f"{key}: keys must be names (strings), got {_show(name)}")
         return dict(value)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_show(value)}")
         return value
     if hint is int:
         if not is_integer(value):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
+            raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise ConfigError(f"{key}: integer out of the 64-bit range, got {_show(value)}")
+        return int(value)
     if hint is float:
         if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            return limits.check_float(value, key)
+        except limits.InputError as err:
+            raise ConfigError(str(err)) from None
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {_show(value)}")
         return value
     raise ConfigError(f"{key}: unsupported field type {hint!r}")
 
@@ -107,13 +121,13 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     """Builds `cls` from a (nested) mapping, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {_show(data)}")
     fields = _fields(cls)
     hints = _hints(cls)
-    unknown = sorted(str(k) for k in data if k not in fields)
+    unknown = sorted(_cut(k, 40) if isinstance(k, str) else _show(k, 40) for k in data if k not in fields)
     if unknown:
         raise ConfigError(
-            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+            f"unknown config key(s) {_cut(', '.join(prefix + k for k in unknown), 200)}; "
             f"valid keys: {', '.join(valid_keys(cls, prefix))}"
         )
     kwargs = {}
@@ -150,11 +164,17 @@ def parse_assignment(pair: str) -> tuple[str, Any]:
     """
     key, sep, raw = pair.partition("=")
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"{pair!r}: expected KEY=VALUE, e.g. ppo.num_envs=32")
+        raise ConfigError(f"{_show(pair)}: expected KEY=VALUE, e.g. ppo.num_envs=32")
+    if len(pair) > limits.MAX_CONFIG_BYTES:
+        raise ConfigError(f"{_show(key)}: value too long (limit {limits.MAX_CONFIG_BYTES} bytes)")
     try:
-        return key, yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         return key, raw
+    except ValueError as err:  # e.g. a YAML integer of more than 4300 digits
+        raise ConfigError(f"{_cut(key, 60)}: {limits.describe_error(err)}") from None
+    _check_size(value, _show(key))
+    return key, value
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -167,7 +187,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"override {pair!r}: {part} is set twice")
+                raise ConfigError(f"override {_show(pair)}: {_show(part)} is set twice")
         node[leaf] = value
     return tree
 
@@ -191,20 +211,36 @@ def read_yaml(path: str | Path) -> dict:
     """A YAML mapping from a file, or `ConfigError` saying what is wrong with it."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read config ({err.strerror or err})") from None
+        raw = limits.read_regular(path, limits.MAX_CONFIG_BYTES, "config")
+    except limits.InputError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
+    except (ValueError, RecursionError) as err:  # e.g. a 5000-digit integer, deep nesting
+        reason = "nested too deeply" if isinstance(err, RecursionError) else limits.describe_error(err)
+        raise ConfigError(f"{path}: not a usable config ({reason})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    _check_size(data, str(path))
     return data
+
+
+def _check_size(data: Any, where: str) -> None:
+    """ConfigError if `data` expands (aliases included) past `limits.MAX_CONFIG_NODES` values."""
+    try:
+        limits.config_size(data)
+    except limits.InputError as err:
+        raise ConfigError(f"{where}: {err}") from None
 
 
 def load(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:

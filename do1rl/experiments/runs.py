@@ -1,8 +1,12 @@
-"""Run folders: where a training run keeps its files, and loading a trained agent from one."""
+"""Run folders: where a training run keeps its files, the lock that keeps them one run's, and loading a trained agent."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,6 +21,41 @@ from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import build, seed_keys
 
 CHECKPOINT = Path("checkpoints") / "latest.msgpack"
+LOCK = ".lock"  # flock'ed by the process writing the folder; the file itself means nothing
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be written: in use by another process, or not creatable (one line)."""
+
+
+@contextlib.contextmanager
+def lock_folder(folder: str | Path) -> Iterator[Path]:
+    """Holds an exclusive OS lock (`flock`) on `folder` for the block; creates the folder.
+
+    A second process locking the same folder gets RunFolderError at once.
+    The lock dies with the process, so a crash or kill -9 leaves no stale
+    lock behind (the `.lock` file stays, unlocked and harmless).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise RunFolderError(f"{folder}: cannot create or write the folder ({err.strerror or err})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise RunFolderError(
+                f"{folder}: in use by another do1rl process (pid {holder}); wait for it or choose another folder"
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield folder
+    finally:
+        os.close(fd)
 
 
 class TrainedAgent(NamedTuple):

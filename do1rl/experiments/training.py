@@ -14,7 +14,10 @@ A run folder holds:
 Training runs chunk by chunk: one jitted call runs `updates_per_chunk` PPO
 iterations for all seeds (vmapped) and returns summed metrics. Between
 chunks the loop logs, checkpoints and checks for NaN/inf losses and
-SIGINT/SIGTERM. Resuming reloads the checkpoint and runs the same chunks,
+SIGINT/SIGTERM. A chunk whose losses or new state (params, optimizer state, ...)
+hold NaN or inf stops the run (exit 3) before anything of it is saved. The
+run folder is locked (`runs.lock_folder`) for the whole run, so a second
+writer is refused at once. Resuming reloads the checkpoint and runs the same chunks,
 so an interrupted and resumed run is bitwise equal (on CPU) to an
 uninterrupted one.
 """
@@ -31,11 +34,11 @@ import numpy as np
 
 from do1rl.agents.networks import param_count
 from do1rl.agents.ppo import summarize
-from do1rl.core import atomic
+from do1rl.core import atomic, limits
 from do1rl.evaluation import evaluate
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
-from do1rl.experiments.runs import CHECKPOINT
+from do1rl.experiments.runs import CHECKPOINT, RunFolderError, lock_folder
 from do1rl.experiments.scalars import log_scalars
 from do1rl.experiments.signals import StopFlag
 from do1rl.experiments.train_config import TrainConfig
@@ -43,6 +46,9 @@ from do1rl.experiments.trainer import Trainer, seed_keys
 
 # Exit codes of `train_run`.
 OK, INTERRUPTED, DIVERGED = 0, 130, 3
+# Largest training state plus rollout estimate (bytes) a run may ask for; checked before allocating.
+MAX_TRAIN_BYTES = 64 << 30
+MAX_SEEDS = 1024  # num_seeds trained at once
 
 
 def train_run(
@@ -54,18 +60,57 @@ def train_run(
     progress: bool = True,
     log=print,
 ) -> int:
-    """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED)."""
+    """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED).
+
+    The config is checked (env, network, memory estimate) before the folder
+    is made. Raises RunFolderError if the folder is locked by another
+    process, cannot be made, already holds a run (without `resume`), or
+    holds none to resume.
+    """
     with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
-        return _train(config, run_dir, resume, devices, progress, log, stop)
+        trainer = build_trainer(config, devices)
+        run_dir = Path(run_dir)
+        with lock_folder(run_dir):
+            has_run = (run_dir / CHECKPOINT).exists()
+            if resume and not has_run:
+                raise RunFolderError(f"{run_dir}: nothing to resume (no {CHECKPOINT})")
+            if not resume and has_run:
+                raise RunFolderError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+            return _train(trainer, config, run_dir, resume, progress, log, stop)
 
 
-def _train(config, run_dir, resume, devices, progress, log, stop) -> int:
+def build_trainer(config: TrainConfig, devices: int = 1) -> Trainer:
+    """The run's `Trainer`, refused (ValueError, one line) before allocating if it would be too large."""
+    if config.num_seeds > MAX_SEEDS:
+        raise ValueError(f"num_seeds must be in 1..{MAX_SEEDS}, got {config.num_seeds}")
+    try:
+        trainer = Trainer(config, devices=devices)
+    except (OverflowError, MemoryError) as err:  # sizes past what the arrays' index types hold
+        raise ValueError(f"config too large to build ({limits.describe_error(err)})") from None
+    check_memory(trainer)
+    return trainer
+
+
+def _nbytes(tree: Any) -> int:
+    return sum(int(np.prod(x.shape, dtype=object)) * getattr(x.dtype, "itemsize", 8) for x in jax.tree.leaves(tree))
+
+
+def check_memory(trainer: Trainer) -> None:
+    """ValueError (one line) if the run's state plus a rollout estimate passes `MAX_TRAIN_BYTES`."""
+    shape = trainer.state_shape
+    need = _nbytes(shape) + _nbytes(shape.env_state) * trainer.config.ppo.num_steps
+    if need > MAX_TRAIN_BYTES:
+        raise ValueError(
+            f"this config needs about {need / 2**30:,.1f} GiB for the training state and one rollout, "
+            f"more than the limit of {MAX_TRAIN_BYTES >> 30} GiB (network width/depth, ppo.num_envs, "
+            f"ppo.num_steps, num_seeds or the circuit size)"
+        )
+
+
+def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
     from tensorboardX import SummaryWriter
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / CHECKPOINT
-    trainer = Trainer(config, devices=devices)
     ppo_cfg = config.ppo
     total_updates = ppo_cfg.num_updates
     if resume:
@@ -104,10 +149,10 @@ def _train(config, run_dir, resume, devices, progress, log, stop) -> int:
         totals = jax.device_get(totals)
         elapsed = time.perf_counter() - start
         stats = summarize(totals)
-        if stats["nonfinite"] > 0:
+        if stats["nonfinite"] > 0 or not checkpoint.all_finite(new_state):  # what would be saved
             log(
-                f"error: loss became NaN or inf between iterations {done_updates} and "
-                f"{done_updates + n}; stopped, keeping the last good checkpoint ({ckpt_path})"
+                f"error: training diverged (NaN or inf in the loss or the parameters) between iterations "
+                f"{done_updates} and {done_updates + n}; stopped, keeping the last good checkpoint ({ckpt_path})"
             )
             status = DIVERGED
             break
