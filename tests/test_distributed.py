@@ -1,0 +1,252 @@
+"""`do1rl train` across two real processes: jax.distributed over localhost, gloo collectives, one CPU device each.
+
+One pass, phases overlapped to save wall time on small CI machines:
+
+1. a pair of processes trains the tiny run; both pause after the checkpoint of
+   iteration 2 and are SIGKILLed; meanwhile one process trains the same config
+   over 2 local devices (the reference), and a process without a coordinator
+   must fail in bounded time;
+2. a single process refuses to resume the pair's run (process-count mismatch);
+3. the pair resumes with `--resume` and finishes.
+
+Every process prints a hash of its (replicated) parameters after each
+checkpoint; the two processes must agree each time, and the parameters must
+match the reference's within float tolerance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TINY = textwrap.dedent(
+    """
+    seed: 7
+    env:
+      id: do1rl/AlternatingCircuit-v0
+      args: {n_inputs: 3, depth: 2, width: 2, stop_action: true}
+    network: {family: mlp, depth: 4, width: 16}
+    ppo: {total_timesteps: 384, num_envs: 8, num_steps: 8, num_minibatches: 2, update_epochs: 1}
+    eval: {episodes: 8, seed: 99}
+    log: {updates_per_chunk: 2}
+    """
+)
+UPDATES = (0, 2, 4, 6)  # checkpoints: init, then after each chunk of 2 iterations
+PAUSE_AT = 2
+
+# Runs `do1rl train ARGS` in this process, printing a hash of the parameters after every checkpoint
+# and saving them (process 0) to $DO1RL_TEST_OUT/params-<update>.npz; with $DO1RL_TEST_PAUSE_AT it
+# marks that checkpoint done and waits to be killed.
+DRIVER = textwrap.dedent(
+    """
+    import hashlib, os, sys, time
+    import jax, numpy as np
+    from do1rl import cli
+    from do1rl.experiments import global_checkpoint
+    from do1rl.experiments.distributed import local_value
+
+    out, pause = os.environ["DO1RL_TEST_OUT"], int(os.environ.get("DO1RL_TEST_PAUSE_AT", "-1"))
+    real_save = global_checkpoint.RunCheckpoints.save
+
+    def save(self, state, meta):
+        real_save(self, state, meta)
+        leaves = [np.asarray(x) for x in jax.tree.leaves(local_value(state.params))]
+        digest = hashlib.sha256(b"".join(x.tobytes() for x in leaves)).hexdigest()
+        print(f"CHUNK {jax.process_index()} {meta['update']} {digest}", flush=True)
+        if jax.process_index() == 0:
+            np.savez(os.path.join(out, f"params-{meta['update']}.npz"), *leaves)
+        if meta["update"] == pause:
+            open(os.path.join(out, f"paused-{jax.process_index()}"), "w").close()
+            time.sleep(3600)
+
+    global_checkpoint.RunCheckpoints.save = save
+    sys.exit(cli.main(sys.argv[1:]))
+    """
+)
+
+# The same config trained by one process over 2 local devices, without the CLI (no eval compile).
+REFERENCE = textwrap.dedent(
+    """
+    import os, sys, jax, numpy as np
+    from do1rl.experiments import config as C
+    from do1rl.experiments.train_config import TrainConfig
+    from do1rl.experiments.trainer import Trainer, seed_keys
+
+    assert jax.process_count() == 1 and jax.local_device_count() == 2
+    cfg = C.load(TrainConfig, sys.argv[1], [])
+    trainer = Trainer(cfg, devices=2)
+    state = trainer.init(seed_keys(cfg))
+    for update in range(0, cfg.ppo.num_updates + 1, cfg.log.updates_per_chunk):
+        if update:
+            state, _ = trainer.run_chunk(state, cfg.log.updates_per_chunk)
+        leaves = [np.asarray(x) for x in jax.tree.leaves(state.params)]
+        np.savez(os.path.join(os.environ["DO1RL_TEST_OUT"], f"params-{update}.npz"), *leaves)
+    print("ok")
+    """
+)
+
+CLI = "import sys; from do1rl import cli; sys.exit(cli.main(sys.argv[1:]))"
+TIMEOUT_S = 900  # per phase; a hang fails the test instead of blocking CI
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(out: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "DO1RL_", "XLA_FLAGS"))}
+    env.update(JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1", DO1RL_TEST_OUT=str(out), **extra)
+    return env
+
+
+def _start(script: Path, args: list[str], out: Path, log: Path, **extra) -> subprocess.Popen:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        return subprocess.Popen([sys.executable, str(script), *args], env=_env(out, **extra), stdout=f, stderr=subprocess.STDOUT)
+
+
+def _pair(script, args, out, tmp, port, tag, **extra):
+    dist = ["--distributed", "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--no-progress"]
+    return [
+        _start(script, [*args, *dist, "--process-id", str(i)], out, tmp / f"{tag}-{i}.log", **extra) for i in range(2)
+    ]
+
+
+def _wait(procs, deadline) -> list[int]:
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout=max(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail("a process hung")
+    return codes
+
+
+def _chunks(log: Path) -> dict[int, str]:
+    """{update: params hash} printed by one process."""
+    out = {}
+    for line in log.read_text().splitlines():
+        if line.startswith("CHUNK "):
+            _, _, update, digest = line.split()
+            out[int(update)] = digest
+    return out
+
+
+def _params(out: Path, update: int) -> list[np.ndarray]:
+    with np.load(out / f"params-{update}.npz", allow_pickle=False) as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+def _error_lines(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.strip() and not line.startswith("[Gloo]")]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dist")
+    config, driver, reference = tmp / "tiny.yaml", tmp / "driver.py", tmp / "reference.py"
+    config.write_text(TINY)
+    driver.write_text(DRIVER)
+    reference.write_text(REFERENCE)
+    run = tmp / "run"
+    procs = []
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        pair = _pair(driver, ["train", "--config", str(config), "--out", str(run)], tmp / "out-first", tmp, _free_port(),
+                     "first", DO1RL_TEST_PAUSE_AT=str(PAUSE_AT))
+        ref = _start(reference, [str(config)], tmp / "out-ref", tmp / "ref.log",
+                     XLA_FLAGS="--xla_force_host_platform_device_count=2")
+        start = time.monotonic()
+        lonely = _start(driver, ["train", "--distributed", "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes",
+                                 "2", "--process-id", "1", "--init-timeout", "3", "--config", str(config), "--out",
+                                 str(tmp / "lonely")], tmp / "out-lonely", tmp / "lonely.log")
+        procs = [*pair, ref, lonely]
+        lonely_code = _wait([lonely], deadline)[0]
+        lonely_s = time.monotonic() - start
+        paused = [tmp / "out-first" / f"paused-{i}" for i in range(2)]
+        while not all(p.exists() for p in paused):
+            if any(p.poll() is not None for p in pair):
+                pytest.fail("the pair exited before its checkpoint:\n" + (tmp / "first-0.log").read_text()[-3000:])
+            if time.monotonic() > deadline:
+                pytest.fail("the pair never reached its checkpoint")
+            time.sleep(0.2)
+        for p in pair:
+            p.send_signal(signal.SIGKILL)
+        first_codes = _wait(pair, deadline)
+        mismatch = subprocess.run([sys.executable, "-c", CLI, "train", "--resume", str(run), "--no-progress"],
+                                  env=_env(tmp), capture_output=True, text=True, timeout=TIMEOUT_S)
+        deadline = time.monotonic() + TIMEOUT_S
+        resumed = _pair(driver, ["train", "--resume", str(run)], tmp / "out-resumed", tmp, _free_port(), "resumed")
+        procs = [*resumed, ref]
+        resumed_codes = _wait(resumed, deadline)
+        ref_code = _wait([ref], deadline)[0]
+    finally:
+        for p in procs:
+            with contextlib.suppress(OSError):
+                p.kill()
+    return dict(tmp=tmp, run=run, lonely_code=lonely_code, lonely_s=lonely_s, first_codes=first_codes,
+                mismatch=mismatch, resumed_codes=resumed_codes, ref_code=ref_code)
+
+
+def test_pair_trains_resumes_after_kill_and_finishes(runs):
+    tmp, run = runs["tmp"], runs["run"]
+    assert runs["first_codes"] == [-signal.SIGKILL] * 2
+    assert runs["resumed_codes"] == [0, 0], (tmp / "resumed-0.log").read_text()[-3000:]
+    assert runs["ref_code"] == 0, (tmp / "ref.log").read_text()[-3000:]
+    assert json.loads((run / "checkpoints" / "format.json").read_text()) == {"format": "orbax", "num_processes": 2}
+    assert sorted(p.name for p in (run / "checkpoints" / "orbax").iterdir()) == ["6"]
+    assert not (run / "checkpoints" / "latest.msgpack").exists()
+    report = json.loads((run / "eval.json").read_text())
+    assert report["episodes"] == 8
+    # Process 0 alone writes TensorBoard events: one file per launch of the pair.
+    assert len(list(run.glob("events.out.tfevents.*"))) == 2
+    assert "resumed" in (tmp / "resumed-0.log").read_text()
+
+
+def test_processes_agree_after_every_chunk(runs):
+    tmp = runs["tmp"]
+    for tag, updates in (("first", (0, PAUSE_AT)), ("resumed", (4, 6))):
+        hashes = [_chunks(tmp / f"{tag}-{i}.log") for i in range(2)]
+        assert sorted(hashes[0]) == list(updates), hashes
+        assert hashes[0] == hashes[1], tag
+
+
+def test_pair_matches_one_process_over_two_devices(runs):
+    tmp = runs["tmp"]
+    for update, out in ((0, "out-first"), (PAUSE_AT, "out-first"), (4, "out-resumed"), (6, "out-resumed")):
+        pair, ref = _params(tmp / out, update), _params(tmp / "out-ref", update)
+        assert len(pair) == len(ref)
+        for a, b in zip(pair, ref):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5, err_msg=f"update {update}")
+
+
+def test_missing_coordinator_fails_fast_with_one_line(runs):
+    tmp = runs["tmp"]
+    assert runs["lonely_code"] == 4
+    assert runs["lonely_s"] < 60
+    lines = _error_lines(tmp / "lonely.log")
+    assert len(lines) == 1 and lines[0].startswith("error: no coordinator at 127.0.0.1:"), lines
+
+
+def test_resume_on_another_process_count_is_one_line(runs):
+    mismatch = runs["mismatch"]
+    assert mismatch.returncode == 2
+    lines = [line for line in mismatch.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "was trained by 2 process(es)" in lines[0], mismatch.stderr
