@@ -22,7 +22,7 @@ from do1rl.experiments import checkpoint
 from do1rl.experiments.checkpoint import CheckpointError
 from do1rl.experiments.runs import CHECKPOINT
 
-__all__ = ["FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format"]
+__all__ = ["FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format", "restore_latest"]
 
 FORMAT_FILE = Path("checkpoints") / "format.json"
 ORBAX_DIR = Path("checkpoints") / "orbax"
@@ -64,6 +64,43 @@ def _is_key(x: Any) -> bool:
 
 def _key_data_shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape) + jax.random.key_data(jax.random.key(0)).shape
+
+
+def _restore_orbax(run_dir: Path, shape: Any, shardings: Any) -> tuple[Any, dict]:
+    """(state, meta) of the newest orbax step, each leaf placed with its sharding in `shardings`."""
+    import orbax.checkpoint as ocp
+
+    step = _latest_orbax_step(run_dir)
+    if step is None:
+        raise CheckpointError(f"{run_dir / ORBAX_DIR}: no checkpoint")
+    target = jax.tree.map(
+        lambda x, s: jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
+        if _is_key(x)
+        else jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+        shape,
+        shardings,
+    )
+    args = ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
+    try:
+        with ocp.CheckpointManager((run_dir / ORBAX_DIR).absolute()) as manager:
+            restored = manager.restore(step, args=args)
+    except Exception as err:
+        raise CheckpointError(f"{run_dir / ORBAX_DIR / str(step)}: unreadable checkpoint ({type(err).__name__})") from None
+    state = jax.tree.map(lambda x, r: jax.random.wrap_key_data(r) if _is_key(x) else r, shape, restored["state"])
+    return state, dict(restored["meta"] or {})
+
+
+def restore_latest(run_dir: str | Path, shape: Any) -> tuple[Any, dict]:
+    """(state, meta) of a run's latest checkpoint in this one process, whichever format and process count wrote it.
+
+    `shape`: the run's state as `jax.ShapeDtypeStruct`s (e.g. `Trainer.state_shape`).
+    Orbax arrays land on the first local device.
+    """
+    run_dir = Path(run_dir)
+    if read_format(run_dir)["format"] == MSGPACK:
+        return checkpoint.restore(run_dir / CHECKPOINT, shape)
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return _restore_orbax(run_dir, shape, jax.tree.map(lambda _: device, shape))
 
 
 class RunCheckpoints:
@@ -127,24 +164,4 @@ class RunCheckpoints:
         if self.format == MSGPACK:
             state, meta = checkpoint.restore(self.run_dir / CHECKPOINT, self.trainer.state_shape)
             return self.trainer.place(state), meta
-        import orbax.checkpoint as ocp
-
-        step = _latest_orbax_step(self.run_dir)
-        if step is None:
-            raise CheckpointError(f"{self.run_dir / ORBAX_DIR}: no checkpoint")
-        shape, shardings = self.trainer.state_shape, self.trainer.shardings
-        target = jax.tree.map(
-            lambda x, s: jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
-            if _is_key(x)
-            else jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-            shape,
-            shardings,
-        )
-        try:
-            restored = self._orbax().restore(
-                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
-            )
-        except Exception as err:
-            raise CheckpointError(f"{self.run_dir / ORBAX_DIR / str(step)}: unreadable checkpoint ({type(err).__name__})") from None
-        state = jax.tree.map(lambda x, r: jax.random.wrap_key_data(r) if _is_key(x) else r, shape, restored["state"])
-        return state, dict(restored["meta"] or {})
+        return _restore_orbax(self.run_dir, self.trainer.state_shape, self.trainer.shardings)
