@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # Exit code of a distributed run that cannot reach its coordinator or loses a process.
 DISTRIBUTED_FAILURE = 4
+# Status codes that open the messages of XLA runtime errors (gloo/NCCL collectives, barriers).
+_RUNTIME_STATUSES = {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "CANCELLED", "FAILED_PRECONDITION"}
 
 
 def _error(message: str, code: int = 2) -> int:
@@ -67,9 +69,6 @@ def _is_runtime_failure(err: Exception) -> bool:
 
     status = str(err).split(":", 1)[0]
     return isinstance(err, jax.errors.JaxRuntimeError) or status in _RUNTIME_STATUSES
-
-
-_RUNTIME_STATUSES = {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "CANCELLED", "FAILED_PRECONDITION"}
 
 
 def _lost_peer(err: Exception) -> int:
@@ -103,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
     if is_distributed:
         if args.out is None and args.resume is None:
             return _error("a distributed run needs --out RUN_DIR (the same folder, on a shared filesystem, for every process)")
+        try:
+            cluster = distributed.resolve(*flags, init_timeout=args.init_timeout)
+        except distributed.DistributedError as err:
+            return _error(str(err))
         try:  # before anything touches a device
-            distributed.initialize(distributed.resolve(*flags, init_timeout=args.init_timeout))
+            distributed.initialize(cluster)
         except distributed.DistributedError as err:
             return _error(str(err), code=DISTRIBUTED_FAILURE)
     from do1rl.sharding import check_device_count

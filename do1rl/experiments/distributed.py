@@ -152,19 +152,35 @@ def _wait_for_coordinator(address: str, timeout: float) -> None:
         time.sleep(0.25)
 
 
+def _check_port_free(address: str) -> None:
+    """DistributedError if the coordinator's port is taken on this host (JAX may crash binding it)."""
+    _, port = _split_address(address)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+        except OSError as err:
+            raise DistributedError(
+                f"process 0 cannot serve the coordinator on port {port} ({err.strerror or err}); choose another free port"
+            ) from None
+
+
 def initialize(cluster: Cluster) -> None:
     """Joins the run: gloo collectives on CPU, then `jax.distributed.initialize` with bounded timeouts.
 
-    Must run before anything touches a JAX device. A process other than 0
-    first waits (up to `init_timeout`) for the coordinator to accept
-    connections, so a missing coordinator is a `DistributedError`, not an
-    abort inside JAX.
+    Must run before anything touches a JAX device. Process 0 first checks
+    that the coordinator's port is free; the others wait (up to
+    `init_timeout`) for the coordinator to accept connections; so a taken
+    port or a missing coordinator is a `DistributedError`, not a crash
+    inside JAX.
     """
+    if cluster.coordinator is not None and cluster.process_id == 0:
+        _check_port_free(cluster.coordinator)
+    elif cluster.coordinator is not None:
+        _wait_for_coordinator(cluster.coordinator, cluster.init_timeout)
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
-    if cluster.coordinator is not None and cluster.process_id != 0:
-        _wait_for_coordinator(cluster.coordinator, cluster.init_timeout)
     try:
         jax.distributed.initialize(
             coordinator_address=cluster.coordinator,
