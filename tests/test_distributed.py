@@ -172,6 +172,8 @@ def test_settings_come_from_flags_then_variables_then_slurm():
     assert resolve(environ=SLURM_PAIR) == Cluster()  # left to JAX's SLURM detection
     assert requested(False, SLURM_PAIR) and requested(False, {"DO1RL_COORDINATOR_ADDRESS": "h:1"}) and requested(True, {})
     assert not requested(False, {}) and not requested(False, {**SLURM_PAIR, "SLURM_STEP_NUM_TASKS": "1", "SLURM_NTASKS": "1"})
+    batch_script = {k: v for k, v in SLURM_PAIR.items() if k != "SLURM_STEP_NUM_TASKS"}  # sbatch's own shell, not srun
+    assert not requested(False, batch_script)
 
 
 @pytest.mark.parametrize(

@@ -63,11 +63,11 @@ class Cluster:
 
 
 def _slurm_tasks(environ: Mapping[str, str]) -> int:
-    """Tasks of the SLURM job step this process belongs to (0 outside `srun`)."""
+    """Tasks of the `srun` job step this process belongs to (0 outside one, e.g. in the batch script itself)."""
     if "SLURM_PROCID" not in environ or "SLURM_STEP_NODELIST" not in environ:
         return 0
     try:
-        return int(environ.get("SLURM_STEP_NUM_TASKS") or environ.get("SLURM_NTASKS") or 0)
+        return int(environ.get("SLURM_STEP_NUM_TASKS") or 0)
     except ValueError:
         return 0
 

@@ -139,7 +139,9 @@ class RunCheckpoints:
         if self._manager is None:
             import orbax.checkpoint as ocp
 
-            options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True, enable_async_checkpointing=False)
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=1, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
+            )
             self._manager = ocp.CheckpointManager((self.run_dir / ORBAX_DIR).absolute(), options=options)
         return self._manager
 
