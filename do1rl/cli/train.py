@@ -3,6 +3,11 @@
     do1rl train --config configs/ppo_alternating_small.yaml
     do1rl train --config configs/ppo_do1_small.yaml --out runs/do1 ppo.num_envs=128 network.width=256
     do1rl train --resume runs/do1          # continue an interrupted run exactly
+    do1rl train --distributed --coordinator host0:8476 --num-processes 2 --process-id 0 --config ... --out shared/run
+
+Several processes (hosts) train one run with `--distributed` (or the
+DO1RL_COORDINATOR_ADDRESS variables, or `srun` with 2+ tasks); see
+docs/distributed.md.
 
 Overrides are dotted `key=value` pairs (values parsed as YAML). The run
 folder gets `config.yaml`, TensorBoard event files, `checkpoints/` and, at
@@ -30,15 +35,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
     parser.add_argument(
-        "--devices", type=int_in(1, 4096), default=1, help="shard each seed's envs across N local devices (default: 1)"
+        "--devices",
+        type=int_in(1, 4096),
+        default=None,
+        help="shard each seed's envs across N local devices (default: 1; all local devices with --distributed)",
+    )
+    group = parser.add_argument_group("several processes or hosts (docs/distributed.md)")
+    group.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run with jax.distributed (automatic under srun with 2+ tasks or with DO1RL_COORDINATOR_ADDRESS)",
+    )
+    group.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address and a free port (or DO1RL_COORDINATOR_ADDRESS)")
+    group.add_argument("--num-processes", type=int_in(1, 1 << 16), metavar="N", help="processes in the run (or DO1RL_NUM_PROCESSES)")
+    group.add_argument("--process-id", type=int_in(0, 1 << 16), metavar="I", help="this process, 0..N-1 (or DO1RL_PROCESS_ID)")
+    group.add_argument(
+        "--init-timeout", type=int_in(1, 86400), default=300, metavar="S",
+        help="seconds to wait for the coordinator and every process (default: 300)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ppo.num_envs=32")
 
 
-def _error(message: str) -> int:
+# Exit code of a distributed run that cannot reach its coordinator or loses a process.
+DISTRIBUTED_FAILURE = 4
+# Status codes that open the messages of XLA runtime errors (gloo/NCCL collectives, barriers).
+_RUNTIME_STATUSES = {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "CANCELLED", "FAILED_PRECONDITION"}
+
+
+def _error(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 2
+    return code
+
+
+def _is_runtime_failure(err: Exception) -> bool:
+    """An error of the XLA runtime (a failed collective or barrier), not of do1rl's own checks."""
+    import jax
+
+    status = str(err).split(":", 1)[0]
+    return isinstance(err, jax.errors.JaxRuntimeError) or status in _RUNTIME_STATUSES
+
+
+def _lost_peer(err: Exception) -> int:
+    """One line, then exit at once: JAX's exit-time shutdown would wait for the lost process and abort."""
+    import os
+
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    _error(f"lost contact with another process ({first}); resume the run with --resume once all are back")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(DISTRIBUTED_FAILURE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,23 +98,44 @@ def run(args: argparse.Namespace) -> int:
         return _error("--resume continues a run with its saved config.yaml; it takes no --config or overrides")
     if args.resume is not None and args.out is not None:
         return _error("--resume RUN_DIR already names the run folder; drop --out")
+    from do1rl.experiments import distributed
+
+    flags = (args.coordinator, args.num_processes, args.process_id)
+    is_distributed = distributed.requested(args.distributed)
+    if not is_distributed and any(f is not None for f in flags):
+        return _error("--coordinator, --num-processes and --process-id need --distributed")
+    if is_distributed:
+        if args.out is None and args.resume is None:
+            return _error("a distributed run needs --out RUN_DIR (the same folder, on a shared filesystem, for every process)")
+        try:
+            cluster = distributed.resolve(*flags, init_timeout=args.init_timeout)
+        except distributed.DistributedError as err:
+            return _error(str(err))
+        try:  # before anything touches a device
+            distributed.initialize(cluster)
+        except distributed.DistributedError as err:
+            return _error(str(err), code=DISTRIBUTED_FAILURE)
     from do1rl.sharding import check_device_count
 
     try:
-        check_device_count(args.devices)
+        import jax
+
+        devices = args.devices if args.devices is not None else (jax.local_device_count() if is_distributed else 1)
+        check_device_count(devices)
     except ValueError as err:
         return _error(f"--{err}")
 
     from do1rl.core.atomic import WriteError
-    from do1rl.experiments.runs import CHECKPOINT, load_config
+    from do1rl.experiments.global_checkpoint import has_checkpoint
+    from do1rl.experiments.runs import load_config
     from do1rl.experiments.train_config import TrainConfig
     from do1rl.experiments.training import train_run
 
     try:
         if args.resume is not None:
             run_dir = args.resume
-            if not (run_dir / CHECKPOINT).exists():
-                return _error(f"{run_dir}: nothing to resume (no {CHECKPOINT})")
+            if not has_checkpoint(run_dir):
+                return _error(f"{run_dir}: nothing to resume (no checkpoint)")
             config = load_config(run_dir)
         else:
             config = config_lib.load(TrainConfig, args.config, args.overrides)
@@ -77,12 +144,16 @@ def run(args: argparse.Namespace) -> int:
             config,
             run_dir,
             resume=args.resume is not None,
-            devices=args.devices,
+            devices=devices,
             progress=not args.no_progress,
         )
     except (config_lib.ConfigError, EnvArgumentError, CircuitFileError) as err:
         return _error(str(err))
-    except ValueError as err:  # a bad network or PPO setting, a locked or unwritable run folder
-        return _error(str(err))
     except WriteError as err:  # e.g. a full disk while writing a checkpoint
         return _error(str(err))
+    except (ValueError, RuntimeError) as err:
+        if is_distributed and _is_runtime_failure(err):  # a peer was lost mid-collective
+            return _lost_peer(err)
+        if isinstance(err, RuntimeError):
+            raise
+        return _error(str(err))  # a bad network or PPO setting, a checkpoint, a locked or unwritable run folder

@@ -51,7 +51,10 @@ def all_finite(tree: Any) -> bool:
     leaves = [x for x in jax.tree.leaves(tree) if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, np.inexact)]
     if not leaves:
         return True
-    return bool(_all_finite(leaves))
+    finite = _all_finite(leaves)
+    if not finite.is_fully_addressable:  # a replicated scalar of a multi-process run
+        finite = finite.addressable_data(0)
+    return bool(finite)
 
 
 @jax.jit

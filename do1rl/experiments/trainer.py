@@ -1,4 +1,4 @@
-"""`Trainer`: the jitted PPO pieces of a run, over seeds and sharded over local devices."""
+"""`Trainer`: the jitted PPO pieces of a run, over seeds and sharded over devices (of one process or several)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from do1rl.agents.networks import make_network, validate
 from do1rl.agents.ppo import PPO
 from do1rl.envs.make import make
 from do1rl.experiments.train_config import TrainConfig
-from do1rl.sharding import check_device_count, local_mesh
+from do1rl.sharding import check_device_count, global_mesh
 
 
 def build(config: TrainConfig):
@@ -30,13 +30,13 @@ def seed_keys(config: TrainConfig) -> jax.Array:
 
 
 def mesh_shardings(state: Any, devices: int):
-    """Shardings placing each seed's env batch across `devices` local devices.
+    """Shardings placing each seed's env batch across `devices` devices of every process.
 
     Env states (and per-env accumulators) are split along the env axis;
     params, optimizer state, keys and counters are replicated, so XLA
-    averages gradients across devices.
+    averages gradients across devices (and processes).
     """
-    mesh = local_mesh(devices, "envs")
+    mesh = global_mesh(devices, "envs")
     P = jax.sharding.PartitionSpec
     split = jax.sharding.NamedSharding(mesh, P(None, "envs"))
     whole = jax.sharding.NamedSharding(mesh, P())
@@ -57,16 +57,21 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, devices: int = 1):
+        """`devices`: local devices per process; with several processes the mesh spans all of them."""
         self.config = config
         self.env, self.env_params, self.network, self.ppo = build(config)
         check_device_count(devices)
-        if config.ppo.num_envs % devices:
-            raise ValueError(f"ppo.num_envs ({config.ppo.num_envs}) must be divisible by --devices ({devices})")
+        total = devices * jax.process_count()
+        if config.ppo.num_envs % total:
+            raise ValueError(
+                f"ppo.num_envs ({config.ppo.num_envs}) must be divisible by the number of devices "
+                f"({devices} per process x {jax.process_count()} process(es))"
+            )
         self.devices = devices
         init = self.ppo.init_seeds
         shape = jax.eval_shape(init, seed_keys(config))
         self.state_shape = shape
-        if devices > 1:
+        if total > 1:
             self.shardings, replicated = mesh_shardings(shape, devices)
             self.init = jax.jit(init, out_shardings=self.shardings)
             self.run_chunk = jax.jit(

@@ -24,6 +24,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -38,7 +39,9 @@ from do1rl.core import atomic, limits
 from do1rl.evaluation import evaluate
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
-from do1rl.experiments.runs import CHECKPOINT, RunFolderError, lock_folder
+from do1rl.experiments.distributed import any_process, is_main_process, local_value
+from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
+from do1rl.experiments.runs import RunFolderError, lock_folder
 from do1rl.experiments.scalars import log_scalars
 from do1rl.experiments.signals import StopFlag
 from do1rl.experiments.train_config import TrainConfig
@@ -70,10 +73,11 @@ def train_run(
     with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
         trainer = build_trainer(config, devices)
         run_dir = Path(run_dir)
-        with lock_folder(run_dir):
-            has_run = (run_dir / CHECKPOINT).exists()
+        # Process 0 alone holds the lock: the processes of one distributed run share the folder.
+        with lock_folder(run_dir) if is_main_process() else contextlib.nullcontext():
+            has_run = has_checkpoint(run_dir)
             if resume and not has_run:
-                raise RunFolderError(f"{run_dir}: nothing to resume (no {CHECKPOINT})")
+                raise RunFolderError(f"{run_dir}: nothing to resume (no checkpoint)")
             if not resume and has_run:
                 raise RunFolderError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
             return _train(trainer, config, run_dir, resume, progress, log, stop)
@@ -110,25 +114,30 @@ def check_memory(trainer: Trainer) -> None:
 def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
     from tensorboardX import SummaryWriter
 
-    ckpt_path = run_dir / CHECKPOINT
+    main = is_main_process()  # with several processes, process 0 alone writes config, events and eval.json
+    if not main:
+        log, progress = (lambda *_: None), False
     ppo_cfg = config.ppo
     total_updates = ppo_cfg.num_updates
     if resume:
-        state, meta = checkpoint.restore(ckpt_path, trainer.state_shape)
-        state = trainer.place(state)
+        checkpoints = RunCheckpoints.resume(run_dir, trainer)
+        state, meta = checkpoints.restore()
         log(f"resumed {run_dir} at iteration {meta.get('update', '?')} of {total_updates}")
     else:
-        config_lib.dump(config, run_dir / "config.yaml")
+        if main:
+            config_lib.dump(config, run_dir / "config.yaml")
+        checkpoints = RunCheckpoints.start(run_dir, trainer)
         state = trainer.init(seed_keys(config))
-        checkpoint.save(ckpt_path, state, {"update": 0, "env_steps": 0})
-    done_updates = int(np.asarray(state.update).reshape(-1)[0])
+        checkpoints.save(state, {"update": 0, "env_steps": 0})
+    ckpt_path = run_dir / "checkpoints"
+    done_updates = int(local_value(state.update).reshape(-1)[0])
     params0 = jax.tree.map(lambda x: x[0], state.params)
     log(
         f"{config.network.family} network: {param_count(params0):,} parameters, "
         f"{config.num_seeds} seed(s), {total_updates} iterations of {ppo_cfg.batch_size} env steps"
     )
 
-    writer = SummaryWriter(str(run_dir))
+    writer = SummaryWriter(str(run_dir)) if main else None
     steps_per_update = ppo_cfg.batch_size
     bar = None
     if progress:
@@ -146,7 +155,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         n = min(config.log.updates_per_chunk, total_updates - done_updates)
         start = time.perf_counter()
         new_state, totals = trainer.run_chunk(state, n)
-        totals = jax.device_get(totals)
+        totals = local_value(totals)
         elapsed = time.perf_counter() - start
         stats = summarize(totals)
         if stats["nonfinite"] > 0 or not checkpoint.all_finite(new_state):  # what would be saved
@@ -159,9 +168,10 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         state = new_state
         done_updates += n
         env_steps = done_updates * steps_per_update
-        checkpoint.save(ckpt_path, state, {"update": done_updates, "env_steps": env_steps})
+        checkpoints.save(state, {"update": done_updates, "env_steps": env_steps})
         steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
-        log_scalars(writer, stats, steps_per_s, env_steps)
+        if writer is not None:
+            log_scalars(writer, stats, steps_per_s, env_steps)
         if bar is not None:
             bar.update(n * steps_per_update)
             bar.set_postfix(
@@ -170,18 +180,20 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
                 ratio=f"{stats['mean_ratio']:.3f}",
                 refresh=False,
             )
-        if stop.signal is not None:
-            name = signal.Signals(stop.signal).name
+        if any_process(stop.signal is not None):  # every process stops after the same chunk
+            name = signal.Signals(stop.signal).name if stop.signal is not None else "a signal to another process"
             log(f"{name}: saved a checkpoint at iteration {done_updates}; resume with --resume {run_dir}")
             status = INTERRUPTED
             break
     if bar is not None:
         bar.close()
-    writer.close()
+    if writer is not None:
+        writer.close()
     if status != OK:
         return status
     report = evaluate_run(trainer, state, config)
-    atomic.write_json(run_dir / "eval.json", report)
+    if main:
+        atomic.write_json(run_dir / "eval.json", report)
     log(
         f"eval ({config.eval.episodes} episodes, {'greedy' if config.eval.greedy else 'sampled'}): "
         f"mean ratio {report['mean_ratio']:.4f}, mean regret {report['mean_regret']:.4f}"
@@ -193,7 +205,7 @@ def evaluate_run(trainer: Trainer, state: Any, config: TrainConfig) -> dict:
     """eval.json: seed 0's metrics at top level, every seed's under `seeds` if several."""
     reports = []
     for i in range(config.num_seeds):
-        params = jax.tree.map(lambda x, i=i: x[i], state.params)
+        params = jax.tree.map(lambda x, i=i: x[i], local_value(state.params))
         reports.append(
             evaluate(
                 trainer.env,

@@ -1,0 +1,169 @@
+"""A run's checkpoints in the run's one format: msgpack (one process) or orbax (several processes).
+
+`checkpoints/format.json` records the format and the number of processes
+when the run starts; resuming reads it and refuses another process count.
+A run folder without it predates the record and is a one-process msgpack
+run. Orbax checkpoints hold global arrays: every process writes and reads
+only its own shards, and a step becomes visible only once every shard is
+written (orbax writes to a temporary folder and renames it). See
+docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from do1rl.core import atomic
+from do1rl.experiments import checkpoint
+from do1rl.experiments.checkpoint import CheckpointError
+from do1rl.experiments.runs import CHECKPOINT
+
+__all__ = ["FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format", "restore_latest"]
+
+FORMAT_FILE = Path("checkpoints") / "format.json"
+ORBAX_DIR = Path("checkpoints") / "orbax"
+MSGPACK, ORBAX = "msgpack", "orbax"
+
+
+def read_format(run_dir: str | Path) -> dict:
+    """{"format": ..., "num_processes": ...} of a run (msgpack on 1 process if unrecorded)."""
+    path = Path(run_dir) / FORMAT_FILE
+    if not path.exists():
+        return {"format": MSGPACK, "num_processes": 1}
+    try:
+        record = json.loads(path.read_text())
+        if record["format"] not in (MSGPACK, ORBAX) or not isinstance(record["num_processes"], int):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{path}: unreadable checkpoint format record") from None
+    return record
+
+
+def _latest_orbax_step(run_dir: Path) -> int | None:
+    """The newest complete orbax step in a run folder (temporary, unfinished folders are not steps)."""
+    folder = run_dir / ORBAX_DIR
+    steps = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()] if folder.is_dir() else []
+    return max(steps, default=None)
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether `run_dir` holds a checkpoint to resume from, in whichever format it records."""
+    run_dir = Path(run_dir)
+    if read_format(run_dir)["format"] == ORBAX:
+        return _latest_orbax_step(run_dir) is not None
+    return (run_dir / CHECKPOINT).exists()
+
+
+def _is_key(x: Any) -> bool:
+    return jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _key_data_shape(x: Any) -> tuple[int, ...]:
+    return tuple(x.shape) + jax.random.key_data(jax.random.key(0)).shape
+
+
+def _restore_orbax(run_dir: Path, shape: Any, shardings: Any) -> tuple[Any, dict]:
+    """(state, meta) of the newest orbax step, each leaf placed with its sharding in `shardings`."""
+    import orbax.checkpoint as ocp
+
+    step = _latest_orbax_step(run_dir)
+    if step is None:
+        raise CheckpointError(f"{run_dir / ORBAX_DIR}: no checkpoint")
+    target = jax.tree.map(
+        lambda x, s: jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
+        if _is_key(x)
+        else jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+        shape,
+        shardings,
+    )
+    args = ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
+    try:
+        with ocp.CheckpointManager((run_dir / ORBAX_DIR).absolute()) as manager:
+            restored = manager.restore(step, args=args)
+    except Exception as err:
+        raise CheckpointError(f"{run_dir / ORBAX_DIR / str(step)}: unreadable checkpoint ({type(err).__name__})") from None
+    state = jax.tree.map(lambda x, r: jax.random.wrap_key_data(r) if _is_key(x) else r, shape, restored["state"])
+    return state, dict(restored["meta"] or {})
+
+
+def restore_latest(run_dir: str | Path, shape: Any) -> tuple[Any, dict]:
+    """(state, meta) of a run's latest checkpoint in this one process, whichever format and process count wrote it.
+
+    `shape`: the run's state as `jax.ShapeDtypeStruct`s (e.g. `Trainer.state_shape`).
+    Orbax arrays land on the first local device.
+    """
+    run_dir = Path(run_dir)
+    if read_format(run_dir)["format"] == MSGPACK:
+        return checkpoint.restore(run_dir / CHECKPOINT, shape)
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return _restore_orbax(run_dir, shape, jax.tree.map(lambda _: device, shape))
+
+
+class RunCheckpoints:
+    """Saves and restores a run's full training state in the run's format, for a `Trainer`.
+
+    Every process must call `save` and `restore` (orbax coordinates them).
+    """
+
+    def __init__(self, run_dir: str | Path, trainer: Any, fmt: str):
+        self.run_dir = Path(run_dir)
+        self.trainer = trainer
+        self.format = fmt
+        self._manager = None
+
+    @classmethod
+    def start(cls, run_dir: str | Path, trainer: Any) -> RunCheckpoints:
+        """A new run: orbax when several processes train it, msgpack otherwise; records the choice."""
+        processes = jax.process_count()
+        fmt = ORBAX if processes > 1 else MSGPACK
+        if jax.process_index() == 0:
+            atomic.write_json(Path(run_dir) / FORMAT_FILE, {"format": fmt, "num_processes": processes})
+        return cls(run_dir, trainer, fmt)
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, trainer: Any) -> RunCheckpoints:
+        """An existing run; CheckpointError if it was trained by another number of processes."""
+        record = read_format(run_dir)
+        if record["num_processes"] != jax.process_count():
+            raise CheckpointError(
+                f"{run_dir} was trained by {record['num_processes']} process(es); resume it with the same "
+                f"number (this run has {jax.process_count()})"
+            )
+        return cls(run_dir, trainer, record["format"])
+
+    def _orbax(self):
+        if self._manager is None:
+            import orbax.checkpoint as ocp
+
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=1, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
+            )
+            self._manager = ocp.CheckpointManager((self.run_dir / ORBAX_DIR).absolute(), options=options)
+        return self._manager
+
+    def save(self, state: Any, meta: dict) -> None:
+        """Writes `state` and `meta` as the run's latest checkpoint, atomically."""
+        if self.format == MSGPACK:
+            checkpoint.save(self.run_dir / CHECKPOINT, state, meta)
+            return
+        import orbax.checkpoint as ocp
+
+        tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, state)
+        manager = self._orbax()
+        manager.save(
+            int(meta["update"]),
+            args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(dict(meta))),
+            force=True,
+        )
+        manager.wait_until_finished()
+
+    def restore(self) -> tuple[Any, dict]:
+        """(state on the trainer's devices, meta) of the latest checkpoint; CheckpointError if none fits."""
+        if self.format == MSGPACK:
+            state, meta = checkpoint.restore(self.run_dir / CHECKPOINT, self.trainer.state_shape)
+            return self.trainer.place(state), meta
+        return _restore_orbax(self.run_dir, self.trainer.state_shape, self.trainer.shardings)
