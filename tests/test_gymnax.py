@@ -1,7 +1,8 @@
 """The gymnax face: spaces, params, `GymnaxAdapter`'s step contract, gymnax's LogWrapper, rejax.
 
-The gymnax and rejax parts need the optional extra `pip install -e ".[gymnax]"`
-and are skipped without it.
+The gymnax parts need the optional extra `pip install -e ".[gymnax]"` and are
+skipped without it. rejax PPO training on the adapter is the rejax block of
+docs/user-guide.md, run by tests/test_user_guide.py.
 """
 
 from __future__ import annotations
@@ -108,20 +109,3 @@ def test_gymnax_log_wrapper_counts_each_episode_once(do1):
     np.testing.assert_allclose(returns, np.asarray(rewards)[done])
     np.testing.assert_allclose(returns.sum(), np.asarray(rewards).sum())
 
-
-def test_rejax_ppo_trains_unchanged():
-    pytest.importorskip("rejax")
-    from rejax import PPO
-
-    env, params = make("AlternatingCircuit", **SMALL)
-    algo = PPO.create(
-        env=GymnaxAdapter(env, flatten=True, legacy_step=True),  # rejax 0.1.3 steps with the 5-tuple
-        env_params=params, total_timesteps=512, num_envs=4, num_steps=16, num_epochs=1,
-        num_minibatches=1, eval_freq=512, skip_initial_evaluation=True,
-        agent_kwargs={"hidden_layer_sizes": (16,)},
-    )
-    _, (lengths, returns) = jax.jit(algo.train)(jax.random.key(0))
-    returns = np.asarray(returns)
-    assert returns.shape[-1] == 128 and np.isfinite(returns).all()
-    assert (returns >= 0).all() and (returns <= env.max_depth).all()
-    assert (np.asarray(lengths) <= params.max_steps_in_episode).all()
