@@ -248,6 +248,8 @@ def test_reset_options_apply_or_raise(gym_do1):
     for k in (1, 2, 3):
         gym_do1.reset(seed=0, options={"chain_length": k})
         assert int(gym_do1.state.chain_length) == k
+    gym_do1.reset(seed=0)
+    assert gym_do1._fns.reset._cache_size() == 1  # options change values, never the compiled shape
     with pytest.raises(ValueError, match="unknown reset option"):
         gym_do1.reset(seed=0, options={"chain_lenght": 2})
     with pytest.raises(ValueError, match=r"chain_length must be an integer in 0\.\.3"):
