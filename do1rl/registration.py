@@ -19,7 +19,19 @@ ENV_IDS = {
 
 
 def register_envs() -> None:
-    """Registers both ids with Gymnasium; calling it again does nothing."""
+    """Registers both ids with Gymnasium; calling it again does nothing.
+
+    `gymnasium.make(id)` returns the env itself, without `OrderEnforcing` and
+    `PassiveEnvChecker` (the env enforces reset-before-step and passes
+    `check_env` in the tests), so `gymnasium.make(id).action_masks()` works
+    as sb3-contrib's `get_action_masks` calls it.
+    """
     for env_id, (entry_point, vector_entry_point) in ENV_IDS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
+            gymnasium.register(
+                id=env_id,
+                entry_point=entry_point,
+                vector_entry_point=vector_entry_point,
+                order_enforce=False,
+                disable_env_checker=True,
+            )

@@ -2,12 +2,14 @@
 
 `make(id, **kwargs) -> (env, params)` builds a functional env as `gymnax.make`
 does; the Gymnasium front ends live in `do1rl.envs.gym_env` (made by
-`gymnasium.make` after `import do1rl`).
+`gymnasium.make` after `import do1rl`); `GymnaxAdapter` gives gymnax's step
+contract (auto-reset) and spaces; `do1rl.envs.render` draws states.
 """
 
 from do1rl.core.generators import Generator
 from do1rl.envs.alternating import AlternatingCircuit
 from do1rl.envs.do1 import DO1
+from do1rl.envs.gymnax import GymnaxAdapter
 from do1rl.envs.make import EnvArgumentError, make
 from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState, Observation
 from do1rl.envs.wrappers import AutoReset
@@ -23,6 +25,7 @@ __all__ = [
     "EnvParams",
     "EnvState",
     "Generator",
+    "GymnaxAdapter",
     "Observation",
     "make",
 ]

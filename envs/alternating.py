@@ -54,7 +54,7 @@ class AlternatingCircuit(CircuitEnvBase):
     @property
     def default_params(self) -> EnvParams:
         """The params of the generator and options the env was built with (a gymnax-style property)."""
-        return EnvParams(generator=self.generator, chain_length=jnp.int32(0))
+        return EnvParams(generator=self.generator, chain_length=jnp.int32(0), max_steps_in_episode=self.max_horizon)
 
     def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[Observation, EnvState]:
         """Draws (C, x), solves it, and returns the first observation and state."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from do1rl.core import solver
 from do1rl.core.circuit import AND, OR
+from do1rl.envs import spaces
 from do1rl.envs.types import NOT_CHOSEN, EnvParams, EnvState, Observation
 
 
@@ -56,6 +57,28 @@ class CircuitEnvBase:
     def stop_action_id(self) -> int | None:
         """The STOP action's index, or None when the env has no STOP action."""
         return self.num_nodes + 1 if self.stop_action else None
+
+    @property
+    def name(self) -> str:
+        """The registered id (`make(env.name)` builds this kind of env)."""
+        return f"do1rl/{type(self).__name__}-v0"
+
+    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
+        """gymnax-style action space: `Discrete(num_actions)`."""
+        del params
+        return spaces.Discrete(self.num_actions)
+
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Dict:
+        """gymnax-style observation space with the true bounds of every `Observation` entry."""
+        del params
+        n = self.num_nodes
+        high = {"node_type": OR, "fanin": n - 1, "depth": self.max_depth, "circuit_id": 1,
+                "selected": 1, "action_mask": 1, "steps_left": self.max_horizon}
+        low = {"fanin": -1}
+        return spaces.Dict({
+            key: spaces.Box(low.get(key, 0), high[key], shape, dtype)
+            for key, (shape, dtype) in self.observation_shapes().items()
+        })
 
     def observation_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Shape and dtype of every observation entry."""

@@ -77,7 +77,8 @@ class DO1(CircuitEnvBase):
     @property
     def default_params(self) -> EnvParams:
         """The params of the generator and options the env was built with (a gymnax-style property)."""
-        return EnvParams(generator=self.generator, chain_length=jnp.int32(self.chain_length or 0))
+        return EnvParams(generator=self.generator, chain_length=jnp.int32(self.chain_length or 0),
+                         max_steps_in_episode=self.max_horizon)
 
     def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[Observation, EnvState]:
         """Draws (C, x) and k, solves C, and returns the first observation and state."""

@@ -8,12 +8,20 @@ versions) are the factories behind `gymnasium.make("do1rl/DO1-v0", ...)`.
 Observations are numpy versions of the functional observation, except that
 the flags `selected` and `action_mask` are int8 0/1 (`MultiBinary`);
 `CircuitGymEnv.action_masks()` gives the mask as bool (sb3-contrib
-MaskablePPO convention).
+MaskablePPO convention; through `gymnasium.make`'s wrappers reach it as
+`env.unwrapped.action_masks()` or `env.get_wrapper_attr("action_masks")()`).
+
+Compiled functions are shared by all envs of one configuration (a module
+cache keyed by the env's type, sizes and default params), envs pickle (the
+cache is rebuilt on unpickling), and render modes are "ansi" and "rgb_array".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import warnings
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
 import gymnasium
@@ -25,12 +33,31 @@ from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 from gymnasium.vector.vector_env import AutoresetMode
 
+from do1rl.core.checks import is_integer
 from do1rl.core.circuit import OR
-from do1rl.envs.make import ALTERNATING_ID, DO1_ID, make
+from do1rl.envs import render as _render
+from do1rl.envs.make import ALTERNATING_ID, DO1_ID, EnvArgumentError, make
 from do1rl.envs.types import EnvParams, Observation
 
 _SEED_BOUND = 2**31 - 1  # episode seeds are int32, so they can be traced as jit arguments
 _INFO_KEYS = ("invalid_action", "optimal_return", "circuit_depth", "horizon")
+RENDER_MODES = ["ansi", "rgb_array"]
+# reset(options=...) keys each env accepts (applied to that reset only).
+RESET_OPTIONS = {"DO1": ("chain_length",), "AlternatingCircuit": ()}
+_CACHE_SIZE = 32
+# Warn (once per process) when a learner ignores the mask: this many steps, mostly invalid.
+_MASK_WARN_STEPS = 200
+_MASK_WARN_FRACTION = 0.5
+_mask_warned = False
+_forked_after_import = False
+
+
+def _mark_forked() -> None:
+    global _forked_after_import
+    _forked_after_import = True
+
+
+os.register_at_fork(after_in_child=_mark_forked)
 
 
 def observation_space(env: Any) -> spaces.Dict:
@@ -67,11 +94,27 @@ def _episode_info(state: Any) -> dict[str, jax.Array]:
     }
 
 
+_JITTED: OrderedDict[Hashable, _Jitted] = OrderedDict()
+
+
+def _config_key(env: Any) -> Hashable:
+    """A hashable description of everything the compiled functions of `env` depend on."""
+    leaves, treedef = jax.tree.flatten(env.default_params)
+    arrays = tuple((np.asarray(x).dtype.str, np.shape(x), np.asarray(x).tobytes()) for x in leaves)
+    sizes = (env.num_nodes, env.fanin_slots, env.stop_action, env.max_depth, env.max_horizon,
+             getattr(env, "max_chain_length", None), getattr(env, "main_nodes", None))
+    return (type(env), sizes, treedef, arrays)
+
+
 def _jitted(env: Any) -> _Jitted:
-    """The jitted functions of `env`, built once per functional env instance."""
-    fns = env.__dict__.get("_gym_jitted")
+    """The jitted functions for `env`'s configuration, shared by every env with the same one."""
+    key = _config_key(env)
+    fns = _JITTED.get(key)
     if fns is None:
-        fns = env.__dict__["_gym_jitted"] = _Jitted(env)
+        fns = _JITTED[key] = _Jitted(env)
+        if len(_JITTED) > _CACHE_SIZE:
+            _JITTED.popitem(last=False)
+    _JITTED.move_to_end(key)
     return fns
 
 
@@ -118,6 +161,58 @@ def _draw_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, _SEED_BOUND))
 
 
+def _check_render_mode(render_mode: str | None) -> str | None:
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        # A TypeError too, so SB3's make_vec_env retries without render_mode.
+        raise EnvArgumentError(f"render_mode={render_mode!r} is not supported; use None, {', '.join(map(repr, RENDER_MODES))}")
+    return render_mode
+
+
+def reset_params(env: Any, params: EnvParams, options: dict[str, Any] | None) -> EnvParams:
+    """`params` with the documented `reset(options=...)` applied; unknown options raise ValueError.
+
+    DO1: `chain_length` k (an integer, 1 <= k <= the env's maximum K, or 0
+    for k uniform in 1..K) for this reset only. AlternatingCircuit: none.
+    """
+    if not options:
+        return params
+    valid = RESET_OPTIONS[type(env).__name__]
+    unknown = sorted(k for k in options if k not in valid)
+    if unknown:
+        raise ValueError(
+            f"unknown reset option(s) {', '.join(map(repr, unknown))}; valid options: {', '.join(valid) or 'none'}"
+        )
+    if "chain_length" in options:
+        k, big_k = options["chain_length"], env.max_chain_length
+        if not is_integer(k) or not 0 <= int(k) <= big_k:
+            raise ValueError(f"reset option chain_length must be an integer in 0..{big_k} (0 = random), got {k!r}")
+        params = params.replace(chain_length=jnp.int32(int(k)))
+    return params
+
+
+def _check_not_forked() -> None:
+    if _forked_after_import:
+        raise RuntimeError(
+            "do1rl envs cannot be built in a forked process (JAX is not fork-safe and would hang); "
+            "use gymnasium.make_vec(..., vectorization_mode='async', vector_kwargs={'context': 'spawn'}) "
+            "or the default vector_entry_point mode"
+        )
+
+
+def _note_invalid(counts: np.ndarray, invalid: Any) -> None:
+    """Counts steps and invalid actions; warns once per process if most actions were masked."""
+    global _mask_warned
+    invalid = np.asarray(invalid)
+    counts += (invalid.size, int(invalid.sum()))
+    if not _mask_warned and counts[0] >= _MASK_WARN_STEPS and counts[1] > _MASK_WARN_FRACTION * counts[0]:
+        _mask_warned = True
+        warnings.warn(
+            f"{counts[1]} of {counts[0]} actions were masked (a masked action is a no-op): the learner ignores "
+            "the action mask; use a masking learner (sb3-contrib MaskablePPO with env.action_masks())",
+            stacklevel=3,
+        )
+
+
 class CircuitGymEnv(gymnasium.Env):
     """A functional circuit env (`DO1`, `AlternatingCircuit`) as a `gymnasium.Env`.
 
@@ -131,30 +226,42 @@ class CircuitGymEnv(gymnasium.Env):
       `a` inside it is a no-op (time advances), with `info["invalid_action"]`.
     - `info` always has `optimal_return` (V*(s0)), `circuit_depth` (depth
       of C) and `horizon` (H) of the current episode.
+    - `reset(options=...)`: see `reset_params` (DO1: `chain_length`).
     - `state` is the current functional `EnvState`; `action_masks()` the
       bool mask; `optimal_value()` V*(s) of the current state.
+    - `render()`: "ansi" text or an "rgb_array" picture (`do1rl.envs.render`).
+    - A learner whose actions are mostly masked gets one warning per process.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": RENDER_MODES}
 
     def __init__(self, env: Any, params: EnvParams | None = None, render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode={render_mode!r} is not supported (no render modes)")
-        self.render_mode = None
+        self.render_mode = _check_render_mode(render_mode)
         self.env = env
         self.params = env.default_params if params is None else params
         self.observation_space = observation_space(env)
         self.action_space = spaces.Discrete(env.num_actions)
         self._fns = _jitted(env)
+        self._action_counts = np.zeros(2, np.int64)
         self.state = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_fns")  # compiled functions do not pickle; rebuilt (or found in the cache) on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fns = _jitted(self.env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        obs, self.state, info = self._fns.reset(_draw_seed(self.np_random), self.params)
+        params = reset_params(self.env, self.params, options)
+        obs, self.state, info = self._fns.reset(_draw_seed(self.np_random), params)
         return _to_numpy(obs), _to_python(info)
 
     def step(self, action):
-        if not self.action_space.contains(action):
+        if isinstance(action, (bool, np.bool_)) or not self.action_space.contains(action):
             shown = action.item() if isinstance(action, np.generic) else action
             raise ValueError(f"action {shown!r} is not in the action space {self.action_space}")
         if self.state is None:
@@ -162,6 +269,7 @@ class CircuitGymEnv(gymnasium.Env):
         obs, self.state, reward, terminated, truncated, info = self._fns.step(
             self.state, jnp.int32(int(action)), self.params
         )
+        _note_invalid(self._action_counts, info["invalid_action"])
         return (
             _to_numpy(obs),
             float(reward),
@@ -181,7 +289,11 @@ class CircuitGymEnv(gymnasium.Env):
         return int(self._fns.optimal_value(self.state))
 
     def render(self):
-        return None
+        """The current state as text ("ansi") or an RGB picture ("rgb_array"); None without a render mode."""
+        if self.render_mode is None or self.state is None:
+            return None
+        state = jax.device_get(self.state)
+        return _render.ansi(state) if self.render_mode == "ansi" else _render.rgb_array(state)
 
 
 class CircuitVectorEnv(gymnasium.vector.VectorEnv):
@@ -200,14 +312,12 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
     `horizon` (with the `_key` masks of the vector info convention).
     """
 
-    metadata: ClassVar[dict] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict] = {"render_modes": RENDER_MODES, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, env: Any, num_envs: int, params: EnvParams | None = None, render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode={render_mode!r} is not supported (no render modes)")
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.render_mode = None
+        self.render_mode = _check_render_mode(render_mode)
+        if not is_integer(num_envs) or int(num_envs) < 1:
+            raise EnvArgumentError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         self.env = env
         self.num_envs = int(num_envs)
         self.params = env.default_params if params is None else params
@@ -218,7 +328,11 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
         self._fns = _jitted(env)
         self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         self._autoreset = np.zeros(self.num_envs, bool)
+        self._action_counts = np.zeros(2, np.int64)
         self.state = None
+
+    __getstate__ = CircuitGymEnv.__getstate__
+    __setstate__ = CircuitGymEnv.__setstate__
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
         if seed is None:
@@ -231,14 +345,16 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
         if seed is not None or self.state is None:
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        params = reset_params(self.env, self.params, options)
         keys = np.array([_draw_seed(r) for r in self._rngs], np.int32)
-        obs, self.state, info = self._fns.batch_reset(keys, self.params)
+        obs, self.state, info = self._fns.batch_reset(keys, params)
         self._autoreset = np.zeros(self.num_envs, bool)
         return _to_numpy(obs), _vector_info(info)
 
     def step(self, actions):
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64)):
+        integral = actions.dtype.kind in "iu"  # floats and bools are rejected, as by the single env
+        if not integral or actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64)):
             raise ValueError(f"actions {actions!r} are not in the action space {self.action_space}")
         if self.state is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
@@ -250,12 +366,20 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
         )
         terminations = np.asarray(terminations)
         truncations = np.asarray(truncations)
+        _note_invalid(self._action_counts, np.asarray(info["invalid_action"])[~self._autoreset])
         self._autoreset = terminations | truncations
         return _to_numpy(obs), np.asarray(rewards), terminations, truncations, _vector_info(info)
 
     def action_masks(self) -> np.ndarray:
         """bool[num_envs, A]: the legal actions of every copy."""
         return np.array(self._fns.batch_mask(self.state), dtype=bool)
+
+    def render(self):
+        """Copy 0's state as text ("ansi") or an RGB picture ("rgb_array"); None without a render mode."""
+        if self.render_mode is None or self.state is None:
+            return None
+        state = jax.device_get(jax.tree.map(lambda x: x[0], self.state))
+        return _render.ansi(state) if self.render_mode == "ansi" else _render.rgb_array(state)
 
 
 def _to_numpy(tree):
@@ -278,6 +402,7 @@ def _vector_info(info) -> dict[str, np.ndarray]:
 
 # ----- factories used by `gymnasium.make` / `make_vec` --------------------------
 def _build(env_id: str, kwargs: dict[str, Any]) -> tuple[Any, str | None]:
+    _check_not_forked()
     render_mode = kwargs.pop("render_mode", None)
     env, _ = make(env_id, **kwargs)
     return env, render_mode

@@ -9,7 +9,7 @@ Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
   `do1rl.circuit/v1` files (not combinable with generator keywords);
 - `stop_action` (bool, default False);
 - DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed);
-- `render_mode` (Gymnasium only; must be None).
+- `render_mode` (Gymnasium only): None, "ansi" or "rgb_array".
 
 Anything else raises `EnvArgumentError` (a TypeError and a ValueError)
 naming the bad key and listing the valid ones. Sizes are bounded by the

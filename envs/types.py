@@ -53,10 +53,14 @@ class EnvParams:
       chain_length: int32[] (DO1 only; ignored by AlternatingCircuit): k >= 1
         fixed (clipped to the env's static maximum K), or 0 for k drawn
         uniformly from {1, ..., K}.
+      max_steps_in_episode: a static bound on the episode length (gymnax's
+        name; the env's `max_horizon` in `default_params`, 0 = unset). Episodes
+        end by their own horizon H <= this bound, never by truncation.
     """
 
     generator: Any
     chain_length: jax.Array = struct.field(default_factory=lambda: jnp.int32(0))
+    max_steps_in_episode: int = struct.field(pytree_node=False, default=0)
 
 
 class Observation(NamedTuple):

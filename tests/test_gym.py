@@ -199,3 +199,120 @@ def test_observations_suit_flattening_learners(gym_do1):
     assert flat.shape == (gym.spaces.flatdim(gym_do1.observation_space),)
     assert all(x.flags.writeable for x in obs.values())
     assert gym_do1.action_masks().flags.writeable
+
+
+# ----- issue 15: the ecosystem as users try it ------------------------------------
+def test_render_modes_work_and_unsupported_ones_raise_type_error():
+    """SB3's make_vec_env passes render_mode="rgb_array" and retries only on TypeError."""
+    env = gym.make("do1rl/DO1-v0", render_mode="rgb_array", **SMALL)
+    env.reset(seed=0)
+    image = env.render()
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    text = gym.make("do1rl/DO1-v0", render_mode="ansi", **SMALL)
+    text.reset(seed=0)
+    assert "depth" in text.render()
+    with pytest.raises(TypeError, match="render_mode='human' is not supported"):
+        gym.make("do1rl/DO1-v0", render_mode="human", **SMALL)
+    assert gym.make("do1rl/DO1-v0", **SMALL).render() is None
+
+
+def test_gym_make_returns_env_with_action_masks():
+    """sb3-contrib's get_action_masks(env) calls env.action_masks() on what gym.make returned."""
+    env = gym.make("do1rl/DO1-v0", **SMALL)
+    env.reset(seed=0)
+    mask = env.action_masks()
+    assert mask.dtype == bool and mask.any()
+    np.testing.assert_array_equal(env.unwrapped.action_masks(), mask)
+    np.testing.assert_array_equal(env.get_wrapper_attr("action_masks")(), mask)
+
+
+def test_envs_pickle_and_share_compiled_functions(gym_do1):
+    import pickle
+
+    a = gym.make("do1rl/DO1-v0", **SMALL)
+    b = gym.make("do1rl/DO1-v0", **SMALL)
+    assert a.unwrapped._fns is b.unwrapped._fns  # one compile per configuration
+    assert gym.make("do1rl/DO1-v0", stop_action=True, **SMALL).unwrapped._fns is not a.unwrapped._fns
+    a.reset(seed=3)
+    a.step(int(np.flatnonzero(a.action_masks())[0]))
+    clone = pickle.loads(pickle.dumps(a))
+    action = int(np.flatnonzero(a.action_masks())[-1])
+    assert_same(clone.step(action), a.step(action))
+    venv = gym.make_vec("do1rl/DO1-v0", num_envs=2, **SMALL)
+    venv.reset(seed=0)
+    vclone = pickle.loads(pickle.dumps(venv))
+    assert_same(vclone.action_masks(), venv.action_masks())
+
+
+def test_reset_options_apply_or_raise(gym_do1):
+    for k in (1, 2, 3):
+        gym_do1.reset(seed=0, options={"chain_length": k})
+        assert int(gym_do1.state.chain_length) == k
+    gym_do1.reset(seed=0)
+    assert gym_do1._fns.reset._cache_size() == 1  # options change values, never the compiled shape
+    with pytest.raises(ValueError, match="unknown reset option"):
+        gym_do1.reset(seed=0, options={"chain_lenght": 2})
+    with pytest.raises(ValueError, match=r"chain_length must be an integer in 0\.\.3"):
+        gym_do1.reset(seed=0, options={"chain_length": 4})
+    alt = gym.make("do1rl/AlternatingCircuit-v0", **SMALL)
+    with pytest.raises(ValueError, match="valid options: none"):
+        alt.reset(seed=0, options={"chain_length": 2})
+    venv = gym.make_vec("do1rl/DO1-v0", num_envs=2, **SMALL)
+    venv.reset(seed=0, options={"chain_length": 2})
+    assert (np.asarray(venv.state.chain_length) == 2).all()
+
+
+def test_vector_env_rejects_float_bool_and_fractional_counts():
+    venv = gym.make_vec("do1rl/DO1-v0", num_envs=2, **SMALL)
+    venv.reset(seed=0)
+    for bad in (np.array([1.0, 2.0]), np.array([True, False])):
+        with pytest.raises(ValueError, match="not in the action space"):
+            venv.step(bad)
+    single = gym.make("do1rl/DO1-v0", **SMALL)
+    single.reset(seed=0)
+    for bad in (1.0, True, np.float32(1)):
+        with pytest.raises(ValueError, match="not in the action space"):
+            single.step(bad)
+    with pytest.raises(ValueError, match="num_envs must be an integer"):
+        gym.make_vec("do1rl/DO1-v0", num_envs=2.5, **SMALL)
+
+
+def test_mask_ignoring_learner_is_warned_once(monkeypatch):
+    from do1rl.envs import gym_env
+
+    monkeypatch.setattr(gym_env, "_mask_warned", False)
+    env = gym.make("do1rl/AlternatingCircuit-v0", **SMALL)
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="ignores the action mask"):
+        for _ in range(gym_env._MASK_WARN_STEPS):  # node 0 is a circuit input: always masked
+            *_, term, _trunc, _info = env.step(0)
+            if term:
+                env.reset()
+    assert gym_env._mask_warned
+
+
+_ASYNC = """
+import gymnasium as gym, do1rl, sys
+kw = dict(n_inputs=3, depth=3, width=3)
+try:
+    v = gym.make_vec("do1rl/DO1-v0", num_envs=2, vectorization_mode="async", vector_kwargs=dict({}), **kw)
+    v.reset(seed=0)
+    print("ran")
+except Exception as e:
+    print("raised", type(e).__name__)
+"""
+
+
+@pytest.mark.parametrize("context", [None, "spawn"])
+def test_async_vectorisation_never_hangs(context):
+    """Default fork context: a clear error (from the child), never a hang; spawn: it runs."""
+    import multiprocessing
+    import subprocess
+    import sys
+
+    code = _ASYNC.replace("dict({})", repr({} if context is None else {"context": context}))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    if context is None and multiprocessing.get_start_method() == "fork":
+        assert "raised" in out.stdout and "cannot be built in a forked process" in out.stderr
+    else:
+        assert "ran" in out.stdout, out.stderr[-2000:]

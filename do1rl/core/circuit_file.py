@@ -9,7 +9,7 @@ A file looks like::
 Node ids `0..n-1` are the circuit inputs, `n + i` is `gates[i]`. Gates may
 be listed in any order; duplicate ids in one fan-in are allowed.
 
-Validation is strict: every rule of the spec (docs/do1-spec.md) is checked
+Validation is strict: every rule of the spec (docs/spec.md) is checked
 and a broken rule raises `CircuitFileError`, one line naming the file, the
 gate (or input) and the rule. Beyond the spec, this module also rejects:
 
