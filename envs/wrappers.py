@@ -26,16 +26,14 @@ class AutoReset:
 
     `step_batch` steps a batch of envs (leading axis E) with the same
     results as `vmap(step)`, bitwise; with `partial=True` (the default) it
-    resets only the envs whose episode ended, `reset_chunk` at a time, where
-    `vmap(step)` computes a reset for every env on every step.
+    resets only the envs whose episode ended, where `vmap(step)` computes a
+    reset for every env on every step.
     """
 
-    def __init__(self, env: Any, partial: bool = True, reset_chunk: int | None = None):
+    def __init__(self, env: Any, partial: bool = True):
         self.env = env
         self.partial = bool(partial)
-        if reset_chunk is not None and int(reset_chunk) < 1:
-            raise ValueError(f"reset_chunk must be None or >= 1, got {reset_chunk}")
-        self.reset_chunk = None if reset_chunk is None else int(reset_chunk)
+        self._reset_where = _partial_reset(env)
 
     def __getattr__(self, name: str) -> Any:
         if name == "env":  # not set yet (e.g. during copy): avoid recursing
@@ -82,12 +80,12 @@ class AutoReset:
         """`vmap(step)` over envs (keys [E], states [E], actions [E]); resets only the finished ones.
 
         Env i's reset key is split from `keys[i]` as in `step`, so the results
-        are bitwise those of `vmap(step)`. The finished envs are reset in a
-        loop of `reset_chunk` at a time (default E // 16, at least 1): the
-        indices come from `jnp.nonzero(size=reset_chunk)`, and the loop runs
-        no iteration when no episode ended. A loop rather than a `lax.switch`
-        over sizes: under `vmap` (PPO runs seeds vmapped) a switch runs every
-        branch, while the loop runs as many chunks as the busiest lane needs.
+        are bitwise those of `vmap(step)`. The finished envs' indices come
+        from `jnp.nonzero(done, size=R)`, R the smallest of a few static sizes
+        (E // 16, E // 4, E) that holds them all, picked by `lax.switch` (no
+        reset at all when no episode ended). Under `vmap` (PPO runs seeds
+        vmapped) a switch would run every branch, so the batched rule flattens
+        the vmapped axis into the env axis and switches once for all of them.
         """
         if not self.partial:
             return jax.vmap(self.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)
@@ -100,22 +98,51 @@ class AutoReset:
         obs, next_states = self._reset_where(done, split[:, 1], obs, next_states, params)
         return obs, next_states, reward, terminated, truncated, info
 
-    def _reset_where(self, done, reset_keys, obs, states, params):
-        """(obs, states) with env i replaced by `reset(reset_keys[i])` wherever `done[i]`."""
+
+def _reset_sizes(num_envs: int) -> tuple[int, ...]:
+    """The static reset batch sizes of `step_batch` for E envs: E // 16, E // 4 and E (at least 1, distinct)."""
+    return tuple(sorted({max(1, num_envs // 16), max(1, num_envs // 4), num_envs}))
+
+
+def _partial_reset(env: Any):
+    """`reset_where(done, reset_keys, obs, states, params) -> (obs, states)` with env i reset where done[i]."""
+
+    def reset_where(done, reset_keys, obs, states, params):
         num_envs = done.shape[0]
-        chunk = min(self.reset_chunk or max(1, num_envs // 16), num_envs)
-        reset = jax.vmap(self.env.reset, in_axes=(0, None))
+        sizes = _reset_sizes(num_envs)
 
-        def body(carry):
-            pending, obs, states = carry
-            (index,) = jnp.nonzero(pending, size=chunk, fill_value=num_envs)  # padding rows are dropped
-            fresh_obs, fresh_states = reset(reset_keys[jnp.minimum(index, num_envs - 1)], params)
-            put = lambda old, new: old.at[index].set(new, mode="drop")
-            return (
-                pending.at[index].set(False, mode="drop"),
-                jax.tree.map(put, obs, fresh_obs),
-                jax.tree.map(put, states, fresh_states),
+        def reset_some(size):
+            def run(operands):
+                obs, states = operands
+                (index,) = jnp.nonzero(done, size=size, fill_value=num_envs)  # padding rows are dropped
+                fresh = jax.vmap(env.reset, in_axes=(0, None))(reset_keys[jnp.minimum(index, num_envs - 1)], params)
+                put = lambda old, new: old.at[index].set(new, mode="drop")
+                return jax.tree.map(put, (obs, states), fresh)
+
+            return run
+
+        count = jnp.sum(done)
+        which = jnp.where(count > 0, 1 + jnp.searchsorted(jnp.asarray(sizes), count), 0)
+        return jax.lax.switch(which, [lambda operands: operands, *map(reset_some, sizes)], (obs, states))
+
+    batched_reset_where = jax.custom_batching.custom_vmap(reset_where)
+
+    @batched_reset_where.def_vmap
+    def _flattened(axis_size, in_batched, done, reset_keys, obs, states, params):
+        if any(jax.tree.leaves(in_batched[4])):  # per-lane params: a plain vmap
+            out = jax.vmap(reset_where, in_axes=(0, 0, 0, 0, 0))(
+                *(_lift(x, b, axis_size) for x, b in zip((done, reset_keys, obs, states, params), in_batched))
             )
+            return out, jax.tree.map(lambda _: True, out)
+        lanes = [_lift(x, b, axis_size) for x, b in zip((done, reset_keys, obs, states), in_batched)]
+        flat = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), lanes)
+        out = batched_reset_where(*flat, params)
+        out = jax.tree.map(lambda x: x.reshape((axis_size, -1, *x.shape[1:])), out)
+        return out, jax.tree.map(lambda _: True, out)
 
-        _, obs, states = jax.lax.while_loop(lambda carry: jnp.any(carry[0]), body, (done, obs, states))
-        return obs, states
+    return batched_reset_where
+
+
+def _lift(tree, batched, axis_size):
+    """`tree` with every leaf given the vmapped leading axis (broadcast where it has none)."""
+    return jax.tree.map(lambda x, b: x if b else jnp.broadcast_to(x, (axis_size, *x.shape)), tree, batched)
