@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -82,10 +83,10 @@ class AutoReset:
         Env i's reset key is split from `keys[i]` as in `step`, so the results
         are bitwise those of `vmap(step)`. The finished envs' indices come
         from `jnp.nonzero(done, size=R)`, R the smallest of a few static sizes
-        (E // 16, E // 4, E) that holds them all, picked by `lax.switch` (no
-        reset at all when no episode ended). Under `vmap` (PPO runs seeds
-        vmapped) a switch would run every branch, so the batched rule flattens
-        the vmapped axis into the env axis and switches once for all of them.
+        (E // 16, E // 4, E) that holds them all, picked by nested `lax.cond`s
+        (no reset at all when no episode ended). Under `vmap` (PPO runs seeds
+        vmapped) a cond would run every branch, so the batched rule flattens
+        the vmapped axis into the env axis and picks once for all of them.
         """
         if not self.partial:
             return jax.vmap(self.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)
@@ -121,9 +122,12 @@ def _partial_reset(env: Any):
 
             return run
 
+        # Nested two-way conds: XLA CPU ran an index switch over the same branches about 2x slower.
         count = jnp.sum(done)
-        which = jnp.where(count > 0, 1 + jnp.searchsorted(jnp.asarray(sizes), count), 0)
-        return jax.lax.switch(which, [lambda operands: operands, *map(reset_some, sizes)], (obs, states))
+        pick = reset_some(sizes[-1])
+        for size in reversed(sizes[:-1]):
+            pick = functools.partial(jax.lax.cond, count <= size, reset_some(size), pick)
+        return jax.lax.cond(count > 0, pick, lambda operands: operands, (obs, states))
 
     batched_reset_where = jax.custom_batching.custom_vmap(reset_where)
 
