@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import mctx
 
+from do1rl.agents import search as fast_search
 from do1rl.agents.masking import masked_logits
 from do1rl.core.solver import terminal_reward
 
@@ -154,6 +155,25 @@ def mask_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
     return masked_logits(logits - top, mask)
 
 
+class SearchNode(NamedTuple):
+    """What a search tree node holds: the part of `EnvState` that `env.step` changes."""
+
+    selected: jax.Array
+    chosen: jax.Array
+    steps_left: jax.Array
+    terminated: jax.Array
+
+
+def search_node(state) -> SearchNode:
+    """The `SearchNode` of a state (any batch shape)."""
+    return SearchNode(*(getattr(state, name) for name in SearchNode._fields))
+
+
+def merge_node(episode, node: SearchNode):
+    """The full state: `episode`'s per-episode data with `node`'s changing part."""
+    return episode.replace(**node._asdict())
+
+
 def finish_value(state) -> jax.Array:
     """float32[]: the return of ending the episode now (0 once terminated)."""
     reward = terminal_reward(state.selected, state.value, state.depth)
@@ -203,51 +223,82 @@ class MCTSPolicy:
         return logits, jnp.where(states.terminated, 0.0, value)
 
     def _recurrent_fn(self, env_params, key, action, states):
+        """mctx's recurrent function on full `EnvState` embeddings (the `search_mctx` path)."""
         step = jax.vmap(self.env.step, in_axes=(None, 0, 0, None))
         obs, states, reward, terminated, _, _ = step(key, states, action, env_params)
+        return self._model_output(key, obs, states, reward, terminated), states
+
+    def _node_recurrent_fn(self, params, key, action, nodes: SearchNode):
+        """The recurrent function of `search`: the per-episode data comes in `params`, the node holds the rest."""
+        env_params, episodes = params
+        state = merge_node(episodes, nodes)
+        step = jax.vmap(self.env.step, in_axes=(None, 0, 0, None))
+        obs, state, reward, terminated, _, _ = step(key, state, action, env_params)
+        return self._model_output(key, obs, state, reward, terminated), search_node(state)
+
+    def _model_output(self, key, obs, states, reward, terminated) -> mctx.RecurrentFnOutput:
         logits, value = self._evaluate(key, obs, states)
-        out = mctx.RecurrentFnOutput(
+        return mctx.RecurrentFnOutput(
             reward=reward.astype(jnp.float32),
             discount=jnp.where(terminated, 0.0, 1.0).astype(jnp.float32),
             prior_logits=logits,
             value=value,
         )
-        return out, states
 
     # ----- search ----------------------------------------------------------------
     def search(self, key: jax.Array, states) -> mctx.PolicyOutput:
-        """Batched search from `states` (EnvState with a leading batch axis B)."""
+        """Batched search from `states` (EnvState with a leading batch axis B).
+
+        Runs `do1rl.agents.search` (linear in simulations); its tree equals
+        `search_mctx`'s bitwise except that each node's embedding is a
+        `SearchNode` (`node_states` rebuilds the full states).
+        """
+        params = (self.env_params, states)
+        return self._run(key, states, params, self._node_recurrent_fn, search_node(states), fast=True)
+
+    def search_mctx(self, key: jax.Array, states) -> mctx.PolicyOutput:
+        """The same search on `mctx`'s own policies with full `EnvState` embeddings (the reference path)."""
+        return self._run(key, states, self.env_params, self._recurrent_fn, states, fast=False)
+
+    def _run(self, key, states, params, recurrent_fn, embedding, fast: bool) -> mctx.PolicyOutput:
         cfg = self.config
         obs = jax.vmap(self.env.get_obs)(states)
         key, root_key = jax.random.split(key)
         logits, value = self._evaluate(root_key, obs, states)
-        root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
-        invalid = ~obs.action_mask
+        root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=embedding)
         common = {
-            "params": self.env_params,
+            "params": params,
             "rng_key": key,
             "root": root,
-            "recurrent_fn": self._recurrent_fn,
+            "recurrent_fn": recurrent_fn,
             "num_simulations": cfg.simulations,
-            "invalid_actions": invalid,
+            "invalid_actions": ~obs.action_mask,
             "max_depth": self.max_depth,
         }
         if cfg.algorithm == "gumbel":
             qtransform = mctx.qtransform_completed_by_mix_value
-            return mctx.gumbel_muzero_policy(
+            policy = fast_search.gumbel_muzero_policy if fast else mctx.gumbel_muzero_policy
+            return policy(
                 **common,
                 max_num_considered_actions=self.max_considered,
                 gumbel_scale=cfg.gumbel_scale,
                 qtransform=floor_qtransform(qtransform) if cfg.q_floor else qtransform,
             )
         qtransform = mctx.qtransform_by_parent_and_siblings
-        return mctx.muzero_policy(
+        policy = fast_search.muzero_policy if fast else mctx.muzero_policy
+        return policy(
             **common,
             qtransform=floor_qtransform(qtransform) if cfg.q_floor else qtransform,
             pb_c_init=cfg.pb_c_init,
             dirichlet_fraction=float(cfg.dirichlet_fraction),
             temperature=cfg.temperature,
         )
+
+    def node_states(self, tree: mctx.Tree, states):
+        """The full `EnvState` of every node of a `search` tree ([B, nodes, ...]), from the root `states` [B]."""
+        nodes = tree.embeddings.selected.shape[1]
+        episodes = jax.tree.map(lambda x: jnp.repeat(x[:, None], nodes, axis=1), states)
+        return merge_node(episodes, tree.embeddings)
 
     def __call__(self, key: jax.Array, obs: dict, state) -> jax.Array:
         del obs  # the state holds everything the model needs

@@ -203,10 +203,12 @@ class PPO:
       network: a flax module `apply(params, obs) -> (logits[A], value[])`
         for one observation.
       config: PPOConfig.
+      partial_reset: reset only the envs whose episode ended (`AutoReset.step_batch`;
+        bitwise the same rollouts); False = a reset for every env on every step.
     """
 
-    def __init__(self, env, env_params, network, config: PPOConfig):
-        self.env = AutoReset(env)
+    def __init__(self, env, env_params, network, config: PPOConfig, partial_reset: bool = True):
+        self.env = AutoReset(env, partial=partial_reset)
         self.env_params = env_params
         self.network = network
         self.config = config
@@ -258,9 +260,9 @@ class PPO:
             action = jax.random.categorical(act_key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             step_keys = jax.random.split(step_key, cfg.num_envs)
-            _, env_state, reward, terminated, truncated, info = jax.vmap(
-                self.env.step, in_axes=(0, 0, 0, None)
-            )(step_keys, env_state, action, self.env_params)
+            _, env_state, reward, terminated, truncated, info = self.env.step_batch(
+                step_keys, env_state, action, self.env_params
+            )
             done = terminated | truncated
             if self.can_truncate:
                 _, final_value = self.apply(state.params, info["final_obs"])

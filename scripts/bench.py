@@ -54,6 +54,11 @@ TARGETS = {
     "env_steps_per_s": (">= 2,000,000", lambda v: v >= 2e6),
     "ppo_vs_sb3": (">= 20x", lambda v: v >= 20.0),
     "train_compile_s": ("< 30 s", lambda v: v < 30.0),
+    # Issue 12: new paths against today's, side by side in one run.
+    "mcts_vs_mctx_256": (">= 5x", lambda v: v >= 5.0),
+    "mcts_vs_mctx_64": (">= 2.5x", lambda v: v >= 2.5),
+    "rollout_partial_reset": (">= 2x", lambda v: v >= 2.0),
+    "recurrent_vs_rolled": (">= 1.3x", lambda v: v >= 1.3),
 }
 
 
@@ -66,6 +71,29 @@ def timed(fn, repeats: int) -> dict:
         fn()
         times.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+
+def side_by_side(fns: dict, repeats: int) -> dict:
+    """`timed` for several functions, interleaved run by run so load changes hit them alike."""
+    for fn in fns.values():
+        fn()
+    times: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {
+        name: {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t)} for name, t in times.items()
+    }
+
+
+def matmul_peak(size: int, repeats: int) -> dict:
+    """GFLOP/s of a float32 [size, size] @ [size, size] matmul: the reference peak for the training figures."""
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    run = jax.jit(lambda a: a @ a)
+    t = timed(lambda: jax.block_until_ready(run(a)), repeats)
+    return {"size": size, "time": t, "gflops_per_s": 2 * size**3 / t["median_s"] / 1e9}
 
 
 def numpy_levels(node_type: np.ndarray, fanin: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -176,6 +204,49 @@ def bench_env(num_envs: int, gates: int, steps: int, repeats: int) -> dict:
     }
 
 
+def bench_rollout(num_envs: int, steps: int, repeats: int, smoke: bool) -> dict:
+    """DO1 rollouts with auto-reset (random legal actions): resets only where episodes ended vs for every env.
+
+    Both are `AutoReset.step_batch` in one lax.scan, timed side by side;
+    `partial=False` is the earlier path (a reset for every env, every step).
+    """
+    from do1rl.envs.do1 import DO1
+    from do1rl.envs.wrappers import AutoReset
+
+    gen = RandomAlternating(n_inputs=2, depth=2, width=2) if smoke else RandomAlternating()
+    env = DO1(generator=gen, stop_action=True)
+    params = env.default_params
+    obs, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(jax.random.split(jax.random.key(0), num_envs), params)
+
+    def compiled(wrapper):
+        def rollout(obs, state, key):
+            def one(carry, key):
+                obs, state = carry
+                act_key, step_key = jax.random.split(key)
+                actions = uniform_legal_actions(act_key, obs.action_mask)
+                out = wrapper.step_batch(jax.random.split(step_key, num_envs), state, actions, params)
+                return out[:2], out[3].sum()
+
+            return jax.lax.scan(one, (obs, state), jax.random.split(key, steps))[1].sum()
+
+        return jax.jit(rollout).lower(obs, state, jax.random.key(1)).compile()
+
+    runs = {"partial": compiled(AutoReset(env)), "full": compiled(AutoReset(env, partial=False))}
+    episodes = int(runs["partial"](obs, state, jax.random.key(1)))
+    same = episodes == int(runs["full"](obs, state, jax.random.key(1)))
+    t = side_by_side({k: lambda f=f: jax.block_until_ready(f(obs, state, jax.random.key(1))) for k, f in runs.items()}, repeats)
+    return {
+        "env": {"id": "do1rl/DO1-v0", "depth": gen.depth, "width": gen.width, "stop_action": True},
+        "num_envs": num_envs,
+        "steps": steps,
+        "episodes_ended": episodes,
+        "same_episode_count": same,
+        "time": t,
+        "env_steps_per_s": {k: num_envs * steps / v["median_s"] for k, v in t.items()},
+        "ratio": t["full"]["median_s"] / t["partial"]["median_s"],
+    }
+
+
 # ----- part 3: training --------------------------------------------------------
 def train_config(family: str, smoke: bool, width: int = 64):
     """The benchmark's TrainConfig: the default config's env and PPO settings, `family` at a fixed size."""
@@ -207,16 +278,48 @@ def compile_trainer(config, updates: int, init: bool = True):
     return trainer, state if init else None, compiled, compile_s
 
 
-def bench_training(family: str, smoke: bool, repeats: int, updates: int) -> dict:
+def ppo_flops_per_update(config, trainer) -> float | None:
+    """Estimated FLOPs of one PPO update: network forwards on the rollout, forward+backward (3x) per epoch.
+
+    From XLA's cost analysis of one network apply (`network_flops`, which
+    counts the recurrent block T(obs) times), at the first observation.
+    """
+    from do1rl.experiments.sweep.flops import network_flops
+
+    obs, _ = jax.jit(trainer.env.reset)(jax.random.key(0), trainer.env_params)
+    per_obs = network_flops(config.network, trainer.env, obs)
+    if per_obs is None:
+        return None
+    return per_obs * config.ppo.batch_size * (1 + 3 * config.ppo.update_epochs)
+
+
+def bench_rolled_recurrent(config, trainer, state, updates: int, repeats: int, new_run) -> dict:
+    """Today's recurrent PPO (rolled loop, a reset for every env) against the new one, side by side."""
+    from do1rl.agents.ppo import PPO
+
+    old = PPO(trainer.env, trainer.env_params, trainer.network.clone(unrolled=False), config.ppo, partial_reset=False)
+    run = jax.jit(jax.vmap(old.run, in_axes=(0, None)), static_argnums=1).lower(state, updates).compile()
+    t = side_by_side({"new": new_run, "rolled": lambda: jax.block_until_ready(run(state))}, repeats)
+    return {"time": t, "ratio": t["rolled"]["median_s"] / t["new"]["median_s"]}
+
+
+def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: float | None = None) -> dict:
     """do1rl PPO env-steps/s (rollouts and updates) for one network family, with compile time."""
     from do1rl.agents.networks import param_count
 
     config = train_config(family, smoke)
-    _, state, compiled, compile_s = compile_trainer(config, updates)
-    t = timed(lambda: jax.block_until_ready(compiled(state)), repeats)
+    trainer, state, compiled, compile_s = compile_trainer(config, updates)
+    run = lambda: jax.block_until_ready(compiled(state))
+    rolled = bench_rolled_recurrent(config, trainer, state, updates, repeats, run) if family == "recurrent" else None
+    t = rolled["time"]["new"] if rolled else timed(run, repeats)
     params = jax.tree.map(lambda x: x[0], state.params)
     net = config.network
+    flops = ppo_flops_per_update(config, trainer)
+    gflops = None if flops is None else flops * updates / t["median_s"] / 1e9
     return {
+        "gflops_per_s": gflops,
+        "fraction_of_matmul_peak": None if gflops is None or not peak else gflops / peak,
+        "vs_rolled": rolled,
         "family": family,
         "network": dataclasses.asdict(net),
         "parameters": param_count(params),
@@ -296,7 +399,7 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
 
 # ----- part 4: MCTS ------------------------------------------------------------
 def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
-    """Decisions/s of the batched mctx search on the true model (uniform priors)."""
+    """Decisions/s of the batched search on the true model (uniform priors): do1rl's search vs mctx's, side by side."""
     from do1rl.agents.mcts import MCTSConfig, make_mcts_policy
     from do1rl.envs.make import make
 
@@ -306,19 +409,26 @@ def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
     reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
     _, states = reset(jax.random.split(jax.random.key(0), batch), params)
     key = jax.random.key(1)
-    search = jax.jit(lambda key, states: policy.search(key, states).action)
-    t0 = time.perf_counter()
-    compiled = search.lower(key, states).compile()
-    compile_s = time.perf_counter() - t0
-    t = timed(lambda: jax.block_until_ready(compiled(key, states)), repeats)
+    runs, compile_s = {}, {}
+    for name, search in (("do1rl", policy.search), ("mctx", policy.search_mctx)):
+        t0 = time.perf_counter()
+        runs[name] = jax.jit(lambda key, states, search=search: search(key, states).action).lower(key, states).compile()
+        compile_s[name] = time.perf_counter() - t0
+    same = bool(np.array_equal(np.asarray(runs["do1rl"](key, states)), np.asarray(runs["mctx"](key, states))))
+    t = side_by_side({k: lambda f=f: jax.block_until_ready(f(key, states)) for k, f in runs.items()}, repeats)
     return {
         "env": {"id": "do1rl/AlternatingCircuit-v0", **args},
         "simulations": simulations,
         "batch": batch,
-        "compile_s": compile_s,
-        "time": t,
-        "decisions_per_s": batch / t["median_s"],
-        "simulations_per_s": batch * simulations / t["median_s"],
+        "compile_s": compile_s["do1rl"],
+        "mctx_compile_s": compile_s["mctx"],
+        "same_actions": same,
+        "time": t["do1rl"],
+        "mctx_time": t["mctx"],
+        "decisions_per_s": batch / t["do1rl"]["median_s"],
+        "mctx_decisions_per_s": batch / t["mctx"]["median_s"],
+        "simulations_per_s": batch * simulations / t["do1rl"]["median_s"],
+        "vs_mctx": t["mctx"]["median_s"] / t["do1rl"]["median_s"],
     }
 
 
@@ -414,6 +524,7 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         "",
         verdict("env_steps_per_s"),
         "",
+        *rollout_lines(report.get("rollout")),
         "## 3. Training (PPO env-steps/s, rollouts and updates included)",
         "",
     ]
@@ -424,15 +535,29 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         f" {first['update_epochs']} epochs of {first['num_minibatches']} minibatches;"
         f" {first['updates_per_run']} updates per timed run (one jitted call)."),
         "",
-        "| family | network | parameters | env-steps/s | compile s |",
-        "|---|---|---|---|---|",
+        "| family | network | parameters | env-steps/s | compile s | GFLOP/s | of matmul peak |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in report["training"].values():
         n = r["network"]
         size = f"width {n['width']}" + ("" if r["family"] == "recurrent" else f", depth {n['depth']}")
+        gf, frac = r.get("gflops_per_s"), r.get("fraction_of_matmul_peak")
         lines.append(
-            f"| {r['family']} | {size} | {r['parameters']:,} | {fmt(r['env_steps_per_s'])} | {r['compile_s']:.1f} |"
+            f"| {r['family']} | {size} | {r['parameters']:,} | {fmt(r['env_steps_per_s'])} | {r['compile_s']:.1f} "
+            f"| {'-' if gf is None else f'{gf:.2f}'} | {'-' if frac is None else f'{100 * frac:.1f}%'} |"
         )
+    peak = report.get("matmul_peak")
+    if peak:
+        lines += [
+            "",
+            (f"Matmul peak: a {peak['size']}^3 float32 matmul ran at {peak['gflops_per_s']:.1f} GFLOP/s in the same run."
+            " A family's GFLOP/s is estimated from XLA's cost analysis of one network apply (the recurrent block"
+            " counted T(obs) times) x batch x (1 forward + 3 x update epochs for forward and backward)."),
+        ]
+    if "recurrent_vs_rolled" in report:
+        lines += ["", (f"Recurrent PPO against today's path (rolled `nn.scan`, edge bookkeeping every iteration, a reset"
+                       f" for every env), side by side: **{report['recurrent_vs_rolled']:.2f}x**."), "",
+                  verdict("recurrent_vs_rolled")]
     lines += ["", "### do1rl PPO against Stable-Baselines3 MaskablePPO (same env, same sizes)", ""]
     if "skipped" in sb3:
         lines += [f"Skipped: {sb3['skipped']}.", ""]
@@ -456,15 +581,19 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     first = next(iter(report["mcts"].values()))
     env_args = ", ".join(f"{k}={v}" for k, v in first["env"].items() if k != "id")
     lines += [
-        f"{first['env']['id']} ({env_args}), Gumbel MuZero search (default `MCTSConfig`), batch {first['batch']}.",
+        (f"{first['env']['id']} ({env_args}), Gumbel MuZero search (default `MCTSConfig`), batch {first['batch']};"
+        " do1rl's search (`do1rl.agents.search`, small search nodes) and mctx's (`policy.search_mctx`, full"
+        " `EnvState` embeddings) timed side by side; their trees are bitwise equal (tests/test_search.py)."),
         "",
-        "| simulations | decisions/s | simulations/s | compile s |",
-        "|---|---|---|---|",
+        "| simulations | decisions/s | mctx decisions/s | ratio | simulations/s | compile s | same actions |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in report["mcts"].values():
         lines.append(
-            f"| {r['simulations']} | {fmt(r['decisions_per_s'])} | {fmt(r['simulations_per_s'])} | {r['compile_s']:.1f} |"
+            f"| {r['simulations']} | {fmt(r['decisions_per_s'])} | {fmt(r['mctx_decisions_per_s'])} "
+            f"| {r['vs_mctx']:.2f}x | {fmt(r['simulations_per_s'])} | {r['compile_s']:.1f} | {r['same_actions']} |"
         )
+    lines += ["", *(verdict(k) for k in ("mcts_vs_mctx_64", "mcts_vs_mctx_256") if k in t)]
     mcts = list(report["mcts"].values())
     for a, b in itertools.pairwise(mcts):
         grow = a["decisions_per_s"] / b["decisions_per_s"]
@@ -496,6 +625,25 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def rollout_lines(roll: dict | None) -> list[str]:
+    """Part 2's auto-reset rollout table (resets only where episodes ended vs for every env)."""
+    if not roll:
+        return []
+    e, rate = roll["env"], roll["env_steps_per_s"]
+    return [
+        (f"### Rollouts with auto-reset: DO1 depth {e['depth']}, width {e['width']}, {roll['num_envs']} envs x"
+        f" {roll['steps']} steps, random legal actions ({roll['episodes_ended']} episodes ended)"),
+        "",
+        "| reset | env-steps/s |",
+        "|---|---|",
+        f"| only the envs that finished (`AutoReset.step_batch`) | {fmt(rate['partial'])} |",
+        f"| every env, every step (`AutoReset(env, partial=False)`) | {fmt(rate['full'])} |",
+        "",
+        f"Ratio: **{roll['ratio']:.2f}x**. Target `rollout_partial_reset` >= 2x.",
+        "",
+    ]
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -519,6 +667,14 @@ MISS_NOTES = {
     ),
     "ppo_vs_sb3": "",
     "train_compile_s": "XLA CPU compile time grows with the number of ops in the unrolled loss and update.",
+    "recurrent_vs_rolled": (
+        "Not done: the prototype's flat aggregation (one gather over B*N rows with global indices) needs the"
+        " network to see the batch, while do1rl's networks map one observation and are vmapped."
+    ),
+    "rollout_partial_reset": (
+        "The ratio is bounded by the share of the step spent in resets: with few episodes ending per step"
+        " the rollout is the env step, the action draw and the cond's copies of the env state."
+    ),
 }
 
 
@@ -563,6 +719,13 @@ def main(argv=None) -> int:
         env = bench_env(64, 16, 8, repeats) if args.smoke else bench_env(4096, 64, 64, repeats)
         report.update(env=env, env_steps_per_s=env["env_steps_per_s"])
         log(f"env: {env['env_steps_per_s']:.3g} steps/s ({env['num_envs']} envs), compile {env['compile_s']:.2f}s")
+        roll = bench_rollout(8, 4, repeats, smoke=True) if args.smoke else bench_rollout(256, 32, repeats, smoke=False)
+        report.update(rollout=roll, rollout_partial_reset=roll["ratio"])
+        rates = roll["env_steps_per_s"]
+        log(
+            f"rollout with auto-reset ({roll['num_envs']} envs): partial {rates['partial']:,.0f} vs full"
+            f" {rates['full']:,.0f} env-steps/s = {roll['ratio']:.2f}x, {roll['episodes_ended']} episodes ended"
+        )
     if 5 in parts:  # before part 3, so nothing compiled earlier in this process can help it
         compile_report = bench_train_compile(args.smoke)
         report.update(train_compile=compile_report, train_compile_s=compile_report["compile_s"])
@@ -570,10 +733,20 @@ def main(argv=None) -> int:
     if 3 in parts:
         updates = 1 if args.smoke else 2
         families = ("mlp",) if args.smoke else ("mlp", "gnn", "recurrent")
+        peak = matmul_peak(256 if args.smoke else 2048, repeats)
+        log(f"matmul peak ({peak['size']}^3 float32): {peak['gflops_per_s']:.1f} GFLOP/s")
         training = {}
         for family in families:
-            training[family] = r = bench_training(family, args.smoke, repeats, updates)
-            log(f"train {family}: {r['env_steps_per_s']:,.0f} env-steps/s, compile {r['compile_s']:.1f}s")
+            training[family] = r = bench_training(family, args.smoke, repeats, updates, peak["gflops_per_s"])
+            frac = r["fraction_of_matmul_peak"]
+            log(
+                f"train {family}: {r['env_steps_per_s']:,.0f} env-steps/s, compile {r['compile_s']:.1f}s"
+                + ("" if frac is None else f", {r['gflops_per_s']:.2f} GFLOP/s = {100 * frac:.1f}% of matmul peak")
+                + ("" if r["vs_rolled"] is None else f", {r['vs_rolled']['ratio']:.2f}x the rolled loop")
+            )
+        report.update(matmul_peak=peak)
+        if "recurrent" in training:
+            report["recurrent_vs_rolled"] = training["recurrent"]["vs_rolled"]["ratio"]
         sb3 = bench_sb3(args.smoke, repeats, updates)
         ratio = None if "skipped" in sb3 else training["mlp"]["env_steps_per_s"] / sb3["env_steps_per_s"]
         report.update(training=training, sb3=sb3, ppo_vs_sb3=ratio)
@@ -585,10 +758,14 @@ def main(argv=None) -> int:
         sims = (4,) if args.smoke else (16, 64, 256)
         batch = 8 if args.smoke else 256
         report["mcts"] = {str(n): bench_mcts(n, batch, repeats) for n in sims}
+        for n in (64, 256):
+            if str(n) in report["mcts"]:
+                report[f"mcts_vs_mctx_{n}"] = report["mcts"][str(n)]["vs_mctx"]
         for r in report["mcts"].values():
             log(
-                f"mcts {r['simulations']} sims: {r['decisions_per_s']:,.0f} decisions/s (batch {r['batch']}),"
-                f" compile {r['compile_s']:.1f}s"
+                f"mcts {r['simulations']} sims: {r['decisions_per_s']:,.0f} decisions/s vs mctx"
+                f" {r['mctx_decisions_per_s']:,.0f} = {r['vs_mctx']:.2f}x (batch {r['batch']}),"
+                f" compile {r['compile_s']:.1f}s, same actions {r['same_actions']}"
             )
 
     report["machine"] = {

@@ -36,15 +36,15 @@ FAST_COMPILE = {"xla_backend_optimization_level": 0}
 QUICK_COMPILE = {"xla_backend_optimization_level": 1}
 
 
-def tree_edges(env, tree) -> tuple[jax.Array, jax.Array]:
-    """(illegal, deep) expanded edges of one unbatched search tree.
+def tree_edges(env, tree, node_states) -> tuple[jax.Array, jax.Array]:
+    """(illegal, deep) expanded edges of one unbatched search tree, its nodes' states given.
 
     An edge (node, action) is expanded when its visit count is positive; it
     is illegal when `action` is masked in the node's own state. `deep` counts
     the expanded edges below the root (to show the check is not vacuous).
     """
     expanded = tree.children_visits > 0
-    legal = jax.vmap(env.action_mask)(tree.embeddings)
+    legal = jax.vmap(env.action_mask)(node_states)
     below_root = jnp.arange(expanded.shape[0])[:, None] > 0
     return jnp.sum(expanded & ~legal), jnp.sum(expanded & below_root)
 
@@ -63,8 +63,10 @@ def checked_runner(env, params, policy):
         def body(c):
             key, obs, state, ret, illegal, deep, invalid = c
             key, act_key, step_key = jax.random.split(key, 3)
-            out = policy.search(act_key, jax.tree.map(lambda x: x[None], state))
-            bad, below = tree_edges(env, jax.tree.map(lambda x: x[0], out.search_tree))
+            batch = jax.tree.map(lambda x: x[None], state)
+            out = policy.search(act_key, batch)
+            first = lambda tree: jax.tree.map(lambda x: x[0], tree)
+            bad, below = tree_edges(env, first(out.search_tree), first(policy.node_states(out.search_tree, batch)))
             obs, state, reward, _, _, info = env.step(step_key, state, out.action[0], params)
             return key, obs, state, ret + reward, illegal + bad, deep + below, invalid + info["invalid_action"]
 
@@ -136,7 +138,8 @@ def test_muzero_runs_and_stays_legal():
         states = random_walk_states(env, params, keys)
         out = policy.search(key, states)
         legal = jax.vmap(lambda s, a: env.action_mask(s)[a])(states, out.action)
-        illegal, deep = jax.vmap(lambda t: tree_edges(env, t))(out.search_tree)
+        node_states = policy.node_states(out.search_tree, states)
+        illegal, deep = jax.vmap(lambda t, s: tree_edges(env, t, s))(out.search_tree, node_states)
         return states.terminated, states.chosen, legal, illegal, deep
 
     terminated, chosen, legal, illegal, deep = map(np.asarray, run(jax.random.split(jax.random.key(1), 64), jax.random.key(2)))
