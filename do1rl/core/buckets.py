@@ -97,7 +97,7 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
     the last one padded, so it still compiles once.
 
     Returns, for each circuit in order, a `Solution` of numpy arrays in the
-    file's numbering: value[i] and depth[i] for node id i, d1, serial_steps.
+    file's numbering: value[i], depth[i] and cert[i] for node id i, d1, serial_steps, cert_d1.
     """
     results: list[Solution | None] = [None] * len(parsed_list)
     for bucket in pad_bucket(parsed_list):
@@ -115,5 +115,7 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
                     depth=np.asarray(sol.depth[row][node_index]),
                     d1=int(sol.d1[row]),
                     serial_steps=int(sol.serial_steps[row]),
+                    cert=np.asarray(sol.cert[row][node_index]),
+                    cert_d1=int(sol.cert_d1[row]),
                 )
     return results  # type: ignore[return-value]
