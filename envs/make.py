@@ -3,11 +3,17 @@
 Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
 `gymnasium.make_vec(id, num_envs, **kwargs)`:
 
-- generator keywords (see `RandomAlternating`): `n_inputs`, `depth`,
-  `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`, `prefix_chain`;
+- `family`: "random" (the default, `RandomAlternating`) or "biregular"
+  (`LayeredBiregular`, docs/hard-instances.md);
+- generator keywords of "random" (see `RandomAlternating`): `n_inputs`,
+  `depth`, `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`,
+  `prefix_chain`; of "biregular": `depth`, `width`, `k`, `p_one`,
+  `stratify_d1` (bool, default True);
 - or `circuit_files=[paths]`: a `CircuitPool` drawing uniformly from those
   `do1rl.circuit/v1` files (not combinable with generator keywords);
 - `stop_action` (bool, default False);
+- `max_selections` (None or an integer >= 1; 1 = one-shot: the episode ends at
+  the first selection or STOP);
 - DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed);
 - `render_mode` (Gymnasium only; must be None).
 
@@ -28,11 +34,14 @@ ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID
            "AlternatingCircuit-v0": ALTERNATING_ID}
 
 GENERATOR_KWARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
+BIREGULAR_KWARGS = ("depth", "width", "k", "p_one", "stratify_d1")
+FAMILIES = ("random", "biregular")
+_COMMON = ("family", "k", "stratify_d1", "circuit_files", "stop_action", "max_selections")
 VALID_KWARGS = {
-    DO1_ID: GENERATOR_KWARGS + ("circuit_files", "stop_action", "chain_length"),
-    ALTERNATING_ID: GENERATOR_KWARGS + ("circuit_files", "stop_action"),
+    DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length",),
+    ALTERNATING_ID: GENERATOR_KWARGS + _COMMON,
 }
-_INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0}
+_INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0, "k": 1}
 _PROBABILITIES = ("skip_prob", "p_one", "input_prob")
 
 
@@ -58,8 +67,22 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
             value = kwargs[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise EnvArgumentError(f"{env_id}: {key} must be a probability in [0, 1], got {value!r}")
-    if "stop_action" in kwargs and not isinstance(kwargs["stop_action"], bool):
-        raise EnvArgumentError(f"{env_id}: stop_action must be true or false, got {kwargs['stop_action']!r}")
+    for key in ("stop_action", "stratify_d1"):
+        if key in kwargs and not isinstance(kwargs[key], bool):
+            raise EnvArgumentError(f"{env_id}: {key} must be true or false, got {kwargs[key]!r}")
+    family = kwargs.get("family", "random")
+    if family not in FAMILIES:
+        raise EnvArgumentError(f"{env_id}: family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    allowed = BIREGULAR_KWARGS if family == "biregular" else GENERATOR_KWARGS
+    wrong = sorted(k for k in kwargs if k in GENERATOR_KWARGS + BIREGULAR_KWARGS and k not in allowed)
+    if wrong:
+        raise EnvArgumentError(
+            f"{env_id}: family {family!r} does not take {', '.join(map(repr, wrong))}; "
+            f"its keywords are: {', '.join(allowed)}"
+        )
+    selections = kwargs.get("max_selections")
+    if selections is not None and (not is_integer(selections) or int(selections) < 1):
+        raise EnvArgumentError(f"{env_id}: max_selections must be None or an integer >= 1, got {selections!r}")
     length = kwargs.get("chain_length")
     if length is not None and (not is_integer(length) or int(length) < 0):
         raise EnvArgumentError(
@@ -88,7 +111,10 @@ def make(env_id: str, **kwargs: Any):
     from do1rl.envs.do1 import DO1
 
     kwargs = dict(kwargs)
+    family = kwargs.pop("family", "random")
     stop_action = bool(kwargs.pop("stop_action", False))
+    max_selections = kwargs.pop("max_selections", None)
+    max_selections = None if max_selections is None else int(max_selections)
     chain_length = kwargs.pop("chain_length", None)
     files = kwargs.pop("circuit_files", None)
     if files is not None:
@@ -99,10 +125,15 @@ def make(env_id: str, **kwargs: Any):
         from do1rl.envs.instances import pool_from_files
 
         generator = pool_from_files(files)
+    elif family == "biregular":
+        from do1rl.core.biregular import LayeredBiregular
+
+        generator = LayeredBiregular(**kwargs)
     else:
         generator = RandomAlternating(**kwargs)
     if env_id == DO1_ID:
-        env = DO1(generator, stop_action=stop_action, chain_length=None if chain_length is None else int(chain_length))
+        length = None if chain_length is None else int(chain_length)
+        env = DO1(generator, stop_action=stop_action, chain_length=length, max_selections=max_selections)
     else:
-        env = AlternatingCircuit(generator, stop_action=stop_action)
+        env = AlternatingCircuit(generator, stop_action=stop_action, max_selections=max_selections)
     return env, env.default_params
