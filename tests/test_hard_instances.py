@@ -16,7 +16,8 @@ from do1rl.envs import DO1, AlternatingCircuit
 from do1rl.envs.instances import per_instance_params, pool_from_circuits
 from do1rl.envs.make import EnvArgumentError, make
 from do1rl.envs.types import CHAIN, MAIN
-from do1rl.evaluation import Episodes, evaluate as evaluate_policy, metrics
+from do1rl.evaluation import Episodes, metrics
+from do1rl.evaluation import evaluate as evaluate_policy
 
 DEPTH, WIDTH, K = 5, 3, 2
 
@@ -49,7 +50,7 @@ def wl_colours(lists, rounds):
 
 # ----- the biregular family ----------------------------------------------------
 def test_biregular_degrees_alternation_and_cert(plain_batch):
-    gen, circuits = plain_batch
+    _, circuits = plain_batch
     for c in circuits:
         inputs, ops, fanins, _ = circuit_to_lists(np.asarray(c.node_type), np.asarray(c.fanin))
         assert len(inputs) == WIDTH and len(ops) == WIDTH * DEPTH
