@@ -228,3 +228,30 @@ def test_gnn_with_l_blocks_cannot_tell_twins_apart(twin_pair):
     recurrent = NetworkConfig(family="recurrent", width=16, iterations_per_depth=1.0, extra_iterations=1)
     logits, value = outputs(recurrent, 0)  # T = D + 1
     assert not np.array_equal(logits[0], logits[1]) and value[0] != value[1]
+
+
+def test_sweep_rows_carry_first_choice_columns(plain_batch):
+    from do1rl.experiments.sweep import rows_of
+
+    choice = {"accuracy": 0.75, "mean_forced_regret": 0.5, "by_depth": {"4": {"accuracy": 0.5, "mean_forced_regret": 1.0}}}
+    result = {
+        "cell_id": "c",
+        "agent": "greedy",
+        "settings": {"train": {"env": {"id": "do1rl/DO1-v0", "args": {"depth": 4}}}},
+        "info": {},
+        "reports": [{"episodes": 2, "by_depth": {"4": {"episodes": 2}}, "first_choice": choice}],
+    }
+    rows = rows_of(result, "hard")
+    assert [(r["depth_group"], r["first_choice_accuracy"], r["mean_forced_regret"]) for r in rows] == [
+        ("all", 0.75, 0.5),
+        ("4", 0.5, 1.0),
+    ]
+
+
+def test_solve_cli_prints_cert_d1(tmp_path, capsys):
+    from do1rl.cli import main
+
+    gen = LayeredBiregular(width=WIDTH, depth=DEPTH, k=K, stratify_d1=False)
+    (path,) = save_instances(gen, 5, 1, tmp_path)
+    assert main(["solve", str(path)]) == 0
+    assert f'"cert_d1": {DEPTH}' in capsys.readouterr().out
