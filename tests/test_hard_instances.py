@@ -89,7 +89,7 @@ def test_colour_refinement_cannot_split_deep_layers(plain_batch):
 
 
 def test_stratified_d1_is_uniform():
-    gen = LayeredBiregular(width=WIDTH, depth=4, k=K)
+    gen = LayeredBiregular(width=WIDTH, depth=4, k=K, candidates=16, max_rounds=32)
     keys = jax.random.split(jax.random.key(1), 500)
     d1 = np.asarray(jax.jit(jax.vmap(lambda key: solver.solve(gen(key)).d1))(keys))
     freq = np.bincount(d1, minlength=5) / d1.size
@@ -255,3 +255,16 @@ def test_solve_cli_prints_cert_d1(tmp_path, capsys):
     (path,) = save_instances(gen, 5, 1, tmp_path)
     assert main(["solve", str(path)]) == 0
     assert f'"cert_d1": {DEPTH}' in capsys.readouterr().out
+
+
+def test_env_state_cert_depth_is_the_solvers():
+    from do1rl.core.generators import RandomAlternating
+
+    gen = RandomAlternating(n_inputs=3, depth=4, width=3)
+    env = AlternatingCircuit(gen)
+    keys = jax.random.split(jax.random.key(2), 32)
+    _, states = jax.vmap(env.reset, (0, None))(keys, env.default_params)
+    expected = jax.vmap(lambda key: solver.solve(gen(key)).cert_d1)(keys)
+    np.testing.assert_array_equal(np.asarray(states.cert_depth), np.asarray(expected))
+    assert len(np.unique(np.asarray(expected))) > 1  # cert(d1) varies on this family
+    assert "cert_depth" not in env.get_obs(jax.tree.map(lambda x: x[0], states))._fields
