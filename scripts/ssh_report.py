@@ -211,7 +211,7 @@ def main():
         "- A small network that has not finished learning also \"degrades\" with depth, since deeper",
         "  circuits are harder to learn in a fixed budget; failure to learn and a capacity limit look alike here.",
         "- MCTS uses the true model and exact terminal rewards, so it is an upper reference, not a learned agent.",
-        "- Why the fixed-depth gnn held up (issue 11's measurements, of which only the 17% is rerun here; docs/hard-instances.md): not local",
+        "- Why the fixed-depth gnn held up (issue 11's measurements, only the 17% rerun here; docs/hard-instances.md): not local",
         "  shortcuts from input reads, since only 17% of the D = 6 circuits have d1 settled within 3 fan-in",
         "  hops (cert(d1) <= 3, `python scripts/cert_depth_table.py`). It is the scratchpad: with STOP, the",
         "  3-block GNN selects 4.1 gates per episode (7.7 on hard ones), and 98.6% of its selections are",
