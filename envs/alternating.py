@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from do1rl.core import solver
 from do1rl.core.generators import Generator, RandomAlternating
-from do1rl.envs.core import CircuitEnvBase, generator_shape
+from do1rl.envs.core import CircuitEnvBase, check_max_selections, generator_shape
 from do1rl.envs.types import MAIN, EnvParams, EnvState, Observation
 
 
@@ -36,20 +36,29 @@ class AlternatingCircuit(CircuitEnvBase):
       among the selected gates if every selected gate outputs 1, else 0
       (0 if none is selected). Its optimum is V*(s0) = d1(C, x).
     - termination: after exactly H = |C| actions (|C| = number of gates), or
-      at once on STOP. The horizon is part of the MDP, so `truncated` is
+      at once on STOP, or (with `max_selections=m`) at once when the m-th gate
+      is selected. `max_selections=1` is the one-shot game: the episode ends at
+      the first selection or STOP, so the agent has no scratchpad and its
+      serial compute per episode equals that per decision. The horizon is part of the MDP, so `truncated` is
       always False. `step` on a terminated state returns it unchanged with
       reward 0; there is no auto-reset (use `wrappers.AutoReset`).
     """
 
-    def __init__(self, generator: Generator | None = None, stop_action: bool = False):
+    def __init__(
+        self, generator: Generator | None = None, stop_action: bool = False, max_selections: int | None = None
+    ):
         self.generator = RandomAlternating() if generator is None else generator
         self.stop_action = bool(stop_action)
+        self.max_selections = check_max_selections(max_selections)
         self.num_nodes, self.fanin_slots = generator_shape(self.generator)
         self.max_depth = int(self.generator.max_depth)
         self.max_horizon = int(self.generator.max_gates)
 
     def __repr__(self) -> str:
-        return f"AlternatingCircuit(generator={self.generator!r}, stop_action={self.stop_action})"
+        return (
+            f"AlternatingCircuit(generator={self.generator!r}, stop_action={self.stop_action}, "
+            f"max_selections={self.max_selections})"
+        )
 
     @property
     def default_params(self) -> EnvParams:
@@ -78,5 +87,6 @@ class AlternatingCircuit(CircuitEnvBase):
             num_gates=num_gates,
             chain_length=jnp.int32(0),
             horizon=num_gates,
+            cert_depth=solution.cert_d1,
         )
         return self._finish_reset(state)

@@ -19,6 +19,15 @@ from do1rl.envs import spaces
 from do1rl.envs.types import NOT_CHOSEN, EnvParams, EnvState, Observation
 
 
+def check_max_selections(max_selections: int | None) -> int | None:
+    """None (no limit) or an int >= 1; ValueError otherwise."""
+    if max_selections is None:
+        return None
+    if isinstance(max_selections, bool) or int(max_selections) != max_selections or max_selections < 1:
+        raise ValueError(f"max_selections must be None or an integer >= 1, got {max_selections!r}")
+    return int(max_selections)
+
+
 def generator_shape(generator: Any) -> tuple[int, int]:
     """(num_nodes, fanin_slots) of the circuits a generator makes."""
     out = jax.eval_shape(generator, jax.random.key(0))
@@ -29,13 +38,15 @@ class CircuitEnvBase:
     """Shared functional API. Subclasses set the sizes and implement `reset`.
 
     Static attributes (set by subclasses): `num_nodes` (N), `fanin_slots` (F),
-    `stop_action`, `max_depth` (bound on any node depth), `max_horizon`
-    (bound on H).
+    `stop_action`, `max_selections` (None, or the one-shot limit: the episode
+    ends once that many gates are selected), `max_depth` (bound on any node
+    depth), `max_horizon` (bound on H).
     """
 
     num_nodes: int
     fanin_slots: int
     stop_action: bool
+    max_selections: int | None = None
     max_depth: int
     max_horizon: int
     generator: Any
@@ -174,7 +185,10 @@ class CircuitEnvBase:
             state.circuit_id[node].astype(jnp.int32),
             state.chosen,
         )
-        steps_left = jnp.where(is_stop, 0, jnp.maximum(state.steps_left - 1, 0))
+        ends_now = is_stop
+        if self.max_selections is not None:
+            ends_now = ends_now | (is_select & (jnp.sum(selected) >= self.max_selections))
+        steps_left = jnp.where(ends_now, 0, jnp.maximum(state.steps_left - 1, 0))
         ends = live & (steps_left == 0)
         reward = jnp.where(ends, solver.terminal_reward(selected, state.value, state.depth), 0)
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from do1rl.core import generators, solver
 from do1rl.core.circuit import PAD
 from do1rl.core.generators import Generator
-from do1rl.envs.core import CircuitEnvBase, generator_shape
+from do1rl.envs.core import CircuitEnvBase, check_max_selections, generator_shape
 from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState, Observation
 
 
@@ -48,14 +48,24 @@ class DO1(CircuitEnvBase):
       among the selected gates if every selected gate outputs 1, else 0
       (0 if none is selected). Its optimum is V*(s0) = max(d1(C, x), k).
     - termination: after exactly H = max(k, |C|) actions (|C| = number of
-      gates of C), or at once on STOP. The horizon is part of the MDP, so
+      gates of C), or at once on STOP, or (with `max_selections=m`) at once
+      when the m-th gate is selected. `max_selections=1` is the one-shot game:
+      the forced choice is the only decision (its gate's depth is the reward
+      if it outputs 1), so the agent has no scratchpad. The horizon is part of the MDP, so
       `truncated` is always False. `step` on a terminated state returns it
       unchanged with reward 0; there is no auto-reset (`wrappers.AutoReset`).
     """
 
-    def __init__(self, generator: Generator | None = None, stop_action: bool = False, chain_length: int | None = None):
+    def __init__(
+        self,
+        generator: Generator | None = None,
+        stop_action: bool = False,
+        chain_length: int | None = None,
+        max_selections: int | None = None,
+    ):
         self.generator = generators.RandomAlternating() if generator is None else generator
         self.stop_action = bool(stop_action)
+        self.max_selections = check_max_selections(max_selections)
         if chain_length is not None and int(chain_length) < 0:
             raise ValueError(f"chain_length must be None, 0 (random) or >= 1, got {chain_length}")
         self.chain_length = None if not chain_length else int(chain_length)
@@ -71,7 +81,7 @@ class DO1(CircuitEnvBase):
     def __repr__(self) -> str:
         return (
             f"DO1(generator={self.generator!r}, stop_action={self.stop_action}, "
-            f"chain_length={self.chain_length})"
+            f"chain_length={self.chain_length}, max_selections={self.max_selections})"
         )
 
     @property
@@ -117,5 +127,6 @@ class DO1(CircuitEnvBase):
             num_gates=num_gates,
             chain_length=k,
             horizon=horizon,
+            cert_depth=solution.cert_d1,
         )
         return self._finish_reset(state)

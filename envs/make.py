@@ -3,12 +3,22 @@
 Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
 `gymnasium.make_vec(id, num_envs, **kwargs)`:
 
-- generator keywords (see `RandomAlternating`): `n_inputs`, `depth`,
-  `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`, `prefix_chain`;
+- `family`: "random" (the default, `RandomAlternating`) or "biregular"
+  (`LayeredBiregular`, docs/hard-instances.md);
+- generator keywords of "random" (see `RandomAlternating`): `n_inputs`,
+  `depth`, `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`,
+  `prefix_chain`; of "biregular": `depth`, `width`, `k`, `p_one`,
+  `stratify_d1` (bool, default True);
+- `depths` (a list: a mixture of those circuit depths, instead of `depth`) and
+  `pad_depth` (pad every circuit to the size of that depth, so envs of
+  several depths share one observation shape and feature scale);
 - or `circuit_files=[paths]`: a `CircuitPool` drawing uniformly from those
   `do1rl.circuit/v1` files (not combinable with generator keywords);
 - `stop_action` (bool, default False);
-- DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed);
+- `max_selections` (None or an integer >= 1; 1 = one-shot: the episode ends at
+  the first selection or STOP);
+- DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed),
+  `chain_scale` ("max", the default, or "circuit": random k uniform in 1..d(C));
 - `render_mode` (Gymnasium only): None, "ansi" or "rgb_array".
 
 Anything else raises `EnvArgumentError` (a TypeError and a ValueError)
@@ -32,11 +42,15 @@ ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID
            "AlternatingCircuit-v0": ALTERNATING_ID}
 
 GENERATOR_KWARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
+BIREGULAR_KWARGS = ("depth", "width", "k", "p_one", "stratify_d1")
+FAMILIES = ("random", "biregular")
+CHAIN_SCALES = ("max", "circuit")
+_COMMON = ("family", "k", "stratify_d1", "depths", "pad_depth", "circuit_files", "stop_action", "max_selections")
 VALID_KWARGS = {
-    DO1_ID: GENERATOR_KWARGS + ("circuit_files", "stop_action", "chain_length"),
-    ALTERNATING_ID: GENERATOR_KWARGS + ("circuit_files", "stop_action"),
+    DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length", "chain_scale"),
+    ALTERNATING_ID: GENERATOR_KWARGS + _COMMON,
 }
-_INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0}
+_INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0, "k": 1, "pad_depth": 1}
 _PROBABILITIES = ("skip_prob", "p_one", "input_prob")
 
 
@@ -55,7 +69,7 @@ def canonical_id(env_id: str) -> str:
 
 def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     for key, minimum in _INT_MINIMUM.items():
-        maximum = limits.MAX_FANIN if key == "max_fanin" else limits.MAX_NODES
+        maximum = limits.MAX_FANIN if key in ("max_fanin", "k") else limits.MAX_NODES
         if key in kwargs and (not is_integer(kwargs[key]) or not minimum <= kwargs[key] <= maximum):
             raise EnvArgumentError(
                 f"{env_id}: {key} must be an integer in {minimum}..{maximum}, got {limits.show(kwargs[key])}"
@@ -65,10 +79,27 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
             value = kwargs[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise EnvArgumentError(f"{env_id}: {key} must be a probability in [0, 1], got {limits.show(value)}")
-    if "stop_action" in kwargs and not isinstance(kwargs["stop_action"], bool):
+    for key in ("stop_action", "stratify_d1"):
+        if key in kwargs and not isinstance(kwargs[key], bool):
+            raise EnvArgumentError(f"{env_id}: {key} must be true or false, got {limits.show(kwargs[key])}")
+    family = kwargs.get("family", "random")
+    if family not in FAMILIES:
+        raise EnvArgumentError(f"{env_id}: family must be one of {', '.join(FAMILIES)}, got {limits.show(family)}")
+    allowed = BIREGULAR_KWARGS if family == "biregular" else GENERATOR_KWARGS
+    wrong = sorted(k for k in kwargs if k in GENERATOR_KWARGS + BIREGULAR_KWARGS and k not in allowed)
+    if wrong:
         raise EnvArgumentError(
-            f"{env_id}: stop_action must be true or false, got {limits.show(kwargs['stop_action'])}"
+            f"{env_id}: family {family!r} does not take {', '.join(map(repr, wrong))}; "
+            f"its keywords are: {', '.join(allowed)}"
         )
+    _check_depths(env_id, kwargs)
+    selections = kwargs.get("max_selections")
+    if selections is not None and (not is_integer(selections) or not 1 <= selections <= limits.MAX_NODES):
+        raise EnvArgumentError(
+            f"{env_id}: max_selections must be None or an integer in 1..{limits.MAX_NODES}, got {limits.show(selections)}"
+        )
+    if kwargs.get("chain_scale", "max") not in CHAIN_SCALES:
+        raise EnvArgumentError(f"{env_id}: chain_scale must be max or circuit, got {limits.show(kwargs['chain_scale'])}")
     length = kwargs.get("chain_length")
     if length is not None and (not is_integer(length) or not 0 <= length <= limits.MAX_NODES):
         raise EnvArgumentError(
@@ -88,6 +119,28 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
         if len(files) > limits.MAX_CIRCUIT_FILES:
             raise EnvArgumentError(
                 f"{env_id}: circuit_files: {len(files)} files, more than the limit of {limits.MAX_CIRCUIT_FILES}"
+            )
+
+
+def _check_depths(env_id: str, kwargs: dict[str, Any]) -> None:
+    depths = kwargs.get("depths")
+    if depths is not None:
+        if (
+            not isinstance(depths, (list, tuple))
+            or not 1 <= len(depths) <= 64
+            or not all(is_integer(d) and 1 <= d <= limits.MAX_NODES for d in depths)
+        ):
+            raise EnvArgumentError(
+                f"{env_id}: depths must be a non-empty list (at most 64) of integers >= 1, got {limits.show(depths)}"
+            )
+        if "depth" in kwargs:
+            raise EnvArgumentError(f"{env_id}: give depth (one depth) or depths (a mixture), not both")
+    pad = kwargs.get("pad_depth")
+    if pad is not None:
+        deepest = max(depths) if depths else kwargs.get("depth")
+        if deepest is not None and pad < deepest:
+            raise EnvArgumentError(
+                f"{env_id}: pad_depth must be an integer >= the deepest circuit depth ({deepest}), got {pad!r}"
             )
 
 
@@ -115,6 +168,26 @@ def _pool(env_id: str, files):
     return pool_from_circuits([p.to_circuit()[0] for p in parsed])
 
 
+def _generator(env_id: str, family: str, kwargs: dict[str, Any]) -> Any:
+    """The family's generator; with `depths` a mixture of those depths, with `pad_depth` padded to that depth's size."""
+    from do1rl.core.biregular import LayeredBiregular
+    from do1rl.core.generators import RandomAlternating
+    from do1rl.core.mixtures import Mixture
+    from do1rl.envs.core import generator_shape
+
+    build = LayeredBiregular if family == "biregular" else RandomAlternating
+    depths = kwargs.pop("depths", None)
+    pad_depth = kwargs.pop("pad_depth", None)
+    largest = build(**{**kwargs, "depth": int(pad_depth)}) if pad_depth is not None else None
+    parts = [build(**kwargs, depth=int(d)) for d in depths] if depths else [build(**kwargs)]
+    for part in [*parts, largest] if largest is not None else parts:
+        _check_size(env_id, "generated circuits", part.num_nodes, 1)  # before tracing anything
+        _check_size(env_id, "generated circuits", *generator_shape(part))
+    if depths is None and pad_depth is None:
+        return parts[0]
+    return Mixture.of(parts, **(Mixture.sizes_of(largest) if largest is not None else {}))
+
+
 def make(env_id: str, **kwargs: Any):
     """(functional env, its default EnvParams) for a registered id and keywords.
 
@@ -131,13 +204,16 @@ def make(env_id: str, **kwargs: Any):
             f"valid keywords are: {', '.join(valid)}"
         )
     _check_values(env_id, kwargs)
-    from do1rl.core.generators import RandomAlternating
     from do1rl.envs.alternating import AlternatingCircuit
     from do1rl.envs.do1 import DO1
 
     kwargs = dict(kwargs)
+    family = kwargs.pop("family", "random")
     stop_action = bool(kwargs.pop("stop_action", False))
+    max_selections = kwargs.pop("max_selections", None)
+    max_selections = None if max_selections is None else int(max_selections)
     chain_length = kwargs.pop("chain_length", None)
+    chain_scale = kwargs.pop("chain_scale", "max")
     files = kwargs.pop("circuit_files", None)
     if files is not None:
         if kwargs:
@@ -146,11 +222,13 @@ def make(env_id: str, **kwargs: Any):
             )
         generator = _pool(env_id, files)
     else:
-        generator = RandomAlternating(**kwargs)
-        _check_size(env_id, "generated circuits", generator.num_nodes, generator.fanin_slots)
+        generator = _generator(env_id, family, kwargs)
     if env_id == DO1_ID:
-        env = DO1(generator, stop_action=stop_action, chain_length=None if chain_length is None else int(chain_length))
+        length = None if chain_length is None else int(chain_length)
+        env = DO1(
+            generator, stop_action=stop_action, chain_length=length, chain_scale=chain_scale, max_selections=max_selections
+        )
     else:
-        env = AlternatingCircuit(generator, stop_action=stop_action)
+        env = AlternatingCircuit(generator, stop_action=stop_action, max_selections=max_selections)
     _check_size(env_id, "observation", env.num_nodes, env.fanin_slots)
     return env, env.default_params

@@ -22,9 +22,9 @@ NOT_CHOSEN = -1  # DO1 before the forced choice
 class EnvState:
     """The full (partly hidden) state of one episode.
 
-    Everything except `value`, `optimal_return` and `circuit_depth`/`num_gates`
-    summaries is also in the observation; `value` (the gate values) is never
-    observed.
+    Everything except `value`, `optimal_return`, `cert_depth` and the
+    `circuit_depth`/`num_gates` summaries is also in the observation; `value`
+    (the gate values) and `cert_depth` are never observed.
     """
 
     node_type: jax.Array  # int8[N]: PAD, INPUT_0, INPUT_1, AND, OR (do1rl.core.circuit)
@@ -41,6 +41,7 @@ class EnvState:
     num_gates: jax.Array  # int32[]: |C|, the number of gates of C
     chain_length: jax.Array  # int32[]: k for DO1, 0 for AlternatingCircuit
     horizon: jax.Array  # int32[]: H, the episode length
+    cert_depth: jax.Array  # int32[]: cert(d1) of the main circuit C (hidden; docs/hard-instances.md)
 
 
 @struct.dataclass

@@ -13,7 +13,7 @@ from strategies import random_lists, small_circuits
 
 from do1rl.core import generators
 from do1rl.core.circuit import from_lists, stack
-from do1rl.core.reference import circuit_to_lists, evaluate
+from do1rl.core.reference import certificate_depths, circuit_to_lists, evaluate
 from do1rl.core.solver import optimal_value, solve
 
 NODES, FANIN = 64, 4  # every test circuit is padded to this one shape
@@ -57,6 +57,9 @@ def check_batch(solve_batch, lists, eval_width):
         assert sol.value[row][node_index].tolist() == value, c
         assert sol.depth[row][node_index].tolist() == depth, c
         assert int(sol.d1[row]) == d1, c
+        cert, cert_d1 = certificate_depths(*c)
+        assert sol.cert[row][node_index].tolist() == cert, c
+        assert int(sol.cert_d1[row]) == cert_d1, c
         n_real = len(node_index)
         assert not sol.value[row][n_real:].any()  # padding stays 0
         # Serial steps: at least one per layer, at most layers + gates / width.

@@ -1,9 +1,11 @@
 """`do1rl solve FILE...`: the exact answer for circuit files.
 
 Prints one JSON object per valid file, in the order given:
-`{"file", "do1", "depth", "gates", "inputs", "serial_steps"}` where `do1` is
-d1(C, x) (the optimal value of the alternating-circuit environment) and
-`depth` the circuit depth. An invalid file prints one line on stderr,
+`{"file", "do1", "depth", "gates", "inputs", "serial_steps", "cert_d1"}`
+where `do1` is d1(C, x) (the optimal value of the alternating-circuit
+environment), `depth` the circuit depth and `cert_d1` the certificate depth
+of d1 (the fewest fan-in hops that prove d1 from the inputs; see
+docs/hard-instances.md). An invalid file prints one line on stderr,
 `error: PATH: [gate I: ]WHAT [RULE]`, naming the file, the gate and the rule
 broken, and the other files are still solved; the exit status is then 2,
 else 0. `-` reads standard input. Files are grouped into shape buckets so
@@ -78,6 +80,7 @@ def _print(valid_names, parsed, solutions, failed: int) -> int:
             "gates": circuit.num_gates,
             "inputs": circuit.num_inputs,
             "serial_steps": int(sol.serial_steps),
+            "cert_d1": int(sol.cert_d1),
         }
         out.write(json.dumps(record) + "\n")
     out.flush()

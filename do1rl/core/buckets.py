@@ -103,7 +103,7 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
     and stacked at a time, so memory follows the chunk, not the bucket.
 
     Returns, for each circuit in order, a `Solution` of numpy arrays in the
-    file's numbering: value[i] and depth[i] for node id i, d1, serial_steps.
+    file's numbering: value[i], depth[i] and cert[i] for node id i, d1, serial_steps, cert_d1.
     """
     results: list[Solution | None] = [None] * len(parsed_list)
     for shape, indices in _groups(parsed_list).items():
@@ -121,5 +121,7 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
                     depth=np.asarray(sol.depth[row][node_index]),
                     d1=int(sol.d1[row]),
                     serial_steps=int(sol.serial_steps[row]),
+                    cert=np.asarray(sol.cert[row][node_index]),
+                    cert_d1=int(sol.cert_d1[row]),
                 )
     return results  # type: ignore[return-value]

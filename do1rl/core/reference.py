@@ -45,6 +45,45 @@ def evaluate(inputs: Sequence[int], ops: Sequence[str], fanins: Sequence[Sequenc
     return value, depth, d1
 
 
+def certificate_depths(inputs, ops, fanins):
+    """Returns (cert per node id, cert(d1)) by the definitions, in plain Python.
+
+    A gate at its controlling value (AND at 0, OR at 1) needs 1 + the
+    smallest certificate among its children at that value, otherwise
+    1 + the largest among all its children; inputs need 0. cert(d1) is the
+    larger of the cheapest certificate of a 1-gate at depth d1 and the
+    certificates of every deeper gate (all 0).
+    """
+    value, depth, d1 = evaluate(inputs, ops, fanins)
+    n = len(inputs)
+    cert: list[int | None] = [0] * n + [None] * len(ops)
+
+    def gate_cert(node: int) -> int:
+        stack = [node]
+        while stack:
+            top = stack[-1]
+            pending = [s for s in fanins[top - n] if cert[s] is None]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if cert[top] is not None:
+                continue
+            srcs = fanins[top - n]
+            controlling = ops[top - n] == ("OR" if value[top] else "AND")
+            if controlling:
+                cert[top] = 1 + min(cert[s] for s in srcs if value[s] == value[top])
+            else:
+                cert[top] = 1 + max(cert[s] for s in srcs)
+        return cert[node]
+
+    gates = range(n, n + len(ops))
+    certs = [gate_cert(g) for g in gates]
+    top = min((c for g, c in zip(gates, certs) if value[g] and depth[g] == d1), default=0) if d1 else 0
+    deeper = max((c for g, c in zip(gates, certs) if depth[g] > d1), default=0)
+    return [0] * n + certs, max(top, deeper)
+
+
 def circuit_to_lists(node_type, fanin):
     """Padded arrays -> (inputs, ops, fanins, slot -> file id), padding dropped.
 

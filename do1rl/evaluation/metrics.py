@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from do1rl.core.solver import approximation_ratio
+from do1rl.evaluation.first_choice import first_choice_metrics, format_first_choice
 
 METRIC_KEYS = (
     "episodes",
@@ -37,28 +38,51 @@ def _summary(returns: np.ndarray, optimal: np.ndarray) -> dict:
     }
 
 
-def metrics(results: Any) -> dict:
-    """The spec's metrics over `Episodes` (returns, optimal, circuit_depth), overall and by depth.
+def _split(keys: np.ndarray, returns: np.ndarray, optimal: np.ndarray) -> dict:
+    return {str(k): _summary(returns[keys == k], optimal[keys == k]) for k in np.unique(keys)}
 
-    Ratio r / r* is 1 when r* = 0; regret is r* - r.
+
+def metrics(results: Any) -> dict:
+    """The spec's metrics over `Episodes`, overall and by depth.
+
+    With cert(d1) recorded, also by cert(d1) (`by_cert_d1`) and by the pair
+    (`by_depth_cert`, keys "D/c"); on DO1 also the forced choice's scores
+    (`first_choice`, see `do1rl.evaluation.first_choice`). Ratio r / r* is 1
+    when r* = 0; regret is r* - r.
     """
     returns = np.asarray(results.returns, np.float64)
     optimal = np.asarray(results.optimal, np.float64)
-    depths = np.asarray(results.circuit_depth)
+    depths = np.asarray(results.circuit_depth).astype(np.int64)
     report = _summary(returns, optimal)
-    report["by_depth"] = {
-        str(int(d)): _summary(returns[depths == d], optimal[depths == d]) for d in np.unique(depths)
-    }
+    report["by_depth"] = _split(depths, returns, optimal)
+    if getattr(results, "cert_d1", None) is not None:
+        cert = np.asarray(results.cert_d1).astype(np.int64)
+        report["by_cert_d1"] = _split(cert, returns, optimal)
+        pairs = np.array([f"{d}/{c}" for d, c in zip(depths, cert)])
+        report["by_depth_cert"] = _split(pairs, returns, optimal)
+        choice = first_choice_metrics(results)
+        if choice is not None:
+            report["first_choice"] = choice
     return report
 
 
+def _pair_order(label: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in label.split("/"))
+
+
 def format_table(report: dict) -> str:
-    """A readable table of a `metrics` report: overall, then by depth."""
+    """A readable table of a `metrics` report: overall and by depth, then by cert(d1), by both and the forced choice."""
     cols = ("episodes", "mean_return", "mean_optimal", "mean_regret", "max_regret", "mean_ratio", "p5_ratio", "min_ratio")
-    header = f"{'depth':>7} " + " ".join(f"{c:>12}" for c in cols)
-    row = lambda label, m: f"{label:>7} " + " ".join(
+    header = lambda title: f"{title:>9} " + " ".join(f"{c:>12}" for c in cols)
+    row = lambda label, m: f"{label:>9} " + " ".join(
         f"{m[c]:>12d}" if c == "episodes" else f"{m[c]:>12.4f}" for c in cols
     )
-    lines = [header, row("all", report)]
+    lines = [header("depth"), row("all", report)]
     lines += [row(d, m) for d, m in sorted(report["by_depth"].items(), key=lambda kv: int(kv[0]))]
+    for title, key in (("cert(d1)", "by_cert_d1"), ("D/cert", "by_depth_cert")):
+        if key in report:
+            lines.append(header(title))
+            lines += [row(k, m) for k, m in sorted(report[key].items(), key=lambda kv: _pair_order(kv[0]))]
+    if "first_choice" in report:
+        lines.append(format_first_choice(report["first_choice"]))
     return "\n".join(lines)

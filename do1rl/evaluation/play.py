@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from do1rl.envs.types import EnvState, Observation
+from do1rl.envs.types import MAIN, NOT_CHOSEN, EnvState, Observation
 from do1rl.evaluation.metrics import metrics
 from do1rl.sharding import local_mesh
 
@@ -30,12 +30,23 @@ class Episodes(NamedTuple):
       optimal: int32, r* = V*(s0) from the solver.
       circuit_depth: int32, depth of the main circuit C.
       length: int32, actions taken.
+      d1: int32, d1(C, x) of the main circuit.
+      cert_d1: int32, cert(d1) of the main circuit (docs/hard-instances.md).
+      chain_length: int32, k (DO1), 0 for AlternatingCircuit.
+      first_circuit: int32, the circuit of the first selected gate (MAIN or
+        CHAIN; DO1's forced choice), -1 if the episode selected none.
+
+    The last four default to None, for outcomes recorded without them.
     """
 
     returns: jax.Array
     optimal: jax.Array
     circuit_depth: jax.Array
     length: jax.Array
+    d1: jax.Array | None = None
+    cert_d1: jax.Array | None = None
+    chain_length: jax.Array | None = None
+    first_circuit: jax.Array | None = None
 
 
 def play_episode(env, params, policy: Policy, key: jax.Array) -> Episodes:
@@ -50,10 +61,15 @@ def play_episode(env, params, policy: Policy, key: jax.Array) -> Episodes:
         obs, state, reward, _, _, _ = env.step(step_key, state, action, params)
         return key, obs, state, ret + reward, length + 1
 
-    _, _, _final, ret, length = jax.lax.while_loop(
+    _, _, final, ret, length = jax.lax.while_loop(
         lambda c: ~c[2].terminated, body, (key, obs, state, jnp.float32(0), jnp.int32(0))
     )
-    return Episodes(ret, state.optimal_return, state.circuit_depth, length)
+    main_gate = env.selectable_region(state) & (state.circuit_id == MAIN)
+    d1 = jnp.max(jnp.where(main_gate & state.value, state.depth, 0)).astype(jnp.int32)
+    first = jnp.where(jnp.any(final.selected), final.chosen, NOT_CHOSEN).astype(jnp.int32)
+    return Episodes(
+        ret, state.optimal_return, state.circuit_depth, length, d1, state.cert_depth, state.chain_length, first
+    )
 
 
 def episode_keys(seed: int, start: int, count: int) -> jax.Array:

@@ -34,6 +34,9 @@ ROW_KEYS = (
     "wall_s",
 ) + METRIC_KEYS
 METRICS = ROW_KEYS[ROW_KEYS.index("episodes") :]
+# DO1's forced choice at t = 0 (do1rl.evaluation.first_choice); empty on AlternatingCircuit.
+FIRST_CHOICE_COLUMNS = ("first_choice_accuracy", "mean_forced_regret")
+ROW_KEYS = ROW_KEYS + FIRST_CHOICE_COLUMNS
 
 
 def flatten(data: Any, prefix: str = "") -> dict:
@@ -79,6 +82,10 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
                     row[key] = info[key]
             for key in METRICS:
                 row[key] = metrics.get(key)
+            choice = report.get("first_choice") or {}
+            choice = choice if group == "all" else choice.get("by_depth", {}).get(group, {})
+            row["first_choice_accuracy"] = choice.get("accuracy")
+            row["mean_forced_regret"] = choice.get("mean_forced_regret")
             for key, value in flatten(settings, "config.").items():
                 row.setdefault(key, value)
             rows.append({k: row.get(k) for k in ROW_KEYS} | {k: v for k, v in row.items() if k not in ROW_KEYS})
