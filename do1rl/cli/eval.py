@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stochastic", action="store_true", help="ppo: sample actions from the policy instead of taking the argmax"
     )
     parser.add_argument("--seed-index", type=int, default=0, help="ppo: which of the run's seeds (default: 0)")
+    parser.add_argument(
+        "--iterations", type=int, help="ppo with a recurrent net: force T block applications per decision (test time)"
+    )
     mcts = parser.add_argument_group("mcts agent (do1rl.agents.mcts)")
     mcts.add_argument("--simulations", type=int, default=64, help="simulations per decision (default: %(default)s)")
     mcts.add_argument("--mcts-algorithm", default="gumbel", help="gumbel or muzero (default: %(default)s)")
@@ -82,7 +85,9 @@ def agent_options(args: argparse.Namespace):
         )
     except ValueError as err:
         raise UsageError(f"mcts: {err}") from None
-    return AgentOptions(mcts=mcts, mcts_prior=args.mcts_prior, greedy=not args.stochastic, seed_index=args.seed_index)
+    return AgentOptions(
+        mcts=mcts, mcts_prior=args.mcts_prior, greedy=not args.stochastic, seed_index=args.seed_index, iterations=args.iterations
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
     extra = describe() if describe is not None else {}
     if args.agent == "mcts":
         extra["mcts_prior"] = args.mcts_prior
+    if args.iterations is not None:
+        extra["iterations"] = args.iterations
 
     report = evaluate(
         env,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 
-from do1rl.agents.networks import serial_depth
+from do1rl.agents.networks import NetworkConfig, make_network, serial_depth
+from do1rl.agents.ppo import PPO
+from do1rl.core.checks import is_integer
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.train_config import TrainConfig
@@ -50,8 +53,24 @@ def _unscaled(out, scale: float):
     return logits, value * scale
 
 
-def load_agent(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
-    """The trained agent of seed `seed_index` from a run folder's latest checkpoint."""
+def with_iterations(network: NetworkConfig, iterations: int) -> NetworkConfig:
+    """The recurrent `network` forced to exactly `iterations` block applications per decision.
+
+    The block is weight-tied, so the trained parameters serve any count:
+    this is how a trained recurrent net "thinks longer" at test time.
+    """
+    if network.family != "recurrent":
+        raise ValueError(f"test-time iterations need a recurrent network, not {network.family!r}")
+    if not is_integer(iterations) or iterations < 1:
+        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    return dataclasses.replace(network, iterations_per_depth=0.0, extra_iterations=iterations, max_iterations=iterations)
+
+
+def load_agent(run_dir: str | Path, seed_index: int = 0, iterations: int | None = None) -> TrainedAgent:
+    """The trained agent of seed `seed_index` from a run folder's latest checkpoint.
+
+    `iterations` forces a recurrent net's T (see `with_iterations`); None keeps the trained rule.
+    """
     config = load_config(run_dir)
     if not 0 <= seed_index < config.num_seeds:
         raise ValueError(f"{run_dir}: seed index must be in 0..{config.num_seeds - 1}, got {seed_index}")
@@ -60,6 +79,11 @@ def load_agent(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
     state, _ = checkpoint.restore(Path(run_dir) / CHECKPOINT, shape)
     params = jax.tree.map(lambda x: jax.numpy.asarray(x[seed_index]), state.params)
     value_scale = 1.0 / ppo.reward_scale  # the critic learnt scaled returns
+    if iterations is not None:
+        forced = with_iterations(config.network, iterations)
+        config = dataclasses.replace(config, network=forced)
+        network = make_network(forced, env)
+        ppo = PPO(env, env_params, network, config.ppo)
     return TrainedAgent(
         config=config,
         env=env,

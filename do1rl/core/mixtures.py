@@ -1,0 +1,79 @@
+"""`Mixture`: draws each circuit from one of several generators, padded to one declared shape.
+
+Training on a mixture of circuit depths and testing on deeper circuits needs
+one observation shape and one feature scale for both: declare the test
+size (`num_nodes`, `max_depth`, `max_gates`) on the training mixture and on
+the test env's generator alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+from flax import struct
+
+from do1rl.core.circuit import Circuit, pad
+
+
+@struct.dataclass
+class Mixture:
+    """Uniform over `generators`; every circuit padded to [num_nodes] x [fanin_slots].
+
+    Attributes:
+      generators: the component generators (pytrees with `max_depth`,
+        `max_gates` and `__call__(key) -> Circuit`).
+      num_nodes, fanin_slots: the padded shape, at least each component's.
+      max_depth, max_gates: the declared bounds the env scales features and
+        horizons by, at least each component's.
+      eval_width: the solver's chunk width, the widest of the components'.
+    """
+
+    generators: tuple
+    num_nodes: int = struct.field(pytree_node=False)
+    fanin_slots: int = struct.field(pytree_node=False)
+    max_depth: int = struct.field(pytree_node=False)
+    max_gates: int = struct.field(pytree_node=False)
+    eval_width: int = struct.field(pytree_node=False)
+
+    @classmethod
+    def of(
+        cls,
+        generators: Sequence,
+        *,
+        num_nodes: int | None = None,
+        fanin_slots: int | None = None,
+        max_depth: int | None = None,
+        max_gates: int | None = None,
+    ) -> Mixture:
+        """A mixture padded to the given sizes (default: the largest component's); ValueError if too small."""
+        if not generators:
+            raise ValueError("a mixture needs at least one generator")
+        shapes = [jax.eval_shape(g, jax.random.key(0)) for g in generators]
+        need = {
+            "num_nodes": max(s.node_type.shape[-1] for s in shapes),
+            "fanin_slots": max(s.fanin.shape[-1] for s in shapes),
+            "max_depth": max(int(g.max_depth) for g in generators),
+            "max_gates": max(int(g.max_gates) for g in generators),
+        }
+        given = {"num_nodes": num_nodes, "fanin_slots": fanin_slots, "max_depth": max_depth, "max_gates": max_gates}
+        sizes = {}
+        for name, least in need.items():
+            value = least if given[name] is None else int(given[name])
+            if value < least:
+                raise ValueError(f"mixture {name} must be >= {least} (its largest component's), got {value}")
+            sizes[name] = value
+        return cls(tuple(generators), eval_width=max(s.eval_width for s in shapes), **sizes)
+
+    def __call__(self, key: jax.Array) -> Circuit:
+        pick_key, key = jax.random.split(key)
+        index = jax.random.randint(pick_key, (), 0, len(self.generators))
+
+        def branch(generator):
+            def draw(k):
+                circuit = pad(generator(k), self.num_nodes, self.fanin_slots)
+                return circuit.replace(eval_width=self.eval_width)
+
+            return draw
+
+        return jax.lax.switch(index, [branch(g) for g in self.generators], key)

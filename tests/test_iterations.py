@@ -1,0 +1,36 @@
+"""Test-time iterations: a trained recurrent net forced to T block applications per decision."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from do1rl.agents.networks import NetworkConfig, make_network, serial_depth
+from do1rl.core.generators import RandomAlternating
+from do1rl.envs import AlternatingCircuit
+from do1rl.experiments.runs import with_iterations
+
+ENV = AlternatingCircuit(RandomAlternating(n_inputs=3, depth=4, width=3), stop_action=True)
+RECURRENT = NetworkConfig(family="recurrent", width=16, iterations_per_depth=1.0, extra_iterations=1)
+
+
+def test_forced_iterations_reuse_the_trained_parameters():
+    obs, _ = ENV.reset(jax.random.key(3), ENV.default_params)
+    natural = int(serial_depth(RECURRENT, ENV, obs) - 2) // 2  # 1 + 2T + 1
+    net = make_network(RECURRENT, ENV)
+    params = net.init(jax.random.key(0), obs)
+    same = make_network(with_iterations(RECURRENT, natural), ENV)
+    longer = make_network(with_iterations(RECURRENT, natural + 3), ENV)
+    want = net.apply(params, obs)
+    np.testing.assert_array_equal(same.apply(params, obs)[0], want[0])  # T = the trained rule's T: same net
+    np.testing.assert_array_equal(same.apply(params, obs)[1], want[1])
+    assert not np.array_equal(longer.apply(params, obs)[0], want[0])  # more iterations change the output
+    assert int(serial_depth(with_iterations(RECURRENT, 7), ENV, obs)) == 1 + 2 * 7 + 1
+
+
+def test_forced_iterations_need_a_recurrent_net_and_a_positive_count():
+    with pytest.raises(ValueError, match="recurrent"):
+        with_iterations(NetworkConfig(family="gnn"), 3)
+    with pytest.raises(ValueError, match=">= 1"):
+        with_iterations(RECURRENT, 0)
