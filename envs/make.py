@@ -36,7 +36,7 @@ ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID
 GENERATOR_KWARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
 BIREGULAR_KWARGS = ("depth", "width", "k", "p_one", "stratify_d1")
 FAMILIES = ("random", "biregular")
-_COMMON = ("family", "k", "stratify_d1", "circuit_files", "stop_action", "max_selections")
+_COMMON = ("family", "k", "stratify_d1", "depths", "pad_depth", "circuit_files", "stop_action", "max_selections")
 VALID_KWARGS = {
     DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length",),
     ALTERNATING_ID: GENERATOR_KWARGS + _COMMON,
@@ -80,6 +80,19 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
             f"{env_id}: family {family!r} does not take {', '.join(map(repr, wrong))}; "
             f"its keywords are: {', '.join(allowed)}"
         )
+    depths = kwargs.get("depths")
+    if depths is not None:
+        if not isinstance(depths, (list, tuple)) or not depths or not all(is_integer(d) and d >= 1 for d in depths):
+            raise EnvArgumentError(f"{env_id}: depths must be a non-empty list of integers >= 1, got {depths!r}")
+        if "depth" in kwargs:
+            raise EnvArgumentError(f"{env_id}: give depth (one depth) or depths (a mixture), not both")
+    pad = kwargs.get("pad_depth")
+    if pad is not None:
+        deepest = max(depths) if depths else kwargs.get("depth")
+        if not is_integer(pad) or pad < 1 or (deepest is not None and pad < deepest):
+            raise EnvArgumentError(
+                f"{env_id}: pad_depth must be an integer >= the deepest circuit depth ({deepest}), got {pad!r}"
+            )
     selections = kwargs.get("max_selections")
     if selections is not None and (not is_integer(selections) or int(selections) < 1):
         raise EnvArgumentError(f"{env_id}: max_selections must be None or an integer >= 1, got {selections!r}")
@@ -125,15 +138,28 @@ def make(env_id: str, **kwargs: Any):
         from do1rl.envs.instances import pool_from_files
 
         generator = pool_from_files(files)
-    elif family == "biregular":
+    else:
         from do1rl.core.biregular import LayeredBiregular
 
-        generator = LayeredBiregular(**kwargs)
-    else:
-        generator = RandomAlternating(**kwargs)
+        generator = _generator(LayeredBiregular if family == "biregular" else RandomAlternating, kwargs)
     if env_id == DO1_ID:
         length = None if chain_length is None else int(chain_length)
         env = DO1(generator, stop_action=stop_action, chain_length=length, max_selections=max_selections)
     else:
         env = AlternatingCircuit(generator, stop_action=stop_action, max_selections=max_selections)
     return env, env.default_params
+
+
+def _generator(family: Any, kwargs: dict[str, Any]) -> Any:
+    """The family's generator; with `depths` a mixture of those depths, with `pad_depth` padded to that depth's size."""
+    depths = kwargs.pop("depths", None)
+    pad_depth = kwargs.pop("pad_depth", None)
+    if depths is None and pad_depth is None:
+        return family(**kwargs)
+    from do1rl.core.mixtures import Mixture
+
+    parts = [family(**kwargs, depth=int(d)) for d in depths] if depths else [family(**kwargs)]
+    if pad_depth is None:
+        return Mixture.of(parts)
+    widest = family(**{**kwargs, "depth": int(pad_depth)})
+    return Mixture.of(parts, **Mixture.sizes_of(widest))
