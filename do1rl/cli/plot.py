@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from do1rl.experiments.interval_plots import plot_intervals
     from do1rl.experiments.plotting import plot_all
     from do1rl.experiments.sweep import read_results
 
@@ -38,4 +39,5 @@ def run(args: argparse.Namespace) -> int:
         print("error: no result rows to plot", file=sys.stderr)
         return 2
     plot_all(rows, args.out)
+    plot_intervals(rows, args.out)
     return 0
