@@ -14,7 +14,11 @@ Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
 - `stop_action` (bool, default False);
 - `max_selections` (None or an integer >= 1; 1 = one-shot: the episode ends at
   the first selection or STOP);
-- DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed);
+- `depths` (a list: a mixture of those circuit depths, instead of `depth`) and
+  `pad_depth` (pad every circuit to the size of that depth, so envs of
+  several depths share one observation shape and feature scale);
+- DO1 only: `chain_length` (None or 0 = k uniform in 1..max_depth, k >= 1 fixed),
+  `chain_scale` ("max", the default, or "circuit": random k uniform in 1..d(C));
 - `render_mode` (Gymnasium only; must be None).
 
 Anything else raises `EnvArgumentError` (a TypeError and a ValueError)
@@ -38,7 +42,7 @@ BIREGULAR_KWARGS = ("depth", "width", "k", "p_one", "stratify_d1")
 FAMILIES = ("random", "biregular")
 _COMMON = ("family", "k", "stratify_d1", "depths", "pad_depth", "circuit_files", "stop_action", "max_selections")
 VALID_KWARGS = {
-    DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length",),
+    DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length", "chain_scale"),
     ALTERNATING_ID: GENERATOR_KWARGS + _COMMON,
 }
 _INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0, "k": 1}
@@ -96,6 +100,8 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     selections = kwargs.get("max_selections")
     if selections is not None and (not is_integer(selections) or int(selections) < 1):
         raise EnvArgumentError(f"{env_id}: max_selections must be None or an integer >= 1, got {selections!r}")
+    if kwargs.get("chain_scale", "max") not in ("max", "circuit"):
+        raise EnvArgumentError(f"{env_id}: chain_scale must be max or circuit, got {kwargs['chain_scale']!r}")
     length = kwargs.get("chain_length")
     if length is not None and (not is_integer(length) or int(length) < 0):
         raise EnvArgumentError(
@@ -129,6 +135,7 @@ def make(env_id: str, **kwargs: Any):
     max_selections = kwargs.pop("max_selections", None)
     max_selections = None if max_selections is None else int(max_selections)
     chain_length = kwargs.pop("chain_length", None)
+    chain_scale = kwargs.pop("chain_scale", "max")
     files = kwargs.pop("circuit_files", None)
     if files is not None:
         if kwargs:
@@ -144,7 +151,9 @@ def make(env_id: str, **kwargs: Any):
         generator = _generator(LayeredBiregular if family == "biregular" else RandomAlternating, kwargs)
     if env_id == DO1_ID:
         length = None if chain_length is None else int(chain_length)
-        env = DO1(generator, stop_action=stop_action, chain_length=length, max_selections=max_selections)
+        env = DO1(
+            generator, stop_action=stop_action, chain_length=length, chain_scale=chain_scale, max_selections=max_selections
+        )
     else:
         env = AlternatingCircuit(generator, stop_action=stop_action, max_selections=max_selections)
     return env, env.default_params
