@@ -11,6 +11,9 @@ from do1rl.core.generators import Generator
 from do1rl.envs.core import CircuitEnvBase, check_max_selections, generator_shape
 from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState, Observation
 
+# How a random chain length k is drawn: up to K, or up to the instance's own circuit depth.
+CHAIN_SCALES = ("max", "circuit")
+
 
 class DO1(CircuitEnvBase):
     """Choose between an alternating circuit (C, x) and a chain of length k.
@@ -19,7 +22,9 @@ class DO1(CircuitEnvBase):
     OR -> AND -> ... reading an input with bit 1 (every chain gate outputs 1,
     gate i has depth i). With `chain_length=None` (the default) k is drawn
     uniformly from {1, ..., K} with K = `generator.max_depth`, so k is on the
-    scale of d1(C, x) and the forced choice matters; with `chain_length=k`
+    scale of d1(C, x) and the forced choice matters (`chain_scale="circuit"`
+    draws it from {1, ..., d(C)} instead, the instance's own circuit depth,
+    for generators padded beyond their circuits' depth); with `chain_length=k`
     it is fixed and K = k. The solver evaluates C once at reset; gate values
     stay hidden.
 
@@ -61,6 +66,7 @@ class DO1(CircuitEnvBase):
         generator: Generator | None = None,
         stop_action: bool = False,
         chain_length: int | None = None,
+        chain_scale: str = "max",
         max_selections: int | None = None,
     ):
         self.generator = generators.RandomAlternating() if generator is None else generator
@@ -69,6 +75,9 @@ class DO1(CircuitEnvBase):
         if chain_length is not None and int(chain_length) < 0:
             raise ValueError(f"chain_length must be None, 0 (random) or >= 1, got {chain_length}")
         self.chain_length = None if not chain_length else int(chain_length)
+        if chain_scale not in CHAIN_SCALES:
+            raise ValueError(f"chain_scale must be one of {', '.join(CHAIN_SCALES)}, got {chain_scale!r}")
+        self.chain_scale = chain_scale
         self.main_nodes, main_fanin = generator_shape(self.generator)
         gen_depth = int(self.generator.max_depth)
         gen_gates = int(self.generator.max_gates)
@@ -81,7 +90,7 @@ class DO1(CircuitEnvBase):
     def __repr__(self) -> str:
         return (
             f"DO1(generator={self.generator!r}, stop_action={self.stop_action}, "
-            f"chain_length={self.chain_length}, max_selections={self.max_selections})"
+            f"chain_length={self.chain_length}, chain_scale={self.chain_scale!r}, max_selections={self.max_selections})"
         )
 
     @property
@@ -89,6 +98,12 @@ class DO1(CircuitEnvBase):
         """The params of the generator and options the env was built with (a gymnax-style property)."""
         return EnvParams(generator=self.generator, chain_length=jnp.int32(self.chain_length or 0),
                          max_steps_in_episode=self.max_horizon)
+
+    def _chain_upper(self, circuit) -> jax.Array | int:
+        """The largest random k: K, or with `chain_scale="circuit"` this instance's circuit depth."""
+        if self.chain_scale == "circuit":
+            return jnp.clip(circuit.circuit_depth, 1, self.max_chain_length)
+        return self.max_chain_length
 
     def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[Observation, EnvState]:
         """Draws (C, x) and k, solves C, and returns the first observation and state."""
@@ -101,7 +116,7 @@ class DO1(CircuitEnvBase):
         k = jnp.where(
             fixed >= 1,
             jnp.clip(fixed, 1, big_k),
-            jax.random.randint(key_chain, (), 1, big_k + 1),
+            jax.random.randint(key_chain, (), 1, self._chain_upper(circuit) + 1),
         ).astype(jnp.int32)
         ch = generators.chain(k, big_k)
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Serial-scaling experiments (issue 5): four sweeps, the figures and docs/results.md.
+# The serial-scaling experiment (issue 14): sweeps, figures with 95% bands, docs/results.md.
 #
-#   bash scripts/reproduce_ssh.sh          # CPU size: ~20 min on 2 cores (configs/sweep_*.yaml)
-#   bash scripts/reproduce_ssh.sh --gpu    # GPU size (configs/sweep_*_gpu.yaml), an hour or more on one GPU
+#   bash scripts/reproduce_ssh.sh          # CPU size (configs/ssh_*.yaml), measured time in docs/results.md
+#   bash scripts/reproduce_ssh.sh --gpu    # GPU size (configs/ssh_*_gpu.yaml): 32x the steps, 5 seeds
 #
 # Sweeps are resumable: rerun after a crash or Ctrl-C and finished cells are kept
 # (runs/ssh[-gpu]/<sweep>/cells/). Figures go to docs/figures/ (CPU) or docs/figures/gpu/,
@@ -21,12 +21,12 @@ fi
 PYTHON="$(dirname "$(command -v "$DO1RL")")/python"
 [[ -x "$PYTHON" ]] || PYTHON=python3
 start=$(date +%s)
-for sweep in families deep_wide mcts horizon; do
+for sweep in generalisation deep_wide; do
   echo "== sweep $sweep ($(( $(date +%s) - start )) s)"
-  "$DO1RL" sweep --config "configs/sweep_${sweep}${suffix}.yaml" --out "$runs/$sweep" --no-progress
+  "$DO1RL" sweep --config "configs/ssh_${sweep}${suffix}.yaml" --out "$runs/$sweep" --no-progress
 done
 echo "== figures ($(( $(date +%s) - start )) s)"
-"$DO1RL" plot "$runs"/{families,deep_wide,mcts,horizon} --out "$figures"
+"$DO1RL" plot "$runs"/{generalisation,deep_wide} --out "$figures"
 elapsed=$(( $(date +%s) - start ))
 "$PYTHON" scripts/ssh_report.py "$runs" --figures "$figures" --out "$report" --elapsed "$elapsed" \
   --command "bash scripts/reproduce_ssh.sh${1:+ $1}"

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from do1rl.core import limits
     from do1rl.core.atomic import WriteError
+    from do1rl.experiments.interval_plots import plot_intervals
     from do1rl.experiments.plotting import plot_all
     from do1rl.experiments.sweep import read_results
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         plot_all(rows, args.out)
+        plot_intervals(rows, args.out)
     except WriteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -49,21 +49,28 @@ class Mixture:
         """A mixture padded to the given sizes (default: the largest component's); ValueError if too small."""
         if not generators:
             raise ValueError("a mixture needs at least one generator")
-        shapes = [jax.eval_shape(g, jax.random.key(0)) for g in generators]
-        need = {
-            "num_nodes": max(s.node_type.shape[-1] for s in shapes),
-            "fanin_slots": max(s.fanin.shape[-1] for s in shapes),
-            "max_depth": max(int(g.max_depth) for g in generators),
-            "max_gates": max(int(g.max_gates) for g in generators),
-        }
+        sizes = [cls.sizes_of(g) for g in generators]
+        need = {name: max(s[name] for s in sizes) for name in sizes[0]}
         given = {"num_nodes": num_nodes, "fanin_slots": fanin_slots, "max_depth": max_depth, "max_gates": max_gates}
-        sizes = {}
+        chosen = {}
         for name, least in need.items():
             value = least if given[name] is None else int(given[name])
             if value < least:
                 raise ValueError(f"mixture {name} must be >= {least} (its largest component's), got {value}")
-            sizes[name] = value
-        return cls(tuple(generators), eval_width=max(s.eval_width for s in shapes), **sizes)
+            chosen[name] = value
+        widths = [jax.eval_shape(g, jax.random.key(0)).eval_width for g in generators]
+        return cls(tuple(generators), eval_width=max(widths), **chosen)
+
+    @staticmethod
+    def sizes_of(generator) -> dict:
+        """The declared sizes (`num_nodes`, `fanin_slots`, `max_depth`, `max_gates`) of one generator's circuits."""
+        shape = jax.eval_shape(generator, jax.random.key(0))
+        return {
+            "num_nodes": int(shape.node_type.shape[-1]),
+            "fanin_slots": int(shape.fanin.shape[-1]),
+            "max_depth": int(generator.max_depth),
+            "max_gates": int(generator.max_gates),
+        }
 
     def __call__(self, key: jax.Array) -> Circuit:
         pick_key, key = jax.random.split(key)

@@ -14,7 +14,7 @@ import numpy as np
 
 from do1rl.envs.types import CHAIN, MAIN
 
-__all__ = ["FIRST_CHOICE_KEYS", "first_choice_metrics", "format_first_choice"]
+__all__ = ["FIRST_CHOICE_KEYS", "first_choice_metrics", "forced_choice", "format_first_choice"]
 
 FIRST_CHOICE_KEYS = ("episodes", "accuracy", "mean_forced_regret", "max_forced_regret")
 
@@ -32,12 +32,8 @@ def _split(keys: np.ndarray, correct: np.ndarray, regret: np.ndarray) -> dict:
     return {str(int(v)): _summary(correct[keys == v], regret[keys == v]) for v in np.unique(keys)}
 
 
-def first_choice_metrics(results: Any) -> dict | None:
-    """Forced-choice accuracy and regret over DO1 `Episodes`, overall and split.
-
-    Splits: by |d1 - k| (`by_gap`), by circuit depth, by cert(d1). None when
-    the episodes carry no chain (AlternatingCircuit) or no first-choice record.
-    """
+def forced_choice(results: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per episode: (right bool[E], forced regret float64[E]) of DO1's forced choice; None without one."""
     if results.first_circuit is None or results.chain_length is None:
         return None
     k = np.asarray(results.chain_length, np.int64)
@@ -47,8 +43,21 @@ def first_choice_metrics(results: Any) -> dict | None:
     first = np.asarray(results.first_circuit)
     reached = np.where(first == MAIN, d1, np.where(first == CHAIN, k, 0))
     best = np.maximum(d1, k)
-    correct = reached == best
-    regret = (best - reached).astype(np.float64)
+    return reached == best, (best - reached).astype(np.float64)
+
+
+def first_choice_metrics(results: Any) -> dict | None:
+    """Forced-choice accuracy and regret over DO1 `Episodes`, overall and split.
+
+    Splits: by |d1 - k| (`by_gap`), by circuit depth, by cert(d1). None when
+    the episodes carry no chain (AlternatingCircuit) or no first-choice record.
+    """
+    outcome = forced_choice(results)
+    if outcome is None:
+        return None
+    correct, regret = outcome
+    k = np.asarray(results.chain_length, np.int64)
+    d1 = np.asarray(results.d1, np.int64)
     report = _summary(correct, regret)
     report["by_gap"] = _split(np.abs(d1 - k), correct, regret)
     report["by_depth"] = _split(np.asarray(results.circuit_depth), correct, regret)

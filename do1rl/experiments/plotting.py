@@ -31,7 +31,7 @@ ORDER = ("mlp", "gnn", "recurrent", "mcts", "greedy", "random", "oracle")
 MARKERS = {"mlp": "s", "gnn": "o", "recurrent": "^", "mcts": "D", "greedy": "x", "random": "v", "oracle": "*"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +40,7 @@ def _pyplot():
     return plt
 
 
-def _num(x):
+def number(x):
     try:
         return None if x is None or x == "" else float(x)
     except (TypeError, ValueError):
@@ -51,7 +51,7 @@ def _agg(rows, key, metric):
     """{key(row): (mean, lo, hi)} of `metric` over rows grouped by key."""
     groups = defaultdict(list)
     for r in rows:
-        v = _num(r.get(metric))
+        v = number(r.get(metric))
         if v is not None:
             groups[key(r)].append(v)
     return {k: (sum(v) / len(v), min(v), max(v)) for k, v in groups.items()}
@@ -69,11 +69,11 @@ def _line(ax, points, label, marker="o", annotate=None):
                 ax.annotate(annotate[x], (x, m), textcoords="offset points", xytext=(4, 4), fontsize=7)
 
 
-def _agent_rank(agent):
+def agent_rank(agent):
     return ORDER.index(agent) if agent in ORDER else len(ORDER)
 
 
-def _shape_label(r):
+def shape_label(r):
     if r["agent"] in ("mlp", "gnn"):
         return f"{r['agent']} (depth {r.get('network_depth')}, width {r.get('network_width')})"
     if r["agent"] == "recurrent":
@@ -91,20 +91,20 @@ def _by_sweep(rows):
 
 
 def plot_families(rows, out: Path, plt) -> Path | None:
-    candidates = [r for r in rows if r.get("depth_group") != "all" and not _num(r.get("prefix_chain"))]
+    candidates = [r for r in rows if r.get("depth_group") != "all" and not number(r.get("prefix_chain"))]
     lines = {}
     for sweep, sub in _by_sweep(candidates).items():
         if len({r["depth_group"] for r in sub}) < 2:
             continue
-        best_sims = max((_num(r.get("simulations")) or 0 for r in sub if r["agent"] == "mcts"), default=0)
-        sub = [r for r in sub if r["agent"] != "mcts" or (_num(r.get("simulations")) or 0) == best_sims]
+        best_sims = max((number(r.get("simulations")) or 0 for r in sub if r["agent"] == "mcts"), default=0)
+        sub = [r for r in sub if r["agent"] != "mcts" or (number(r.get("simulations")) or 0) == best_sims]
         for r in sub:
-            lines.setdefault((sweep, r["agent"], _shape_label(r)), []).append(r)
+            lines.setdefault((sweep, r["agent"], shape_label(r)), []).append(r)
     if not lines:
         return None
     sweeps = {k[0] for k in lines}
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for (sweep, agent, label), sub in sorted(lines.items(), key=lambda kv: (kv[0][0], _agent_rank(kv[0][1]), kv[0][2])):
+    for (sweep, agent, label), sub in sorted(lines.items(), key=lambda kv: (kv[0][0], agent_rank(kv[0][1]), kv[0][2])):
         points = _agg(sub, lambda r: int(r["depth_group"]), "mean_ratio")
         _line(ax, points, label + (f" [{sweep}]" if len(sweeps) > 1 else ""), MARKERS.get(agent, "o"))
     ax.set_xlabel("circuit depth D")
@@ -113,7 +113,7 @@ def plot_families(rows, out: Path, plt) -> Path | None:
     ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, out / "families_vs_depth.png", plt)
+    return save_figure(fig, out / "families_vs_depth.png", plt)
 
 
 def plot_deep_wide(rows, out: Path, plt) -> Path | None:
@@ -127,7 +127,7 @@ def plot_deep_wide(rows, out: Path, plt) -> Path | None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
     drawn = [False, False]
     for (_sweep, agent, cd, pc), sub in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        label = f"{agent}, circuit depth {cd}" + (f", chain {pc}" if _num(pc) else "")
+        label = f"{agent}, circuit depth {cd}" + (f", chain {pc}" if number(pc) else "")
         width = Counter(r["network_width"] for r in sub).most_common(1)[0][0]
         depth = Counter(r["network_depth"] for r in sub).most_common(1)[0][0]
         deep = [r for r in sub if r["network_width"] == width]
@@ -154,7 +154,7 @@ def plot_deep_wide(rows, out: Path, plt) -> Path | None:
         else:
             ax.text(0.5, 0.5, "no data", ha="center", transform=ax.transAxes)
     right.set_xscale("log", base=2)
-    return _save(fig, out / "deep_vs_wide.png", plt)
+    return save_figure(fig, out / "deep_vs_wide.png", plt)
 
 
 def plot_mcts(rows, out: Path, plt) -> Path | None:
@@ -167,7 +167,7 @@ def plot_mcts(rows, out: Path, plt) -> Path | None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
     for (_sweep, cd, pc), sub in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        label = f"circuit depth {cd}" + (f", chain {pc}" if _num(pc) else "")
+        label = f"circuit depth {cd}" + (f", chain {pc}" if number(pc) else "")
         _line(left, _agg(sub, lambda r: int(r["simulations"]), "mean_ratio"), label, "o")
         _line(right, _agg(sub, lambda r: int(r["simulations"]), "mean_regret"), label, "o")
     left.set_xscale("log", base=2)
@@ -176,7 +176,7 @@ def plot_mcts(rows, out: Path, plt) -> Path | None:
                 "MCTS simulations per decision (serial depth)")
     left.set_title("MCTS on the true model: ratio vs search")
     right.set_title("MCTS on the true model: regret vs search")
-    return _save(fig, out / "mcts_budget.png", plt)
+    return save_figure(fig, out / "mcts_budget.png", plt)
 
 
 def _label_axes(axes_ylabels, xlabel: str) -> None:
@@ -191,14 +191,14 @@ def plot_horizon(rows, out: Path, plt) -> Path | None:
     rows = [r for r in rows if r.get("depth_group") == "all"]
     lines = {}
     for sweep, sub in _by_sweep(rows).items():
-        if len({_num(r.get("prefix_chain")) or 0 for r in sub}) < 2:
+        if len({number(r.get("prefix_chain")) or 0 for r in sub}) < 2:
             continue
         for r in sub:
-            lines.setdefault((sweep, r["agent"], _shape_label(r), r.get("circuit_depth")), []).append(r)
+            lines.setdefault((sweep, r["agent"], shape_label(r), r.get("circuit_depth")), []).append(r)
     if not lines:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
-    for (_sweep, agent, label, cd), sub in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), _agent_rank(kv[0][1]), kv[0][2])):
+    for (_sweep, agent, label, cd), sub in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), agent_rank(kv[0][1]), kv[0][2])):
         name = f"{label}, C depth {cd}"
         _line(left, _agg(sub, lambda r: int(r["horizon"]), "mean_regret"), name, MARKERS.get(agent, "o"))
         _line(right, _agg(sub, lambda r: int(r["horizon"]), "mean_ratio"), name, MARKERS.get(agent, "o"))
@@ -206,10 +206,10 @@ def plot_horizon(rows, out: Path, plt) -> Path | None:
                 "horizon H (chain-prefixed circuits: H grows with the chain length)")
     left.set_title("Regret vs horizon")
     right.set_title("Ratio vs horizon")
-    return _save(fig, out / "horizon.png", plt)
+    return save_figure(fig, out / "horizon.png", plt)
 
 
-def _save(fig, path: Path, plt) -> Path:
+def save_figure(fig, path: Path, plt) -> Path:
     fig.tight_layout()
     image = io.BytesIO()
     fig.savefig(image, format="png", dpi=120)
@@ -227,9 +227,14 @@ PANELS = (
 
 
 def plot_all(rows: list[dict], out: str | Path, log=print) -> list[Path]:
-    """Writes every panel the rows support into `out`; returns the files written."""
-    plt = _pyplot()
+    """Writes every panel the rows support into `out`; returns the files written.
+
+    These panels read per-seed rows evaluated on the training env; rows of
+    test depths and pooled rows are drawn by `do1rl.experiments.interval_plots`.
+    """
+    plt = pyplot()
     out = Path(out)
+    rows = [r for r in rows if str(r.get("seed_index")) != "all" and r.get("test_depth") is None]
     written = []
     for name, fn, why in PANELS:
         path = fn(rows, out, plt)

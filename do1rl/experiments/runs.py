@@ -105,24 +105,47 @@ def with_iterations(network: NetworkConfig, iterations: int) -> NetworkConfig:
     return dataclasses.replace(network, iterations_per_depth=0.0, extra_iterations=iterations, max_iterations=iterations)
 
 
+class TrainedRun(NamedTuple):
+    """Every seed of a run folder's latest checkpoint.
+
+    Attributes:
+      config: the run's TrainConfig (its network with forced iterations, if asked).
+      env, env_params: the environment it was trained on.
+      ppo: the `PPO` whose `policy(params)` acts with the network.
+      params: the network parameters, with a leading seed axis.
+    """
+
+    config: TrainConfig
+    env: Any
+    env_params: Any
+    ppo: PPO
+    params: Any
+
+
+def load_run(run_dir: str | Path, iterations: int | None = None) -> TrainedRun:
+    """The trained parameters of every seed of a run; `iterations` forces a recurrent net's T."""
+    config = load_config(run_dir)
+    env, env_params, _, ppo = build(config)
+    shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
+    state, _ = checkpoint.restore(Path(run_dir) / CHECKPOINT, shape)
+    if iterations is not None:
+        config = dataclasses.replace(config, network=with_iterations(config.network, iterations))
+        ppo = PPO(env, env_params, make_network(config.network, env), config.ppo)
+    return TrainedRun(config, env, env_params, ppo, jax.device_put(state.params))
+
+
 def load_agent(run_dir: str | Path, seed_index: int = 0, iterations: int | None = None) -> TrainedAgent:
     """The trained agent of seed `seed_index` from a run folder's latest checkpoint.
 
     `iterations` forces a recurrent net's T (see `with_iterations`); None keeps the trained rule.
     """
-    config = load_config(run_dir)
-    if not 0 <= seed_index < config.num_seeds:
-        raise ValueError(f"{run_dir}: seed index must be in 0..{config.num_seeds - 1}, got {seed_index}")
-    env, env_params, network, ppo = build(config)
-    shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
-    state, _ = checkpoint.restore(Path(run_dir) / CHECKPOINT, shape)
-    params = jax.tree.map(lambda x: jax.numpy.asarray(x[seed_index]), state.params)
+    num_seeds = load_config(run_dir).num_seeds
+    if not 0 <= seed_index < num_seeds:
+        raise ValueError(f"{run_dir}: seed index must be in 0..{num_seeds - 1}, got {seed_index}")
+    config, env, env_params, ppo, all_params = load_run(run_dir, iterations)
+    params = jax.tree.map(lambda x: x[seed_index], all_params)
+    network = ppo.network
     value_scale = 1.0 / ppo.reward_scale  # the critic learnt scaled returns
-    if iterations is not None:
-        forced = with_iterations(config.network, iterations)
-        config = dataclasses.replace(config, network=forced)
-        network = make_network(forced, env)
-        ppo = PPO(env, env_params, network, config.ppo)
     return TrainedAgent(
         config=config,
         env=env,

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
 
-from do1rl.agents.networks import param_count
+from do1rl.agents.networks import param_count, serial_depth
 from do1rl.envs.make import make
-from do1rl.evaluation import metrics, play
+from do1rl.evaluation import make_player
 from do1rl.experiments import training
 from do1rl.experiments.agents import AgentOptions, make_agent
-from do1rl.experiments.runs import CHECKPOINT, load_agent
+from do1rl.experiments.runs import CHECKPOINT, load_run
+from do1rl.experiments.sweep.evaluate import evaluation, seed_players
 from do1rl.experiments.sweep.flops import env_step_flops, network_flops
 from do1rl.experiments.sweep.grid import Cell, SweepConfig
 
@@ -29,10 +29,13 @@ class Interrupted(RuntimeError):
 
 
 def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
-    """Runs one cell; returns its result: {"cell_id", "agent", "settings", "info", "reports"}.
+    """Runs one cell; returns its result: {"cell_id", "agent", "settings", "info", "evaluations"}.
 
-    `reports` holds one evaluator report per seed (`do1rl.evaluation.metrics`);
-    `info` the accounting columns shared by the cell's rows.
+    Each evaluation (`do1rl.experiments.sweep.evaluate.evaluation`) is one
+    test env (the training env, or each of `grid.test_depths`) and, for
+    recurrent cells, each forced iteration count; it holds one report per
+    seed and bootstrap intervals over seeds and episodes. `info` holds the
+    accounting columns shared by the cell's rows.
     """
     cell_id = cell.cell_id(config.mcts)
     start = time.perf_counter()
@@ -47,38 +50,55 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         if status != training.OK:
             raise CellFailed(f"{cell_id}: training stopped with exit status {status} (see {run_dir})")
         info["train_s"] = time.perf_counter() - start
-        report = json.loads((run_dir / "eval.json").read_text())
-        reports = report.get("seeds") or [report]
-        agent = load_agent(run_dir)
-        env, env_params = agent.env, agent.env_params
-        obs, _ = jax.jit(env.reset)(jax.random.key(0), env_params)
-        info["param_count"] = int(param_count(agent.params))
-        info["serial_depth"] = int(agent.serial_depth(obs))
-        info["flops_per_decision"] = network_flops(train.network, env, obs)
+        run = load_run(run_dir)
+        obs, _ = jax.jit(run.env.reset)(jax.random.key(0), run.env_params)
+        info["param_count"] = int(param_count(jax.tree.map(lambda x: x[0], run.params)))
+        info["serial_depth"] = int(serial_depth(train.network, run.env, obs))
+        info["flops_per_decision"] = network_flops(train.network, run.env, obs)
         info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
-        info["eval_s"] = time.perf_counter() - start - info["train_s"]
+        info["horizon"] = int(run.env.max_horizon)
+        players_of = {t: _trained_players(run_dir, run, t) for t in cell.iterations()}
     else:
         env, env_params = make(train.env.id, **train.env.args)
-        reset = jax.jit(env.reset)(jax.random.key(0), env_params)
-        t0 = time.perf_counter()
         options = AgentOptions(mcts=dataclasses.replace(config.mcts, simulations=cell.simulations or 1))
         policy = make_agent(cell.agent, env, env_params, options)
         info["serial_depth"] = info["flops_per_decision"] = None
         if cell.agent == "mcts":
             info["serial_depth"] = int(policy.describe()["serial_depth_per_decision"])
-            step = env_step_flops(env, env_params, reset)
+            step = env_step_flops(env, env_params, jax.jit(env.reset)(jax.random.key(0), env_params))
             info["flops_per_decision"] = None if step is None else cell.simulations * step
-        episodes = play(env, env_params, policy, episodes=train.eval.episodes, seed=train.eval.seed)
-        reports = [metrics(episodes)]
-        if cell.agent == "mcts":
-            info["search_env_steps"] = int(episodes.length.sum()) * int(cell.simulations)
-        info["eval_s"] = time.perf_counter() - t0
-    info["horizon"] = int(env.max_horizon)
+        info["horizon"] = int(env.max_horizon)
+        players_of = {None: [make_player(env, policy)]}
+    t0 = time.perf_counter()
+    evaluations = []
+    for test_depth, args in cell.test_envs():
+        env, env_params = make(train.env.id, **args)
+        for iterations, players in players_of.items():
+            evaluations.append(
+                evaluation(
+                    env,
+                    env_params,
+                    players,
+                    episodes=train.eval.episodes,
+                    seed=train.eval.seed,
+                    test_depth=test_depth,
+                    iterations=iterations,
+                )
+            )
+    if cell.agent == "mcts":
+        info["search_env_steps"] = sum(e["decisions"] for e in evaluations) * int(cell.simulations)
+    info["eval_s"] = time.perf_counter() - t0
     info["wall_s"] = time.perf_counter() - start
     return {
         "cell_id": cell_id,
         "agent": cell.agent,
         "settings": cell.settings() | ({"mcts": dataclasses.asdict(config.mcts)} if cell.agent == "mcts" else {}),
         "info": info,
-        "reports": reports,
+        "evaluations": evaluations,
     }
+
+
+def _trained_players(run_dir: Path, run, iterations: int | None) -> list:
+    if iterations is not None:
+        run = load_run(run_dir, iterations)
+    return seed_players(run.env, run.ppo, run.params)

@@ -31,6 +31,8 @@ class GridConfig:
     network_widths: tuple[int, ...] = ()
     network_shapes: tuple[tuple[int, ...], ...] = ()  # explicit [depth, width] pairs
     simulations: tuple[int, ...] = (64,)
+    test_depths: tuple[int, ...] = ()  # evaluate every cell at these circuit depths (same padded size)
+    test_iterations: tuple[int, ...] = ()  # recurrent cells: also evaluate with T forced to each value
 
     def __post_init__(self):
         if not self.agents:
@@ -38,7 +40,7 @@ class GridConfig:
         unknown = [a for a in self.agents if a not in AGENTS]
         if unknown:
             raise ValueError(f"unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}")
-        for name in ("circuit_depths", "network_depths", "network_widths", "simulations"):
+        for name in ("circuit_depths", "network_depths", "network_widths", "simulations", "test_depths", "test_iterations"):
             if any(v < 1 for v in getattr(self, name)):
                 raise ValueError(f"grid.{name}: values must be >= 1")
         if any(v < 0 for v in self.prefix_chains):
@@ -77,6 +79,23 @@ class Cell:
     agent: str
     train: TrainConfig  # env, network (families), eval settings
     simulations: int | None = None  # mcts only
+    test_depths: tuple[int, ...] = ()  # () = evaluate on the training env
+    test_iterations: tuple[int, ...] = ()  # recurrent only
+
+    def test_envs(self) -> list[tuple[int | None, dict]]:
+        """(test depth, env args) of every evaluation env: the training env's args at each test depth."""
+        if not self.test_depths:
+            return [(None, dict(self.train.env.args))]
+        out = []
+        for depth in self.test_depths:
+            args = {k: v for k, v in self.train.env.args.items() if k != "depths"}
+            out.append((depth, args | {"depth": depth}))
+        return out
+
+    def iterations(self) -> tuple[int | None, ...]:
+        """None (the trained rule) and, for recurrent cells, each forced T."""
+        forced = self.test_iterations if self.train.network.family == "recurrent" and self.trains else ()
+        return (None, *forced)
 
     @property
     def circuit_depth(self) -> int | None:
@@ -100,6 +119,10 @@ class Cell:
             out["train"] = {"env": train["env"], "eval": train["eval"]}
         if self.agent == "mcts":
             out["simulations"] = self.simulations
+        if self.test_depths:
+            out["test_depths"] = list(self.test_depths)
+        if self.iterations()[1:]:
+            out["test_iterations"] = list(self.iterations()[1:])
         return out
 
     def cell_id(self, mcts: MCTSConfig) -> str:
@@ -135,6 +158,7 @@ def cells(config: SweepConfig) -> list[Cell]:
     """The grid's cells, in a fixed order (agents, then circuit depth, prefix, shape, budget)."""
     grid = config.grid
     base = config.train
+    tests = {"test_depths": tuple(grid.test_depths), "test_iterations": tuple(grid.test_iterations)}
     out = []
     for agent in grid.agents:
         for cd in grid.circuit_depths or (None,):
@@ -147,11 +171,11 @@ def cells(config: SweepConfig) -> list[Cell]:
                 train = dataclasses.replace(base, env=dataclasses.replace(base.env, args=args))
                 if agent in FAMILIES:
                     for network in _networks(config, agent):
-                        out.append(Cell(agent, dataclasses.replace(train, network=network)))
+                        out.append(Cell(agent, dataclasses.replace(train, network=network), **tests))
                 elif agent == "mcts":
-                    out.extend(Cell(agent, train, simulations=s) for s in grid.simulations)
+                    out.extend(Cell(agent, train, simulations=s, **tests) for s in grid.simulations)
                 else:
-                    out.append(Cell(agent, train))
+                    out.append(Cell(agent, train, **tests))
     return out
 
 
@@ -183,7 +207,14 @@ def check(config: SweepConfig) -> list[Cell]:
         env_key = (cell.train.env.id, json.dumps(cell.train.env.args, sort_keys=True))
         try:
             if env_key not in seen:
-                make(cell.train.env.id, **cell.train.env.args)
+                env, _ = make(cell.train.env.id, **cell.train.env.args)
+                for depth, args in cell.test_envs():
+                    test, _ = make(cell.train.env.id, **args)
+                    if test.observation_shapes() != env.observation_shapes() or test.num_actions != env.num_actions:
+                        raise ValueError(
+                            f"test depth {depth} gives observations of another shape than the training env; "
+                            "set env.args.pad_depth to the deepest test depth"
+                        )
                 seen.add(env_key)
             if cell.trains:
                 validate(cell.train.network)

@@ -24,6 +24,8 @@ ROW_KEYS = (
     "network_depth",
     "network_width",
     "simulations",
+    "test_depth",
+    "iterations",
     "param_count",
     "serial_depth",
     "flops_per_decision",
@@ -32,11 +34,16 @@ ROW_KEYS = (
     "train_s",
     "eval_s",
     "wall_s",
-) + METRIC_KEYS
-METRICS = ROW_KEYS[ROW_KEYS.index("episodes") :]
-# DO1's forced choice at t = 0 (do1rl.evaluation.first_choice); empty on AlternatingCircuit.
-FIRST_CHOICE_COLUMNS = ("first_choice_accuracy", "mean_forced_regret")
-ROW_KEYS = ROW_KEYS + FIRST_CHOICE_COLUMNS
+) + METRIC_KEYS + (
+    "first_choice_accuracy",
+    "mean_forced_regret",
+    "mean_ratio_low",
+    "mean_ratio_high",
+    "first_choice_accuracy_low",
+    "first_choice_accuracy_high",
+)
+METRICS = METRIC_KEYS
+POOLED = "all"  # seed_index of the row pooling every seed, which carries the intervals
 
 
 def flatten(data: Any, prefix: str = "") -> dict:
@@ -54,42 +61,66 @@ def flatten(data: Any, prefix: str = "") -> dict:
 
 
 def rows_of(result: dict, sweep: str) -> list[dict]:
-    """The table rows of one cell result: per seed, an "all" row then one per circuit depth."""
+    """The table rows of one cell result.
+
+    Per evaluation (test env x forced iterations): per seed, an "all" row then
+    one per circuit depth; then one row with `seed_index` "all" pooling the
+    seeds, with the 95% intervals (`*_low`, `*_high`) over seeds and episodes.
+    """
     settings = result["settings"]
     train = settings["train"]
     args = train["env"].get("args", {})
     network = train.get("network", {})
     info = result["info"]
+    base = {
+        "sweep": sweep,
+        "cell_id": result["cell_id"],
+        "agent": result["agent"],
+        "circuit_depth": args.get("depth"),
+        "prefix_chain": int(args.get("prefix_chain", 0)),
+        "horizon": info.get("horizon"),
+        "network_depth": network.get("depth") if network.get("family") in ("mlp", "gnn") else None,
+        "network_width": network.get("width"),
+        "simulations": settings.get("simulations"),
+    }
+    base |= {key: info[key] for key in ROW_KEYS if key in info}
+    config_columns = flatten(settings, "config.")
     rows = []
-    for seed_index, report in enumerate(result["reports"]):
-        groups = [("all", report)] + sorted(report.get("by_depth", {}).items(), key=lambda kv: int(kv[0]))
-        for group, metrics in groups:
-            row = {
-                "sweep": sweep,
-                "cell_id": result["cell_id"],
-                "agent": result["agent"],
-                "seed_index": seed_index,
-                "depth_group": group,
-                "circuit_depth": args.get("depth"),
-                "prefix_chain": int(args.get("prefix_chain", 0)),
-                "horizon": info.get("horizon"),
-                "network_depth": network.get("depth") if network.get("family") in ("mlp", "gnn") else None,
-                "network_width": network.get("width"),
-                "simulations": settings.get("simulations"),
-            }
-            for key in ROW_KEYS:
-                if key in info:
-                    row[key] = info[key]
-            for key in METRICS:
-                row[key] = metrics.get(key)
-            choice = report.get("first_choice") or {}
-            choice = choice if group == "all" else choice.get("by_depth", {}).get(group, {})
-            row["first_choice_accuracy"] = choice.get("accuracy")
-            row["mean_forced_regret"] = choice.get("mean_forced_regret")
-            for key, value in flatten(settings, "config.").items():
-                row.setdefault(key, value)
-            rows.append({k: row.get(k) for k in ROW_KEYS} | {k: v for k, v in row.items() if k not in ROW_KEYS})
+
+    def add(row: dict) -> None:
+        for key, value in config_columns.items():
+            row.setdefault(key, value)
+        rows.append({k: row.get(k) for k in ROW_KEYS} | {k: v for k, v in row.items() if k not in ROW_KEYS})
+
+    for ev in evaluations_of(result):
+        where = {"test_depth": ev.get("test_depth"), "iterations": ev.get("iterations")}
+        for seed_index, report in enumerate(ev["reports"]):
+            groups = [("all", report)] + sorted(report.get("by_depth", {}).items(), key=lambda kv: int(kv[0]))
+            for group, metrics in groups:
+                row = base | where | {"seed_index": seed_index, "depth_group": group}
+                row |= {key: metrics.get(key) for key in METRICS}
+                if group == "all" and "first_choice" in report:
+                    row["first_choice_accuracy"] = report["first_choice"]["accuracy"]
+                    row["mean_forced_regret"] = report["first_choice"]["mean_forced_regret"]
+                add(row)
+        intervals = ev.get("intervals") or {}
+        if intervals:
+            reports = ev["reports"]
+            row = base | where | {"seed_index": POOLED, "depth_group": "all"}
+            row["episodes"] = sum(r["episodes"] for r in reports)
+            for key in ("mean_return", "mean_optimal", "mean_regret"):
+                row[key] = sum(r[key] for r in reports) / len(reports)
+            for name, interval in intervals.items():
+                row[name], row[f"{name}_low"], row[f"{name}_high"] = interval["mean"], interval["low"], interval["high"]
+            add(row)
     return rows
+
+
+def evaluations_of(result: dict) -> list[dict]:
+    """A result's evaluations (results written before test envs existed hold one, under `reports`)."""
+    if "evaluations" in result:
+        return result["evaluations"]
+    return [{"test_depth": None, "iterations": None, "reports": result["reports"], "intervals": {}}]
 
 
 def write_json(path: Path, data: Any) -> None:

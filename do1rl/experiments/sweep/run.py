@@ -10,7 +10,7 @@ from pathlib import Path
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.sweep.cells import CellFailed, Interrupted, run_cell
 from do1rl.experiments.sweep.grid import Cell, SweepConfig, check
-from do1rl.experiments.sweep.results import rows_of, write_json, write_table
+from do1rl.experiments.sweep.results import evaluations_of, rows_of, write_json, write_table
 
 
 def run_sweep(
@@ -88,8 +88,14 @@ def _write_all(config: SweepConfig, grid: list[Cell], ids: list[str], out_dir: P
 
 
 def _summary_line(result: dict) -> str:
-    reports = result["reports"]
-    ratio = sum(r["mean_ratio"] for r in reports) / len(reports)
-    regret = sum(r["mean_regret"] for r in reports) / len(reports)
+    """The cell id, then mean ratio over seeds per evaluation (test depth / forced iterations)."""
+    parts = []
+    for ev in evaluations_of(result):
+        reports = ev["reports"]
+        ratio = sum(r["mean_ratio"] for r in reports) / len(reports)
+        label = "".join(
+            f"{tag}{ev[key]} " for key, tag in (("test_depth", "D="), ("iterations", "T=")) if ev.get(key) is not None
+        )
+        parts.append(f"{label}{ratio:.3f}")
     wall = result["info"].get("wall_s", math.nan)
-    return f"{result['cell_id']}: mean ratio {ratio:.4f}, mean regret {regret:.4f} ({wall:.0f} s)"
+    return f"{result['cell_id']}: mean ratio {', '.join(parts)} ({wall:.0f} s)"
