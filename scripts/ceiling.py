@@ -20,6 +20,8 @@ Usage: python scripts/ceiling.py [--depths 8 12 16] [--blocks 1 2 3 4] [--sample
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -118,7 +120,9 @@ def main() -> None:
     parser.add_argument("--p-one", type=float, default=0.6)
     parser.add_argument("--samples", type=int, default=200000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write {D: {L: {one_shot, one_shot_do1, forced_choice}}} here")
     args = parser.parse_args()
+    table: dict = {}
     print(f"width {args.width}, k {args.k}, p_one {args.p_one}, d1-stratified, {args.samples} draws per depth")
     print(f"{'D':>3} {'L':>3} {'one-shot':>9} {'one-shot DO1':>13} {'DO1 forced choice':>18}")
     for depth in args.depths:
@@ -127,6 +131,12 @@ def main() -> None:
         for blocks in args.blocks:
             one_shot, do1, forced = bounds(ones, d1, first_and, weight, args.width, blocks)
             print(f"{depth:>3} {blocks:>3} {one_shot:>9.3f} {do1:>13.3f} {forced:>18.3f}")
+            table.setdefault(str(depth), {})[str(blocks)] = {
+                "one_shot": one_shot, "one_shot_do1": do1, "forced_choice": forced
+            }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 #     scripts/gpu_check.sh [OUT_DIR]        # default gpu-check/
 #
 # Needs a prepared environment (no network on the GPU machine): a venv with
-# `pip install -e ".[test]"` and jax[cuda12], at $VENV (default .venv). Each
+# `pip install -e ".[test]"` and jax[cuda12], at $VENV (default .venv), or any
+# Python that imports do1rl and a CUDA jax, named by $PYTHON. Each
 # part has a time limit (seconds, overridable) so the whole check stays under
 # 8 minutes; a part that fails or runs out of time is recorded and the check
 # goes on. OUT_DIR gets devices.txt, tests.txt, bench.txt + bench/ (the
@@ -13,7 +14,7 @@ set -u
 cd "$(dirname "$0")/.."
 OUT="${1:-gpu-check}"
 VENV="${VENV:-.venv}"
-PY="$VENV/bin/python"
+PY="${PYTHON:-$VENV/bin/python}"
 TESTS_S="${TESTS_S:-100}"
 BENCH_S="${BENCH_S:-230}"
 TRAIN_S="${TRAIN_S:-130}"
@@ -23,7 +24,7 @@ QUICK_TESTS=(tests/test_layers.py tests/test_envs.py tests/test_solver.py tests/
              tests/test_search.py tests/test_autoreset.py)
 
 mkdir -p "$OUT"
-if [ ! -x "$PY" ]; then
+if ! command -v "$PY" > /dev/null; then
     echo "no Python at $PY: prepare a venv with jax[cuda12] and pip install -e '.[test]' (set VENV=...)" >&2
     exit 2
 fi
@@ -44,7 +45,7 @@ part devices 60 "$PY" -c "import jax; print(jax.__version__, jax.default_backend
 part tests "$TESTS_S" "$PY" -m pytest -q -x -n 4 "${QUICK_TESTS[@]}"
 part bench "$BENCH_S" "$PY" scripts/bench.py --out "$OUT/bench"
 rm -rf "$OUT/run"
-part train "$TRAIN_S" "$VENV/bin/do1rl" train --config configs/ppo_do1_gpu.yaml --out "$OUT/run" --no-progress \
+part train "$TRAIN_S" "$PY" -m do1rl train --config configs/ppo_do1_gpu.yaml --out "$OUT/run" --no-progress \
     "ppo.total_timesteps=$TRAIN_STEPS" log.updates_per_chunk=5 eval.episodes=1000
 echo "total: ${SECONDS}s" | tee -a "$OUT/summary.txt"
 grep -q -v ": ok," <(grep -v "^total" "$OUT/summary.txt") && exit 1

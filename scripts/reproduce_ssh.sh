@@ -25,9 +25,11 @@ for sweep in generalisation deep_wide; do
   echo "== sweep $sweep ($(( $(date +%s) - start )) s)"
   "$DO1RL" sweep --config "configs/ssh_${sweep}${suffix}.yaml" --out "$runs/$sweep" --no-progress
 done
+echo "== L = 3 message-passing ceiling ($(( $(date +%s) - start )) s)"
+"$PYTHON" scripts/ceiling.py --depths 4 8 12 16 --blocks 3 --samples 100000 --json "$runs/ceiling.json"
 echo "== figures ($(( $(date +%s) - start )) s)"
-"$DO1RL" plot "$runs"/{generalisation,deep_wide} --out "$figures"
+"$DO1RL" plot "$runs"/{generalisation,deep_wide} --out "$figures" --ceiling "$runs/ceiling.json" --train-depths 4 8
 elapsed=$(( $(date +%s) - start ))
-"$PYTHON" scripts/ssh_report.py "$runs" --figures "$figures" --out "$report" --elapsed "$elapsed" \
+"$PYTHON" scripts/ssh_report.py "$runs" --figures "$figures" --out "$report" --elapsed "$elapsed" --ceiling "$runs/ceiling.json" \
   --command "bash scripts/reproduce_ssh.sh${1:+ $1}"
 echo "== done in ${elapsed} s: $report, $figures/"

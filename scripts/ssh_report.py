@@ -13,13 +13,13 @@ change. A rerun that disagrees with the paper says so.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
 
 from do1rl.evaluation.stats import Interval, lies_below
+from do1rl.experiments.interval_plots import read_ceiling
 from do1rl.experiments.sweep import read_results
 
 SWEEPS = ("generalisation", "deep_wide")
@@ -182,10 +182,10 @@ def main() -> None:
     p.add_argument("--figures", type=Path, default=Path("docs/figures"))
     p.add_argument("--out", type=Path, default=Path("docs/results.md"))
     p.add_argument("--elapsed", type=float, default=float("nan"))
-    p.add_argument("--ceiling", type=Path, help="JSON {depth: bound} of the L = 3 message-passing ceiling")
+    p.add_argument("--ceiling", type=Path, help="scripts/ceiling.py --json output; the L = 3 one-shot DO1 bound is drawn")
     p.add_argument("--command", default="bash scripts/reproduce_ssh.sh")
     args = p.parse_args()
-    ceiling = {int(k): float(v) for k, v in json.loads(args.ceiling.read_text()).items()} if args.ceiling else {}
+    ceiling = read_ceiling(args.ceiling) if args.ceiling and args.ceiling.exists() else {}
     gen = load(args.runs, "generalisation")
     a_lines, a = generalisation_section(gen, ceiling)
     b_lines, b = iterations_section(gen)

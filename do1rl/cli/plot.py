@@ -21,12 +21,14 @@ _MAX_RESULTS_BYTES = 256 << 20
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="results.json/.csv or sweep folders")
     parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs (default: %(default)s)")
+    parser.add_argument("--ceiling", type=Path, help="scripts/ceiling.py --json output: draw the L = 3 one-shot DO1 bound")
+    parser.add_argument("--train-depths", type=int, nargs=2, metavar=("LO", "HI"), help="shade the training depths")
 
 
 def run(args: argparse.Namespace) -> int:
     from do1rl.core import limits
     from do1rl.core.atomic import WriteError
-    from do1rl.experiments.interval_plots import plot_intervals
+    from do1rl.experiments.interval_plots import plot_intervals, read_ceiling
     from do1rl.experiments.plotting import plot_all
     from do1rl.experiments.sweep import read_results
 
@@ -46,8 +48,13 @@ def run(args: argparse.Namespace) -> int:
         print("error: no result rows to plot", file=sys.stderr)
         return 2
     try:
+        ceiling = read_ceiling(args.ceiling) if args.ceiling else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        print(f"error: {args.ceiling}: not a scripts/ceiling.py --json table ({limits.describe_error(err)})", file=sys.stderr)
+        return 2
+    try:
         plot_all(rows, args.out)
-        plot_intervals(rows, args.out)
+        plot_intervals(rows, args.out, ceiling=ceiling, train_depths=args.train_depths)
     except WriteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

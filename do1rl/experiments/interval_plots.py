@@ -11,11 +11,18 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 from do1rl.experiments.plotting import MARKERS, agent_rank, number, pyplot, save_figure, shape_label
+
+
+def read_ceiling(path: str | Path, blocks: int = 3, column: str = "one_shot_do1") -> dict[int, float]:
+    """{test depth: bound} from `scripts/ceiling.py --json` output (the L-block message-passing ceiling)."""
+    table = json.loads(Path(path).read_text())
+    return {int(d): float(row[str(blocks)][column]) for d, row in table.items() if str(blocks) in row}
 
 
 def pooled(rows: list[dict]) -> list[dict]:
