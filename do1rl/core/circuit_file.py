@@ -1,42 +1,10 @@
-"""Circuit files: the JSON format `do1rl.circuit/v1` <-> `Circuit`.
+"""Circuit files: the JSON format `do1rl.circuit/v1` <-> `Circuit`, strictly validated.
 
-A file looks like::
-
-    {"format": "do1rl.circuit/v1",
-     "inputs": [1, 0, 1],
-     "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [3, 2]}]}
-
-Node ids `0..n-1` are the circuit inputs, `n + i` is `gates[i]`. Gates may
-be listed in any order; duplicate ids in one fan-in are allowed.
-
-Validation is strict: every rule of the spec (docs/spec.md) is checked
-and a broken rule raises `CircuitFileError`, one line naming the file, the
-gate (or input) and the rule. Beyond the spec, this module also rejects:
-
-* unknown keys, at the top level and in a gate (`"negate": true` would
-  otherwise be silently ignored and give a wrong answer): rule `unknown-key`;
-* a missing `inputs`, `gates`, `op` or `in` key: rule `missing-key`;
-* a key repeated in one JSON object (which value wins is ambiguous):
-  rule `duplicate-key`;
-* booleans and floats where integers are expected (`true` and `1.0` are not
-  the bit 1, `2.0` is not the node id 2).
-
-Rule slugs (stable; `CircuitFileError.rule`): unreadable, invalid-json,
-duplicate-key, wrong-type, bad-format, missing-key, unknown-key, no-inputs,
-no-gates, bad-bit, bad-op, empty-fanin, id-out-of-range, self-reference,
-alternation, cycle, too-large.
-
-Size limits (`do1rl.core.limits`, docs/reliability.md) are checked while
-validating, before any array is built: file bytes, nodes, edges, the
-longest fan-in and nodes x longest fan-in (the padded fan-in table). A
-file past one is refused with rule `too-large`, naming the limit.
-
-Checks run in passes and the first failure is reported: the file and its
-JSON syntax, the top-level object, the inputs, then each gate in file order
-for its own structure (types, op, fan-in, ids, self-reference), then
-alternation gate by gate, then cycles.
-
-Solving many files with one compilation per shape bucket is `do1rl.core.buckets`.
+A broken rule raises `CircuitFileError`: one line naming the file, the gate
+and the rule (`CircuitFileError.rule`). The format is in docs/spec.md; the
+rules beyond it, the rule slugs and the size limits are in
+docs/design/circuit-files.md. (One module on purpose, past 400 lines: the
+validation passes read in the order they run.)
 """
 
 from __future__ import annotations
