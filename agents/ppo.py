@@ -208,7 +208,7 @@ class PPO:
         bitwise the same rollouts); False = a reset for every env on every step.
     """
 
-    def __init__(self, env, env_params, network, config: PPOConfig, partial_reset: bool = True):
+    def __init__(self, env, env_params, network, config: PPOConfig, partial_reset: bool = False):
         self.env = AutoReset(env, partial=partial_reset)
         self.env_params = env_params
         self.network = network

@@ -33,6 +33,7 @@ class GridConfig:
     simulations: tuple[int, ...] = (64,)
     test_depths: tuple[int, ...] = ()  # evaluate every cell at these circuit depths (same padded size)
     test_iterations: tuple[int, ...] = ()  # recurrent cells: also evaluate with T forced to each value
+    test_args: dict = dataclasses.field(default_factory=dict)  # env args the test envs change, e.g. stratify_d1
 
     def __post_init__(self):
         if not self.agents:
@@ -81,16 +82,15 @@ class Cell:
     simulations: int | None = None  # mcts only
     test_depths: tuple[int, ...] = ()  # () = evaluate on the training env
     test_iterations: tuple[int, ...] = ()  # recurrent only
+    test_args: dict = dataclasses.field(default_factory=dict)  # env args changed for testing
 
     def test_envs(self) -> list[tuple[int | None, dict]]:
-        """(test depth, env args) of every evaluation env: the training env's args at each test depth."""
+        """(test depth, env args) of every evaluation env: the training env's args (with `test_args`) at each test depth."""
+        base = dict(self.train.env.args) | dict(self.test_args)
         if not self.test_depths:
-            return [(None, dict(self.train.env.args))]
-        out = []
-        for depth in self.test_depths:
-            args = {k: v for k, v in self.train.env.args.items() if k != "depths"}
-            out.append((depth, args | {"depth": depth}))
-        return out
+            return [(None, base)]
+        args = {k: v for k, v in base.items() if k != "depths"}
+        return [(depth, args | {"depth": depth}) for depth in self.test_depths]
 
     def iterations(self) -> tuple[int | None, ...]:
         """None (the trained rule) and, for recurrent cells, each forced T."""
@@ -121,6 +121,8 @@ class Cell:
             out["simulations"] = self.simulations
         if self.test_depths:
             out["test_depths"] = list(self.test_depths)
+        if self.test_args:
+            out["test_args"] = dict(self.test_args)
         if self.iterations()[1:]:
             out["test_iterations"] = list(self.iterations()[1:])
         return out
@@ -158,7 +160,11 @@ def cells(config: SweepConfig) -> list[Cell]:
     """The grid's cells, in a fixed order (agents, then circuit depth, prefix, shape, budget)."""
     grid = config.grid
     base = config.train
-    tests = {"test_depths": tuple(grid.test_depths), "test_iterations": tuple(grid.test_iterations)}
+    tests = {
+        "test_depths": tuple(grid.test_depths),
+        "test_iterations": tuple(grid.test_iterations),
+        "test_args": dict(grid.test_args),
+    }
     out = []
     for agent in grid.agents:
         for cd in grid.circuit_depths or (None,):
