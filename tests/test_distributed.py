@@ -316,8 +316,10 @@ def test_lost_peer_stops_the_survivor_with_one_line(runs):
     tmp = runs["tmp"]
     assert runs["first_codes"][0] == 4
     assert runs["survivor_s"] < 60
-    lines = [line for line in _error_lines(tmp / "first-0.log") if not line.startswith(("CHUNK", "mlp network"))]
-    assert len(lines) == 1 and lines[0].startswith("error: lost contact with another process"), lines
+    log = (tmp / "first-0.log").read_text()  # may also hold XLA's slow-compile alarms on a busy machine
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: lost contact with another process"), log[-3000:]
+    assert "Traceback" not in log and "Check failure" not in log, log[-3000:]
 
 
 @slow
