@@ -157,10 +157,6 @@ def _params(out: Path, update: int) -> list[np.ndarray]:
         return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
-def _error_lines(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if line.strip() and not line.startswith("[Gloo]")]
-
-
 SLURM_PAIR = {"SLURM_JOB_ID": "17", "SLURM_STEP_NODELIST": "node[1-2]", "SLURM_NTASKS": "2", "SLURM_PROCID": "1",
               "SLURM_LOCALID": "0", "SLURM_STEP_NUM_TASKS": "2"}
 
