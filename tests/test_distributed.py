@@ -157,10 +157,6 @@ def _params(out: Path, update: int) -> list[np.ndarray]:
         return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
-def _error_lines(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if line.strip() and not line.startswith("[Gloo]")]
-
-
 SLURM_PAIR = {"SLURM_JOB_ID": "17", "SLURM_STEP_NODELIST": "node[1-2]", "SLURM_NTASKS": "2", "SLURM_PROCID": "1",
               "SLURM_LOCALID": "0", "SLURM_STEP_NUM_TASKS": "2"}
 
@@ -316,8 +312,10 @@ def test_lost_peer_stops_the_survivor_with_one_line(runs):
     tmp = runs["tmp"]
     assert runs["first_codes"][0] == 4
     assert runs["survivor_s"] < 60
-    lines = [line for line in _error_lines(tmp / "first-0.log") if not line.startswith(("CHUNK", "mlp network"))]
-    assert len(lines) == 1 and lines[0].startswith("error: lost contact with another process"), lines
+    log = (tmp / "first-0.log").read_text()  # may also hold XLA's slow-compile alarms on a busy machine
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: lost contact with another process"), log[-3000:]
+    assert "Traceback" not in log and "Check failure" not in log, log[-3000:]
 
 
 @slow
