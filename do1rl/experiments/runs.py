@@ -15,7 +15,6 @@ import jax
 from do1rl.agents.networks import NetworkConfig, make_network, serial_depth
 from do1rl.agents.ppo import PPO
 from do1rl.core.checks import is_integer
-from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import build, seed_keys
@@ -127,7 +126,9 @@ def load_run(run_dir: str | Path, iterations: int | None = None) -> TrainedRun:
     config = load_config(run_dir)
     env, env_params, _, ppo = build(config)
     shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
-    state, _ = checkpoint.restore(Path(run_dir) / CHECKPOINT, shape)
+    from do1rl.experiments.global_checkpoint import restore_latest  # lazy: it imports this module
+
+    state, _ = restore_latest(run_dir, shape)  # msgpack or orbax, whichever format the run has
     if iterations is not None:
         config = dataclasses.replace(config, network=with_iterations(config.network, iterations))
         ppo = PPO(env, env_params, make_network(config.network, env), config.ppo)
