@@ -23,6 +23,8 @@ TRAIN_STEPS="${TRAIN_STEPS:-1310720}"
 QUICK_TESTS=(tests/test_layers.py tests/test_envs.py tests/test_solver.py tests/test_networks.py
              tests/test_search.py tests/test_autoreset.py)
 
+# Test workers share one GPU: allocate on demand instead of JAX's 75% per process.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 mkdir -p "$OUT"
 if ! command -v "$PY" > /dev/null; then
     echo "no Python at $PY: prepare a venv with jax[cuda12] and pip install -e '.[test]' (set VENV=...)" >&2

@@ -74,8 +74,10 @@ def test_apply_shapes_vmap_jit_no_retrace(family, alternating_stop):
 
     batched = jax.jit(jax.vmap(net.apply, in_axes=(None, 0)))(params, obs)
     eager = net.apply(params, index(obs, 0))
-    np.testing.assert_allclose(eager[0], batched[0][0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(eager[1], batched[1][0], rtol=1e-5, atol=1e-6)
+    # GPUs run float32 matmuls in TF32 by default (~1e-3 relative error); CPUs in full float32.
+    tol = 1e-5 if jax.default_backend() == "cpu" else 1e-2
+    np.testing.assert_allclose(eager[0], batched[0][0], rtol=tol, atol=tol / 10)
+    np.testing.assert_allclose(eager[1], batched[1][0], rtol=tol, atol=tol / 10)
     for i in range(obs.depth.shape[0]):  # same shapes: a retrace would raise
         logits, value = jitted(params, index(obs, i))
         assert logits.shape == (env.num_actions,) and logits.dtype == jnp.float32
