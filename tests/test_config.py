@@ -12,7 +12,7 @@ from do1rl.experiments.train_config import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("ppo_*.yaml"))
-SWEEPS = sorted(CONFIG_DIR.glob("sweep_*.yaml"))
+SWEEPS = sorted([*CONFIG_DIR.glob("sweep_*.yaml"), *CONFIG_DIR.glob("ssh_*.yaml")])
 
 
 def test_defaults_and_overrides(tmp_path):

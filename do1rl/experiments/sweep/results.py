@@ -99,9 +99,12 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
             for group, metrics in groups:
                 row = base | where | {"seed_index": seed_index, "depth_group": group}
                 row |= {key: metrics.get(key) for key in METRICS}
-                if group == "all" and "first_choice" in report:
-                    row["first_choice_accuracy"] = report["first_choice"]["accuracy"]
-                    row["mean_forced_regret"] = report["first_choice"]["mean_forced_regret"]
+                choice = report.get("first_choice")
+                if choice is not None:  # DO1's forced choice: overall, or this circuit depth's
+                    choice = choice if group == "all" else choice.get("by_depth", {}).get(group)
+                if choice is not None:
+                    row["first_choice_accuracy"] = choice["accuracy"]
+                    row["mean_forced_regret"] = choice["mean_forced_regret"]
                 add(row)
         intervals = ev.get("intervals") or {}
         if intervals:
