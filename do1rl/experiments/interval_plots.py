@@ -85,12 +85,7 @@ def plot_iterations(rows, out: Path, plt) -> Path | None:
         sub = [r for r in rows if int(r["test_depth"]) == depth]
         _band(ax, sub, lambda r: int(r["iterations"]), "mean_ratio", f"test depth D = {depth}")
         ax.axvline(depth, linestyle="--", linewidth=0.8, color=ax.lines[-1].get_color())
-    ax.set_xlabel("forced test-time iterations T (dashed: T = D)")
-    ax.set_ylabel("mean approximation ratio r / r*")
-    ax.set_title("Recurrent net: thinking longer at test time")
-    ax.set_ylim(-0.02, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _finish(ax, "forced test-time iterations T (dashed: T = D)", "Recurrent net: thinking longer at test time")
     return save_figure(fig, out / "iterations.png", plt)
 
 
@@ -103,13 +98,17 @@ def plot_mcts_budget(rows, out: Path, plt) -> Path | None:
         sub = [r for r in rows if int(r["test_depth"]) == depth]
         _band(ax, sub, lambda r: int(r["simulations"]), "mean_ratio", f"test depth D = {depth}", "D")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("MCTS simulations per decision (serial depth)")
+    _finish(ax, "MCTS simulations per decision (serial depth)", "MCTS on the true model vs budget (cf. Figure 6a)")
+    return save_figure(fig, out / "mcts_budget_ci.png", plt)
+
+
+def _finish(ax, xlabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("mean approximation ratio r / r*")
-    ax.set_title("MCTS on the true model vs budget (cf. Figure 6a)")
+    ax.set_title(title)
     ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return save_figure(fig, out / "mcts_budget_ci.png", plt)
 
 
 def plot_intervals(rows: list[dict], out: str | Path, *, ceiling=None, train_depths=None, log=print) -> list[Path]:
