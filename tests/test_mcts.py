@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from walks import random_walk_states
 
-from do1rl.agents.baselines import random_policy
 from do1rl.agents.mcts import MCTSConfig, make_mcts_policy, serial_depth_per_decision
 from do1rl.cli import main
 from do1rl.core.generators import RandomAlternating
@@ -103,23 +103,6 @@ def test_search_trees_and_actions_stay_legal(zero_regret_run):
     assert deep.sum() > 0  # the trees do grow below the root
     assert illegal.sum() == 0
     assert invalid.sum() == 0
-
-
-def random_walk_states(env, params, keys):
-    """DO1 states after 0..6 random legal actions: fresh, mid-episode and terminated."""
-
-    def walk(key, steps):
-        obs, state = env.reset(key, params)
-
-        def body(i, c):
-            obs, state = c
-            act = random_policy(jax.random.fold_in(key, i), obs, state)
-            new = env.step(key, state, act, params)[:2]
-            return jax.tree.map(lambda a, b: jnp.where(i < steps, a, b), new, (obs, state))
-
-        return jax.lax.fori_loop(0, 6, body, (obs, state))[1]
-
-    return jax.vmap(walk)(keys, jnp.arange(keys.shape[0]) % 7)
 
 
 def illegal_loving_prior(obs):

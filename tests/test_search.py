@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from walks import random_walk_states
 
-from do1rl.agents.baselines import random_policy
 from do1rl.agents.mcts import MCTSConfig, make_mcts_policy, search_node
 from do1rl.core.generators import RandomAlternating
 from do1rl.envs import DO1
@@ -19,23 +19,6 @@ TREE_FIELDS = (
     "node_visits", "raw_values", "node_values", "parents", "action_from_parent", "children_index",
     "children_prior_logits", "children_values", "children_visits", "children_rewards", "children_discounts",
 )
-
-
-def walked_states(env, params, keys):
-    """States after 0..6 random legal actions: fresh, before and after DO1's choice, terminated."""
-
-    def walk(key, steps):
-        obs, state = env.reset(key, params)
-
-        def body(i, c):
-            obs, state = c
-            act = random_policy(jax.random.fold_in(key, i), obs, state)
-            new = env.step(key, state, act, params)[:2]
-            return jax.tree.map(lambda a, b: jnp.where(i < steps, a, b), new, (obs, state))
-
-        return jax.lax.fori_loop(0, 6, body, (obs, state))[1]
-
-    return jax.vmap(walk)(keys, jnp.arange(keys.shape[0]) % 7)
 
 
 def illegal_loving_prior(obs):
@@ -62,7 +45,7 @@ def both_trees(request):
 
     @functools.partial(jax.jit, compiler_options=FAST_COMPILE)
     def run(keys, key):
-        states = walked_states(env, params, keys)
+        states = random_walk_states(env, params, keys)
         return states, policy.search(key, states), policy.search_mctx(key, states)
 
     return (config, *run(jax.random.split(jax.random.key(3), 24), jax.random.key(4)))
