@@ -1,0 +1,1 @@
+"""Experiments: agents by name, training runs, checkpoints, sweeps and their plots."""
