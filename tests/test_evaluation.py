@@ -11,7 +11,7 @@ import pytest
 
 from do1rl.agents.baselines import greedy_policy, oracle_policy, random_policy
 from do1rl.cli import main
-from do1rl.evaluation import Episodes, evaluate, make_player, metrics, play, value_report
+from do1rl.evaluation import Episodes, evaluate, make_player, metrics, play, reset_starts, value_report
 from do1rl.testing import assert_regret_within
 
 EPISODES = 96
@@ -87,6 +87,20 @@ def test_same_seed_same_numbers_any_chunk(players):
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.returns, c.returns) or not np.array_equal(a.optimal, c.optimal)
+
+
+@pytest.mark.parametrize("env", ["do1_stop", "alt"])
+def test_starts_give_the_same_episodes(players, env):
+    """Resets made once (`reset_starts`) and replayed give the episodes `play` makes itself, chunked or not."""
+    e, params, _ = players[(env, "random")]
+    starts = reset_starts(e, params, episodes=40, seed=5, chunk=16)
+    plain = _play(players, env, "random", episodes=37, seed=5)
+    for chunk in (1024, 16):
+        replayed = play(e, params, None, episodes=37, seed=5, chunk=chunk, player=players[(env, "random")][2], starts=starts)
+        for x, y in zip(plain, replayed):
+            np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="fewer than"):
+        play(e, params, None, episodes=41, seed=5, player=players[(env, "random")][2], starts=starts)
 
 
 def test_play_matches_python_loop(players, do1):

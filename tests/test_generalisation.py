@@ -23,12 +23,13 @@ TINY = textwrap.dedent(
     grid:
       agents: [recurrent, greedy]
       test_depths: [2, 4]
-      test_iterations: [1, 3]
+      test_iterations: [1, 3, 5]
+      test_max_iterations: 5
     train:
       num_seeds: 2
       env: {id: do1rl/DO1-v0, args: {family: biregular, width: 3, k: 2, depths: [2, 3], pad_depth: 4,
                                      max_selections: 1, chain_scale: circuit}}
-      network: {family: recurrent, width: 8}
+      network: {family: recurrent, width: 8, max_iterations: 4}
       ppo: {total_timesteps: 64, num_envs: 8, num_steps: 4, update_epochs: 1, num_minibatches: 1}
       eval: {episodes: 24, seed: 3}
       log: {updates_per_chunk: 2}
@@ -73,7 +74,7 @@ def test_every_cell_is_evaluated_at_every_test_depth_with_intervals(tiny):
     _, rows = tiny
     pooled = [r for r in rows if r["seed_index"] == "all"]
     got = sorted((r["agent"], r["test_depth"], r["iterations"] or 0) for r in pooled)
-    want = sorted([("greedy", d, 0) for d in (2, 4)] + [("recurrent", d, t) for d in (2, 4) for t in (0, 1, 3)])
+    want = sorted([("greedy", d, 0) for d in (2, 4)] + [("recurrent", d, t) for d in (2, 4) for t in (0, 1, 3, 5)])
     assert got == want
     for r in pooled:
         assert r["mean_ratio_low"] <= r["mean_ratio"] <= r["mean_ratio_high"]
@@ -92,6 +93,9 @@ def test_forced_iterations_equal_to_the_trained_rule_give_the_trained_numbers(ti
     # T = D + 1 at D = 2 is 3: forcing T = 3 must reproduce the unforced evaluation exactly.
     assert at[(2, 3)]["mean_ratio"] == at[(2, None)]["mean_ratio"]
     assert at[(2, 3)]["first_choice_accuracy"] == at[(2, None)]["first_choice_accuracy"]
+    # At D = 4, T = 5 exceeds the training cap (4); test_max_iterations lifts it, so the rule's T = 5 runs.
+    assert at[(4, 5)]["mean_ratio"] == at[(4, None)]["mean_ratio"]
+    assert at[(4, 5)]["first_choice_accuracy"] == at[(4, None)]["first_choice_accuracy"]
 
 
 def test_plot_and_report_read_the_pooled_rows(tiny, tmp_path):

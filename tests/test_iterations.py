@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from do1rl.agents.networks import NetworkConfig, make_network, serial_depth
 from do1rl.core.generators import RandomAlternating
 from do1rl.envs import AlternatingCircuit
-from do1rl.experiments.runs import with_iterations
+from do1rl.experiments.runs import with_iterations, with_max_iterations
 
 ENV = AlternatingCircuit(RandomAlternating(n_inputs=3, depth=4, width=3), stop_action=True)
 RECURRENT = NetworkConfig(family="recurrent", width=16, iterations_per_depth=1.0, extra_iterations=1)
@@ -34,3 +36,19 @@ def test_forced_iterations_need_a_recurrent_net_and_a_positive_count():
         with_iterations(NetworkConfig(family="gnn"), 3)
     with pytest.raises(ValueError, match=">= 1"):
         with_iterations(RECURRENT, 0)
+
+
+def test_a_training_cap_lifted_at_test_gives_the_uncapped_net():
+    """A net trained under a cap that binds (T capped below T(obs)) runs the rule's T once the cap is lifted."""
+    obs, _ = ENV.reset(jax.random.key(3), ENV.default_params)
+    capped = dataclasses.replace(RECURRENT, max_iterations=2)
+    net = make_network(capped, ENV)
+    params = net.init(jax.random.key(0), obs)
+    assert int(serial_depth(capped, ENV, obs)) == 1 + 2 * 2 + 1
+    lifted = with_max_iterations(capped, 64)
+    assert lifted == RECURRENT
+    np.testing.assert_array_equal(make_network(lifted, ENV).apply(params, obs)[0], make_network(RECURRENT, ENV).apply(params, obs)[0])
+    with pytest.raises(ValueError, match="recurrent"):
+        with_max_iterations(NetworkConfig(family="gnn"), 3)
+    with pytest.raises(ValueError, match=">= 1"):
+        with_max_iterations(RECURRENT, 0)

@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int_in(1, 1 << 16),
         help="ppo with a recurrent net: force T block applications per decision (test time)",
     )
+    parser.add_argument(
+        "--max-iterations",
+        type=int_in(1, 1 << 16),
+        help="ppo with a recurrent net: cap T(obs) here instead of at the trained network.max_iterations",
+    )
     mcts = parser.add_argument_group("mcts agent (do1rl.agents.mcts)")
     mcts.add_argument(
         "--simulations",
@@ -96,7 +101,12 @@ def agent_options(args: argparse.Namespace):
     except ValueError as err:
         raise UsageError(f"mcts: {err}") from None
     return AgentOptions(
-        mcts=mcts, mcts_prior=args.mcts_prior, greedy=not args.stochastic, seed_index=args.seed_index, iterations=args.iterations
+        mcts=mcts,
+        mcts_prior=args.mcts_prior,
+        greedy=not args.stochastic,
+        seed_index=args.seed_index,
+        iterations=args.iterations,
+        max_iterations=args.max_iterations,
     )
 
 
@@ -140,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
         extra["mcts_prior"] = args.mcts_prior
     if args.iterations is not None:
         extra["iterations"] = args.iterations
+    if args.max_iterations is not None:
+        extra["max_iterations"] = args.max_iterations
 
     report = evaluate(
         env,

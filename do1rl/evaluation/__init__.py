@@ -11,6 +11,7 @@ from do1rl.evaluation.play import (
     make_player,
     play,
     play_episode,
+    reset_starts,
 )
 from do1rl.evaluation.value import ValueFn, value_report
 
@@ -29,5 +30,6 @@ __all__ = [
     "metrics",
     "play",
     "play_episode",
+    "reset_starts",
     "value_report",
 ]

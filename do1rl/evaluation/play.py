@@ -9,7 +9,7 @@ size or on how many devices the episodes are sharded across.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,10 +49,18 @@ class Episodes(NamedTuple):
     first_circuit: jax.Array | None = None
 
 
-def play_episode(env, params, policy: Policy, key: jax.Array) -> Episodes:
-    """Plays one episode to termination (vmap it for a batch)."""
+# An episode's first observation and state, as `env.reset` returns them.
+Start = tuple[Observation, EnvState]
+
+
+def play_episode(env, params, policy: Policy, key: jax.Array, start: Start | None = None) -> Episodes:
+    """Plays one episode to termination (vmap it for a batch).
+
+    `start` is the episode's reset, if already made (`reset_starts`); the
+    episode is the same either way.
+    """
     reset_key, key = jax.random.split(key)
-    obs, state = env.reset(reset_key, params)
+    obs, state = env.reset(reset_key, params) if start is None else start
 
     def body(carry):
         key, obs, state, ret, length = carry
@@ -84,9 +92,21 @@ def episode_sharding(devices: int) -> jax.sharding.Sharding:
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("episodes"))
 
 
-def make_player(env, policy: Policy) -> Callable[[Any, jax.Array], Episodes]:
-    """`player(params, keys) -> Episodes`, jitted and vmapped over keys."""
-    return jax.jit(jax.vmap(lambda params, key: play_episode(env, params, policy, key), in_axes=(None, 0)))
+def make_player(env, policy: Policy) -> Callable[..., Episodes]:
+    """`player(params, keys, starts=None) -> Episodes`, jitted and vmapped over keys (and starts)."""
+    batched = jax.jit(jax.vmap(lambda params, key, start: play_episode(env, params, policy, key, start), in_axes=(None, 0, 0)))
+    return lambda params, keys, starts=None: batched(params, keys, starts)
+
+
+def reset_starts(env, params, *, episodes: int, seed: int = 0, chunk: int = 1024) -> Start:
+    """The resets of episodes 0..episodes-1 of `seed`, as `play` would make them (host arrays, leading axis [E]).
+
+    Pass them to `play(..., starts=)` to play many policies on the same
+    episodes without drawing their instances again.
+    """
+    reset = jax.jit(jax.vmap(lambda key: env.reset(jax.random.split(key)[0], params)))
+    parts = [jax.device_get(reset(episode_keys(seed, s, min(chunk, episodes - s)))) for s in range(0, episodes, chunk)]
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
 
 
 def play(
@@ -100,26 +120,35 @@ def play(
     progress: bool = False,
     player: Callable | None = None,
     devices: int = 1,
+    starts: Start | None = None,
 ) -> Episodes:
     """Plays `episodes` episodes in chunks of one compiled shape.
 
     With `devices > 1` each chunk's episodes are sharded across that many
     local devices (episode i keeps its key, so the numbers do not change).
+    `starts` (from `reset_starts` with the same seed and at least `episodes`
+    episodes) skips the resets; the episodes are the same.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if starts is not None and len(starts[0].node_type) < episodes:
+        raise ValueError(f"starts hold {len(starts[0].node_type)} episodes, fewer than {episodes}")
     player = player or make_player(env, policy)
     place = episode_sharding(devices)
     size = -(-min(chunk, episodes) // devices) * devices  # a multiple of `devices`
     parts = []
-    starts = range(0, episodes, size)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=episodes, unit="ep", desc="eval")
-    for start in starts:
-        out = player(params, jax.device_put(episode_keys(seed, start, size), place))
+    for start in range(0, episodes, size):
+        keys = jax.device_put(episode_keys(seed, start, size), place)
+        if starts is None:
+            out = player(params, keys)
+        else:  # the last chunk repeats episode E-1 to keep the compiled shape; those rows are dropped
+            rows = np.minimum(np.arange(start, start + size), episodes - 1)
+            out = player(params, keys, jax.device_put(jax.tree.map(lambda x, rows=rows: x[rows], starts), place))
         take = min(size, episodes - start)
         parts.append(jax.tree.map(lambda x, take=take: np.asarray(x)[:take], out))
         if bar is not None:

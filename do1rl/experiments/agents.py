@@ -32,6 +32,8 @@ class AgentOptions:
       seed_index: "ppo:" and the MCTS prior: which of the run's seeds.
       iterations: "ppo:" with a recurrent net: force T block applications
         per decision (test-time iterations); None keeps the trained rule.
+      max_iterations: "ppo:" with a recurrent net: replace the trained cap on
+        T (the rule T(obs) is kept); None keeps the trained cap.
     """
 
     mcts: MCTSConfig = dataclasses.field(default_factory=lambda: MCTSConfig(gumbel_scale=0.0))
@@ -39,6 +41,7 @@ class AgentOptions:
     greedy: bool = True
     seed_index: int = 0
     iterations: int | None = None
+    max_iterations: int | None = None
 
 
 def make_agent(name: str, env, params, options: AgentOptions | None = None) -> Policy:
@@ -63,19 +66,21 @@ def make_agent(name: str, env, params, options: AgentOptions | None = None) -> P
             prior_fn, prior_depth = prior.apply, prior.serial_depth  # values already in depths
         return make_mcts_policy(env, params, options.mcts, prior_fn=prior_fn, prior_serial_depth=prior_depth)
     if name.startswith("ppo:"):
-        agent = load_trained(name, options.seed_index, options.iterations)
+        agent = load_trained(name, options.seed_index, options.iterations, options.max_iterations)
         check_shapes(agent, env, name)
         return agent.policy(greedy=options.greedy)
     raise AgentError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
 
 
-def load_trained(name: str, seed_index: int = 0, iterations: int | None = None) -> TrainedAgent:
+def load_trained(
+    name: str, seed_index: int = 0, iterations: int | None = None, max_iterations: int | None = None
+) -> TrainedAgent:
     """The trained agent of "ppo:RUN_DIR"; AgentError if the folder is not a finished run or options do not fit."""
     kind, _, run_dir = name.partition(":")
     if kind != "ppo" or not run_dir:
         raise AgentError(f"expected ppo:RUN_DIR, got {name!r}")
     try:
-        return load_agent(Path(run_dir), seed_index, iterations)
+        return load_agent(Path(run_dir), seed_index, iterations, max_iterations)
     except (OSError, ValueError) as err:  # ConfigError and CheckpointError are ValueErrors
         raise AgentError(f"{name}: {err}") from None
 

@@ -121,29 +121,50 @@ class TrainedRun(NamedTuple):
     params: Any
 
 
-def load_run(run_dir: str | Path, iterations: int | None = None) -> TrainedRun:
-    """The trained parameters of every seed of a run; `iterations` forces a recurrent net's T."""
+def with_max_iterations(network: NetworkConfig, cap: int) -> NetworkConfig:
+    """The recurrent `network` with T capped at `cap` instead of its trained cap (the rule T(obs) is kept)."""
+    if network.family != "recurrent":
+        raise ValueError(f"a cap on iterations needs a recurrent network, not {network.family!r}")
+    if not is_integer(cap) or cap < 1:
+        raise ValueError(f"max_iterations must be an integer >= 1, got {cap!r}")
+    return dataclasses.replace(network, max_iterations=int(cap))
+
+
+def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations: int | None = None) -> TrainedRun:
+    """The trained parameters of every seed of a run.
+
+    `iterations` forces a recurrent net's T; `max_iterations` replaces its cap
+    on T (e.g. lifts a cap that only bounded training compute).
+    """
     config = load_config(run_dir)
     env, env_params, _, ppo = build(config)
     shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
     from do1rl.experiments.global_checkpoint import restore_latest  # lazy: it imports this module
 
     state, _ = restore_latest(run_dir, shape)  # msgpack or orbax, whichever format the run has
+    network = config.network
+    if max_iterations is not None:
+        network = with_max_iterations(network, max_iterations)
     if iterations is not None:
-        config = dataclasses.replace(config, network=with_iterations(config.network, iterations))
-        ppo = PPO(env, env_params, make_network(config.network, env), config.ppo)
+        network = with_iterations(network, iterations)
+    if network != config.network:
+        config = dataclasses.replace(config, network=network)
+        ppo = PPO(env, env_params, make_network(network, env), config.ppo)
     return TrainedRun(config, env, env_params, ppo, jax.device_put(state.params))
 
 
-def load_agent(run_dir: str | Path, seed_index: int = 0, iterations: int | None = None) -> TrainedAgent:
+def load_agent(
+    run_dir: str | Path, seed_index: int = 0, iterations: int | None = None, max_iterations: int | None = None
+) -> TrainedAgent:
     """The trained agent of seed `seed_index` from a run folder's latest checkpoint.
 
-    `iterations` forces a recurrent net's T (see `with_iterations`); None keeps the trained rule.
+    `iterations` forces a recurrent net's T (see `with_iterations`); None keeps
+    the trained rule. `max_iterations` replaces its cap (`with_max_iterations`).
     """
     num_seeds = load_config(run_dir).num_seeds
     if not 0 <= seed_index < num_seeds:
         raise ValueError(f"{run_dir}: seed index must be in 0..{num_seeds - 1}, got {seed_index}")
-    config, env, env_params, ppo, all_params = load_run(run_dir, iterations)
+    config, env, env_params, ppo, all_params = load_run(run_dir, iterations, max_iterations)
     params = jax.tree.map(lambda x: x[seed_index], all_params)
     network = ppo.network
     value_scale = 1.0 / ppo.reward_scale  # the critic learnt scaled returns

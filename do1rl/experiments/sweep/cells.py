@@ -15,7 +15,7 @@ from do1rl.evaluation import make_player
 from do1rl.experiments import training
 from do1rl.experiments.agents import AgentOptions, make_agent
 from do1rl.experiments.runs import CHECKPOINT, load_run
-from do1rl.experiments.sweep.evaluate import evaluation, seed_players
+from do1rl.experiments.sweep.evaluate import evaluation, seed_players, test_env
 from do1rl.experiments.sweep.flops import env_step_flops, network_flops
 from do1rl.experiments.sweep.grid import Cell, SweepConfig
 
@@ -57,7 +57,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         info["flops_per_decision"] = network_flops(train.network, run.env, obs)
         info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
         info["horizon"] = int(run.env.max_horizon)
-        players_of = {t: _trained_players(run_dir, run, t) for t in cell.iterations()}
+        players_of = {t: _trained_players(run_dir, run, t, cell.test_cap) for t in cell.iterations()}
     else:
         env, env_params = make(train.env.id, **train.env.args)
         options = AgentOptions(mcts=dataclasses.replace(config.mcts, simulations=cell.simulations or 1))
@@ -72,7 +72,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
     t0 = time.perf_counter()
     evaluations = []
     for test_depth, args in cell.test_envs():
-        env, env_params = make(train.env.id, **args)
+        env, env_params, starts = test_env(train.env.id, args, episodes=train.eval.episodes, seed=train.eval.seed)
         for iterations, players in players_of.items():
             evaluations.append(
                 evaluation(
@@ -83,6 +83,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
                     seed=train.eval.seed,
                     test_depth=test_depth,
                     iterations=iterations,
+                    starts=starts,
                 )
             )
     if cell.agent == "mcts":
@@ -98,7 +99,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
     }
 
 
-def _trained_players(run_dir: Path, run, iterations: int | None) -> list:
-    if iterations is not None:
-        run = load_run(run_dir, iterations)
+def _trained_players(run_dir: Path, run, iterations: int | None, cap: int | None) -> list:
+    if iterations is not None or cap is not None:
+        run = load_run(run_dir, iterations, cap)
     return seed_players(run.env, run.ppo, run.params)

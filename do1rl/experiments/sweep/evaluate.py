@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,7 +11,8 @@ import jax
 import numpy as np
 
 from do1rl.core.solver import approximation_ratio
-from do1rl.evaluation import Episodes, metrics, play, play_episode
+from do1rl.envs.make import make
+from do1rl.evaluation import Episodes, metrics, play, play_episode, reset_starts
 from do1rl.evaluation.first_choice import forced_choice
 from do1rl.evaluation.stats import seed_episode_interval
 
@@ -24,26 +27,50 @@ def seed_players(env, ppo, params) -> list[Player]:
     do not recompile; `env` only fixes the shapes.
     """
 
-    def one(env_params, net_params, key):
-        return play_episode(env, env_params, ppo.policy(net_params, greedy=True), key)
+    def one(env_params, net_params, key, start):
+        return play_episode(env, env_params, ppo.policy(net_params, greedy=True), key, start)
 
-    batched = jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+    batched = jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0)))
     count = jax.tree.leaves(params)[0].shape[0]
     return [
-        (lambda env_params, keys, i=i: batched(env_params, jax.tree.map(lambda x: x[i], params), keys))
+        (lambda env_params, keys, starts=None, i=i: batched(env_params, jax.tree.map(lambda x: x[i], params), keys, starts))
         for i in range(count)
     ]
 
 
+def test_env(env_id: str, args: dict, *, episodes: int, seed: int):
+    """(env, env_params, starts) of a test env: its first `episodes` resets of `seed`, made once per process.
+
+    Every cell of a sweep plays the same test episodes, so their instances
+    (d1-stratified ones cost seconds per thousand) are drawn once.
+    """
+    return _test_env(env_id, json.dumps(args, sort_keys=True), episodes, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _test_env(env_id: str, args_json: str, episodes: int, seed: int):
+    env, env_params = make(env_id, **json.loads(args_json))
+    return env, env_params, reset_starts(env, env_params, episodes=episodes, seed=seed)
+
+
 def evaluation(
-    env, env_params, players: Sequence[Player], *, episodes: int, seed: int, test_depth: int | None, iterations: int | None
+    env,
+    env_params,
+    players: Sequence[Player],
+    *,
+    episodes: int,
+    seed: int,
+    test_depth: int | None,
+    iterations: int | None,
+    starts=None,
 ) -> dict:
     """Plays `episodes` episodes per seed on one env; returns per-seed reports and intervals over seeds and episodes.
 
-    Intervals (`do1rl.evaluation.stats.seed_episode_interval`, 95%): `mean_ratio`
-    and, on DO1, `first_choice_accuracy` (the forced choice at t = 0).
+    `starts`: the episodes' resets, if made (`test_env`). Intervals
+    (`do1rl.evaluation.stats.seed_episode_interval`, 95%): `mean_ratio` and,
+    on DO1, `first_choice_accuracy` (the forced choice at t = 0).
     """
-    runs = [play(env, env_params, None, episodes=episodes, seed=seed, player=p) for p in players]
+    runs = [play(env, env_params, None, episodes=episodes, seed=seed, player=p, starts=starts) for p in players]
     reports = [metrics(r) for r in runs]
     ratios = [approximation_ratio(np.asarray(r.returns, np.float64), np.asarray(r.optimal, np.float64)) for r in runs]
     intervals = {"mean_ratio": seed_episode_interval(ratios).as_dict()}

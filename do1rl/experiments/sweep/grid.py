@@ -34,6 +34,9 @@ class GridConfig:
     test_depths: tuple[int, ...] = ()  # evaluate every cell at these circuit depths (same padded size)
     test_iterations: tuple[int, ...] = ()  # recurrent cells: also evaluate with T forced to each value
     test_args: dict = dataclasses.field(default_factory=dict)  # env args the test envs change, e.g. stratify_d1
+    # recurrent cells: the cap on T at test, lifting a training cap (network.max_iterations) that
+    # only bounds training compute; None keeps the trained cap
+    test_max_iterations: int | None = None
 
     def __post_init__(self):
         if not self.agents:
@@ -46,6 +49,8 @@ class GridConfig:
                 raise ValueError(f"grid.{name}: values must be >= 1")
         if any(v < 0 for v in self.prefix_chains):
             raise ValueError("grid.prefix_chains: values must be >= 0")
+        if self.test_max_iterations is not None and self.test_max_iterations < 1:
+            raise ValueError("grid.test_max_iterations must be >= 1")
         if not self.simulations:
             raise ValueError("grid.simulations is empty")
         for shape in self.network_shapes:
@@ -83,6 +88,7 @@ class Cell:
     test_depths: tuple[int, ...] = ()  # () = evaluate on the training env
     test_iterations: tuple[int, ...] = ()  # recurrent only
     test_args: dict = dataclasses.field(default_factory=dict)  # env args changed for testing
+    test_max_iterations: int | None = None  # recurrent only: T's cap at test
 
     def test_envs(self) -> list[tuple[int | None, dict]]:
         """(test depth, env args) of every evaluation env: the training env's args (with `test_args`) at each test depth."""
@@ -96,6 +102,11 @@ class Cell:
         """None (the trained rule) and, for recurrent cells, each forced T."""
         forced = self.test_iterations if self.train.network.family == "recurrent" and self.trains else ()
         return (None, *forced)
+
+    @property
+    def test_cap(self) -> int | None:
+        """The cap on T at test for a trained recurrent cell (None: the trained cap)."""
+        return self.test_max_iterations if self.train.network.family == "recurrent" and self.trains else None
 
     @property
     def circuit_depth(self) -> int | None:
@@ -125,6 +136,8 @@ class Cell:
             out["test_args"] = dict(self.test_args)
         if self.iterations()[1:]:
             out["test_iterations"] = list(self.iterations()[1:])
+        if self.test_cap is not None:
+            out["test_max_iterations"] = self.test_cap
         return out
 
     def cell_id(self, mcts: MCTSConfig) -> str:
@@ -164,6 +177,7 @@ def cells(config: SweepConfig) -> list[Cell]:
         "test_depths": tuple(grid.test_depths),
         "test_iterations": tuple(grid.test_iterations),
         "test_args": dict(grid.test_args),
+        "test_max_iterations": grid.test_max_iterations,
     }
     out = []
     for agent in grid.agents:
