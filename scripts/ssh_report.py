@@ -13,6 +13,7 @@ change. A rerun that disagrees with the paper says so.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -22,7 +23,7 @@ from do1rl.evaluation.stats import Interval, lies_below
 from do1rl.experiments.interval_plots import read_ceiling
 from do1rl.experiments.sweep import read_results
 
-SWEEPS = ("generalisation", "deep_wide")
+SWEEPS = ("generalisation", "deep_wide", "horizon")
 FIXED_DEPTH = ("mlp", "gnn")
 SERIAL = ("recurrent", "mcts")
 
@@ -176,6 +177,96 @@ def deep_wide_section(rows: list[dict]) -> list[str]:
     ]
 
 
+def twins_section(path: Path | None) -> tuple[list[str], dict]:
+    if path is None or not path.exists():
+        return ["### (c) Twins\n", "(no twins report)", ""], {}
+    reports = json.loads(path.read_text())
+    found = [r for r in reports if r.get("pairs")]
+    if not found:
+        return ["### (c) Twins\n", "(no twin pairs found)", ""], {}
+    first = found[0]
+    body = []
+    for r in found:
+        name = f"{r['family']} (L = {r['network_depth']}, width {r['network_width']})" if r["family"] != "recurrent" else (
+            f"recurrent (width {r['network_width']}, T = D + 1)"
+        )
+        body.append([name, show(_iv(r.get("same_choice"))), show(_iv(r.get("accuracy_split"))), show(_iv(r.get("accuracy_all")))])
+    lines = [
+        "### (c) Twins: trained networks on pairs no L-block net can tell apart",
+        "",
+        f"{first['pairs']} twin pairs for L = {first['blocks']} at D = {first['test_depth']} (from {first['draws']} unstratified",
+        f"draws; {first['split_cases']} (pair, k) cases with k strictly between the twins' d1, where the twins need",
+        "different circuits), every k in 1..D, every seed (`scripts/twins_trained.py`). An L-block GNN must choose",
+        "alike on both twins (same choice 1) and so scores at most 0.5 on the split cases.",
+        "",
+        table(["network", "same choice on both twins", "accuracy, split cases", "accuracy, all twin episodes"], body),
+        "",
+    ]
+    verdicts = {}
+    for r in found:
+        same = _iv(r.get("same_choice"))
+        if same is not None:
+            verdicts[f"{r['family']} L={r['network_depth']}"] = same.mean
+    return lines, verdicts
+
+
+def _iv(d: dict | None) -> Interval | None:
+    return None if not d else Interval(float(d["mean"]), float(d["low"]), float(d["high"]))
+
+
+def horizon_section(rows: list[dict]) -> tuple[list[str], dict]:
+    pooled_rows = [r for r in pooled(rows) if r.get("test_depth") is None]
+    if not pooled_rows:
+        return ["### (e) Regret vs horizon\n", "(horizon sweep missing)", ""], {}
+    horizons = sorted({int(r["horizon"]) for r in pooled_rows})
+    agents = {}
+    for r in pooled_rows:
+        agents.setdefault(label(r), {})[int(r["horizon"])] = r
+    body = [[name] + [show(interval(agents[name].get(h), "mean_regret")) for h in horizons] for name in sorted(agents)]
+    body_ratio = [[name] + [show(interval(agents[name].get(h))) for h in horizons] for name in sorted(agents)]
+    lines = [
+        "### (e) Regret vs horizon on chain-prefixed DO1 (full game)",
+        "",
+        "Mean regret r* - r (95% CI); columns are the env's largest horizon H = max(K, |C|) for each chain length:",
+        "",
+        table(["agent"] + [f"H = {h}" for h in horizons], body),
+        "",
+        "Mean approximation ratio:",
+        "",
+        table(["agent"] + [f"H = {h}" for h in horizons], body_ratio),
+        "",
+        "![Horizon](figures/horizon_ci.png)",
+        "",
+    ]
+    verdicts = {}
+    for name, by in agents.items():
+        verdicts[name] = change_verdict(interval(by.get(horizons[0]), "mean_regret"), interval(by.get(horizons[-1]), "mean_regret"))
+        verdicts[name] = verdicts[name].replace("degrades", "regret falls").replace("improves", "regret grows")
+    learned = [name for name, by in agents.items() if name.split()[0] in FIXED_DEPTH + ("recurrent",)]
+    greedy = agents.get("greedy", {})
+    for name in learned:
+        ours, base = interval(agents[name].get(horizons[0])), interval(greedy.get(horizons[0]))
+        if ours is not None and base is not None:
+            state = "above" if lies_below(base, ours) else "not above"
+            lines.append(f"At the shortest horizon H = {horizons[0]}, {name}'s ratio CI is {state} greedy's: "
+                         f"{'it has learned there' if state == 'above' else 'it has not clearly learned even there'}.")
+    lines += ["", f"Change of the mean regret from H = {horizons[0]} to H = {horizons[-1]}:", ""]
+    lines += [f"- {name}: {v}" for name, v in sorted(verdicts.items())]
+    lines.append("")
+    return lines, verdicts
+
+
+def setup_numbers(runs: Path) -> dict:
+    """Seeds, episodes and steps of the generalisation sweep, from its saved config."""
+    import yaml
+
+    path = runs / "generalisation" / "sweep.yaml"
+    if not path.exists():
+        return {}
+    train = yaml.safe_load(path.read_text())["train"]
+    return {"seeds": train["num_seeds"], "episodes": train["eval"]["episodes"], "steps": train["ppo"]["total_timesteps"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", type=Path)
@@ -183,6 +274,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("docs/results.md"))
     p.add_argument("--elapsed", type=float, default=float("nan"))
     p.add_argument("--ceiling", type=Path, help="scripts/ceiling.py --json output; the L = 3 one-shot DO1 bound is drawn")
+    p.add_argument("--twins", type=Path, help="scripts/twins_trained.py --json output")
     p.add_argument("--command", default="bash scripts/reproduce_ssh.sh")
     args = p.parse_args()
     ceiling = read_ceiling(args.ceiling) if args.ceiling and args.ceiling.exists() else {}
@@ -191,6 +283,9 @@ def main() -> None:
     b_lines, b = iterations_section(gen)
     d_lines, _ = mcts_section(gen)
     f_lines = deep_wide_section(load(args.runs, "deep_wide"))
+    c_lines, twins = twins_section(args.twins)
+    e_lines, _ = horizon_section(load(args.runs, "horizon"))
+    n = setup_numbers(args.runs)
     verdicts = a.get("verdicts", {})
     fixed = {n: v for n, v in verdicts.items() if n.split()[0] in FIXED_DEPTH}
     serial = {n: v for n, v in verdicts.items() if n.split()[0] in ("recurrent", "MCTS")}
@@ -214,6 +309,9 @@ def main() -> None:
     ]
     if below:
         prediction.append("- Fixed-depth nets against the L-block ceiling: " + "; ".join(below) + ".")
+    if twins:
+        prediction.append("- Twins (same forced choice on both twins of a pair; an L-block GNN must give 1): "
+                          + "; ".join(f"{k}: {v:.3f}" for k, v in twins.items()) + ".")
     prediction.append("")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     head = [
@@ -227,14 +325,16 @@ def main() -> None:
         "biregular circuits (width 4, k = 2, p_one 0.6), where cert(d1) = D on every instance and no L-block",
         "message-passing net can tell gates deeper than L apart (docs/hard-instances.md). Networks train on",
         "a mixture of depths 4..8 padded to depth 16 and are tested unchanged at D = 4, 8, 12, 16; the chain",
-        "length k is uniform in 1..d(C). 3 seeds per cell (vmapped), 1000 evaluation episodes per seed and",
-        "test depth, 95% bootstrap intervals over episodes stratified by seed (`do1rl.evaluation.stats`).",
-        "Every network cell trains for the same step budget (`train.ppo.total_timesteps` in",
-        "configs/ssh_generalisation.yaml): equal steps, not trained to a plateau, so an under-trained net",
-        "reads as a weak one; the training-time curves are in each run's TensorBoard events.",
+        f"length k is uniform in 1..d(C). {n.get('seeds', '?')} seeds per cell (vmapped), {n.get('episodes', '?')} evaluation"
+        " episodes per seed and test depth (the same episodes for every agent), 95% bootstrap intervals over",
+        "episodes stratified by seed (`do1rl.evaluation.stats`). Every network cell trains for the same",
+        f"{n.get('steps', '?'):,} steps per seed (`train.ppo.total_timesteps`): equal steps, not trained to a" if n else
+        "? steps per seed (`train.ppo.total_timesteps`): equal steps, not trained to a",
+        "plateau, so an under-trained net reads as a weak one; the training curves are in each run's",
+        "TensorBoard events. Deep vs wide holds parameters fixed (L x W^2 constant).",
         "",
     ]
-    text = "\n".join(head + prediction + a_lines + b_lines + d_lines + f_lines) + "\n"
+    text = "\n".join(head + prediction + a_lines + b_lines + c_lines + d_lines + e_lines + f_lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

@@ -7,6 +7,8 @@
   iterations T, one band per test depth, a dashed mark at T = D.
 - `mcts_budget_ci.png`: mean ratio vs MCTS simulations (log axis), one band
   per test depth.
+- `horizon_ci.png`: mean regret vs horizon H on chain-prefixed circuits, one
+  band per agent.
 """
 
 from __future__ import annotations
@@ -102,11 +104,26 @@ def plot_mcts_budget(rows, out: Path, plt) -> Path | None:
     return save_figure(fig, out / "mcts_budget_ci.png", plt)
 
 
-def _finish(ax, xlabel: str, title: str) -> None:
+def plot_horizon_regret(rows, out: Path, plt) -> Path | None:
+    rows = [r for r in pooled(rows) if r.get("test_depth") is None and r.get("mean_regret_low") is not None]
+    if len({number(r.get("prefix_chain")) or 0 for r in rows}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    lines = defaultdict(list)
+    for r in rows:
+        lines[(r["agent"], shape_label(r))].append(r)
+    for (agent, label), sub in sorted(lines.items(), key=lambda kv: (agent_rank(kv[0][0]), kv[0][1])):
+        _band(ax, sub, lambda r: int(r["horizon"]), "mean_regret", label, MARKERS.get(agent, "o"))
+    _finish(ax, "horizon H (chain-prefixed DO1: H grows with the chain)", "Regret vs horizon", "mean regret r* - r", None)
+    return save_figure(fig, out / "horizon_ci.png", plt)
+
+
+def _finish(ax, xlabel: str, title: str, ylabel: str = "mean approximation ratio r / r*", ylim=(-0.02, 1.05)) -> None:
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("mean approximation ratio r / r*")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.set_ylim(-0.02, 1.05)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
 
@@ -120,6 +137,7 @@ def plot_intervals(rows: list[dict], out: str | Path, *, ceiling=None, train_dep
         ("generalisation", plot_generalisation(rows, out, plt, ceiling, train_depths)),
         ("iterations", plot_iterations(rows, out, plt)),
         ("mcts_budget_ci", plot_mcts_budget(rows, out, plt)),
+        ("horizon_ci", plot_horizon_regret(rows, out, plt)),
     ):
         if path is None:
             log(f"skipped {name}: no pooled rows for it")

@@ -67,13 +67,17 @@ def evaluation(
     """Plays `episodes` episodes per seed on one env; returns per-seed reports and intervals over seeds and episodes.
 
     `starts`: the episodes' resets, if made (`test_env`). Intervals
-    (`do1rl.evaluation.stats.seed_episode_interval`, 95%): `mean_ratio` and,
-    on DO1, `first_choice_accuracy` (the forced choice at t = 0).
+    (`do1rl.evaluation.stats.seed_episode_interval`, 95%): `mean_ratio`,
+    `mean_regret` and, on DO1, `first_choice_accuracy` (the forced choice at t = 0).
     """
     runs = [play(env, env_params, None, episodes=episodes, seed=seed, player=p, starts=starts) for p in players]
     reports = [metrics(r) for r in runs]
     ratios = [approximation_ratio(np.asarray(r.returns, np.float64), np.asarray(r.optimal, np.float64)) for r in runs]
-    intervals = {"mean_ratio": seed_episode_interval(ratios).as_dict()}
+    regrets = [np.asarray(r.optimal, np.float64) - np.asarray(r.returns, np.float64) for r in runs]
+    intervals = {
+        "mean_ratio": seed_episode_interval(ratios).as_dict(),
+        "mean_regret": seed_episode_interval(regrets).as_dict(),
+    }
     choices = [forced_choice(r) for r in runs]
     if all(c is not None for c in choices):
         intervals["first_choice_accuracy"] = seed_episode_interval([c[0].astype(np.float64) for c in choices]).as_dict()

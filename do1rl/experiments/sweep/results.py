@@ -41,6 +41,8 @@ ROW_KEYS = (
     "mean_ratio_high",
     "first_choice_accuracy_low",
     "first_choice_accuracy_high",
+    "mean_regret_low",
+    "mean_regret_high",
 )
 METRICS = METRIC_KEYS
 POOLED = "all"  # seed_index of the row pooling every seed, which carries the intervals
@@ -112,7 +114,7 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
             row = base | where | {"seed_index": POOLED, "depth_group": "all"}
             row["episodes"] = sum(r["episodes"] for r in reports)
             for key in ("mean_return", "mean_optimal", "mean_regret"):
-                row[key] = sum(r[key] for r in reports) / len(reports)
+                row[key] = sum(r[key] for r in reports) / len(reports)  # an interval below may refine it
             for name, interval in intervals.items():
                 row[name], row[f"{name}_low"], row[f"{name}_high"] = interval["mean"], interval["low"], interval["high"]
             add(row)
