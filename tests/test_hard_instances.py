@@ -268,3 +268,28 @@ def test_env_state_cert_depth_is_the_solvers():
     np.testing.assert_array_equal(np.asarray(states.cert_depth), np.asarray(expected))
     assert len(np.unique(np.asarray(expected))) > 1  # cert(d1) varies on this family
     assert "cert_depth" not in env.get_obs(jax.tree.map(lambda x: x[0], states))._fields
+
+
+def test_an_l_block_policy_chooses_alike_on_twins(twin_pair):
+    """`twin_choice_report`: an untrained 2-block GNN picks the same circuit on both twins at every k;
+    on the split cases (k strictly between the twins' d1) it is right exactly half the time."""
+    import jax.numpy as jnp
+
+    from do1rl.agents.masking import masked_logits
+    from do1rl.agents.networks import NetworkConfig, make_network
+    from do1rl.evaluation import make_player
+    from do1rl.evaluation.twin_choices import twin_choice_report
+
+    c, twin = twin_pair
+    env, env_params = make("DO1", family="biregular", width=4, depth=6, k=K, max_selections=1)
+    obs, _ = env.reset(jax.random.key(0), env_params)
+    players = []
+    for seed in (0, 1):
+        net = make_network(NetworkConfig(family="gnn", depth=TWIN_L, width=16), env)
+        params = net.init(jax.random.key(seed), obs)
+        policy = lambda key, o, s, net=net, params=params: jnp.argmax(masked_logits(net.apply(params, o)[0], o.action_mask))
+        players.append(make_player(env, policy))
+    report = twin_choice_report(env, env_params, players, [(c, twin)], depth=6)
+    assert report["pairs"] == 1 and report["same_choice"]["mean"] == 1.0
+    if report["split_cases"]:
+        assert report["accuracy_split"]["mean"] == 0.5
