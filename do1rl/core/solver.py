@@ -196,27 +196,32 @@ def _solve_layers(circuits: Circuit) -> Solution:
 def _solve_generic(circuits: Circuit) -> Solution:
     """The chunk loop of `solve_chunked` run on a whole batch [B, ...] at once.
 
-    One loop condition for the batch (a circuit that is done idles); chunks
-    are read with take_along_axis and written with a scatter that drops the
-    slots outside the chunk's layer, so nothing is padded.
+    One loop condition for the batch (a circuit that is done idles). Each
+    circuit reads and writes a window of `eval_width` slots at its own
+    offset; a window that would pass the last slot is moved back to end
+    there, and only its slots from the chunk's start count, so nothing is
+    padded and the chunks are those of `solve_chunked`.
     """
     node_type, depth = circuits.node_type, circuits.depth
     batch, n = node_type.shape
+    window = min(circuits.eval_width, n)
     is_gate = circuits.is_gate
     first_gate = jnp.sum(~is_gate & (node_type != PAD), axis=-1, dtype=jnp.int32)
     end = first_gate + jnp.sum(is_gate, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(circuits.eval_width)
-    rows = jnp.arange(batch)[:, None]
-    at = lambda x, index: jnp.take_along_axis(x, index, axis=1, mode="clip")
+    slots = jnp.arange(window)
+    take = jax.vmap(lambda x, offset: jax.lax.dynamic_slice_in_dim(x, offset, window))
+    put = jax.vmap(lambda x, update, offset: jax.lax.dynamic_update_slice_in_dim(x, update, offset, 0))
 
     def body(carry):
         start, words, steps = carry
-        chunk = start[:, None] + slots
-        in_layer = (at(depth, chunk) == at(depth, start[:, None])) & (chunk < end[:, None])
-        fanin = at(circuits.fanin, chunk[:, :, None])
-        new = _gate_words(at(node_type, chunk) == AND, fanin, _read(words, fanin))
-        words = words.at[rows, jnp.where(in_layer, chunk, n)].set(new, mode="drop")
-        return start + jnp.sum(in_layer, axis=-1, dtype=jnp.int32), words, steps + (start < end)
+        offset = jnp.minimum(start, n - window)
+        slot = offset[:, None] + slots
+        layer = jnp.take_along_axis(depth, start[:, None], axis=1, mode="clip")
+        in_chunk = (slot >= start[:, None]) & (slot < end[:, None]) & (take(depth, offset) == layer)
+        fanin = take(circuits.fanin, offset)
+        new = _gate_words(take(node_type, offset) == AND, fanin, _read(words, fanin))
+        words = put(words, jnp.where(in_chunk, new, take(words, offset)), offset)
+        return start + jnp.sum(in_chunk, axis=-1, dtype=jnp.int32), words, steps + (start < end)
 
     _, words, steps = jax.lax.while_loop(
         lambda c: jnp.any(c[0] < end), body, (first_gate, _initial_words(circuits), jnp.zeros(batch, jnp.int32))
