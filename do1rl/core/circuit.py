@@ -179,10 +179,15 @@ def widest_layer(gate_depths: np.ndarray) -> int:
 def layers_hold(circuit: Circuit) -> jax.Array:
     """bool[...]: per circuit, whether its gates are exactly the slots of `layers`, each at its layer's depth.
 
-    True where a circuit has no layout.
+    True where a circuit has no layout; False everywhere for ranges that
+    are empty, overlap, go backwards or leave the node slots.
     """
     if circuit.layers is None:
         return jnp.ones(circuit.node_type.shape[:-1], bool)
+    bounds = [b for layer in circuit.layers for b in layer]
+    ordered = bounds == sorted(bounds) and all(start < stop for start, stop in circuit.layers)
+    if not ordered or bounds[0] < 0 or bounds[-1] > circuit.num_nodes:
+        return jnp.zeros(circuit.node_type.shape[:-1], bool)
     in_layer = np.zeros(circuit.num_nodes, bool)
     layer_depth = np.zeros(circuit.num_nodes, np.int32)
     for d, (start, stop) in enumerate(circuit.layers, 1):
