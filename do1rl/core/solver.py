@@ -169,28 +169,55 @@ def _layer_runs(layers: tuple[tuple[int, int], ...]) -> list[tuple[int, int, int
 def _solve_layers(circuits: Circuit) -> Solution:
     """Layer-major: each layer of every circuit is one static range of slots, read with one batched gather.
 
-    A run of abutting layers of equal size is a fori_loop over a slot offset
+    A run of abutting layers of equal size is a scan over a slot offset
     shared by the whole batch (a dynamic slice, not a gather, and no
     scatter), so compile time grows with the number of runs, not of layers.
+    d1 and cert(d1) come from two summary nodes per layer (`_layer_summary`),
+    so no pass over all nodes is needed for them.
     """
 
     def evaluate(words, start, size):
         fanin = jax.lax.dynamic_slice_in_dim(circuits.fanin, start, size, axis=1)
         is_and = jax.lax.dynamic_slice_in_dim(circuits.node_type, start, size, axis=1) == AND
         new = _gate_words(is_and, fanin, _read(words, fanin))
-        return jax.lax.dynamic_update_slice_in_dim(words, new, start, axis=1)
+        return jax.lax.dynamic_update_slice_in_dim(words, new, start, axis=1), _layer_summary(new)
 
     words = _initial_words(circuits)
     steps = 0
+    summaries = []
     for start, size, count in _layer_runs(circuits.layers):
         if count == 1:
-            words = evaluate(words, start, size)
+            words, summary = evaluate(words, start, size)
+            summaries.append(jax.tree.map(lambda x: x[None], summary))
         else:
-            body = lambda i, w, start=start, size=size: evaluate(w, start + i * size, size)
-            words = jax.lax.fori_loop(0, count, body, words)
+            body = lambda w, i, start=start, size=size: evaluate(w, start + i * size, size)
+            words, summary = jax.lax.scan(body, words, jnp.arange(count))
+            summaries.append(summary)
         steps += count * -(-size // circuits.eval_width)
     value, cert = _unpack(words)
-    return _solution(circuits, value, cert, jnp.full(value.shape[:1], steps, jnp.int32))
+    one, cheapest_one, costliest = (jnp.concatenate(parts).T for parts in zip(*summaries))  # each [B, D]
+    layer_depth = jnp.broadcast_to(jnp.arange(1, len(circuits.layers) + 1, dtype=jnp.int32), one.shape)
+    summary_nodes = (  # per layer: its cheapest 1-gate, then its costliest gate (as a 0)
+        jnp.concatenate([one, jnp.zeros_like(one)], axis=-1),
+        jnp.concatenate([layer_depth, layer_depth], axis=-1),
+        jnp.concatenate([cheapest_one, costliest], axis=-1),
+        jnp.ones((one.shape[0], 2 * one.shape[1]), bool),
+    )
+    d1, cert_d1 = _depth_of_one(*summary_nodes)
+    return Solution(value, circuits.depth, d1, jnp.full(d1.shape, steps, jnp.int32), cert, cert_d1)
+
+
+def _layer_summary(words: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(any 1, cheapest certificate of a 1 (0 if none), costliest certificate) of one layer's gate words [B, L].
+
+    Standing in for the layer's gates, a 1-gate with that cheapest
+    certificate and a 0-gate with that costliest one give the same d1 and
+    cert(d1) (`_depth_of_one`).
+    """
+    value, cert = _unpack(words)
+    one = jnp.any(value, axis=-1)
+    cheapest_one = jnp.min(jnp.where(value, cert, jnp.iinfo(jnp.int32).max), axis=-1)
+    return one, jnp.where(one, cheapest_one, 0), jnp.max(cert, axis=-1)
 
 
 def _solve_generic(circuits: Circuit) -> Solution:
@@ -232,16 +259,14 @@ def _solve_generic(circuits: Circuit) -> Solution:
 
 def _solution(circuit: Circuit, value: jax.Array, cert: jax.Array, steps: jax.Array) -> Solution:
     """The `Solution` of circuits (any leading batch axes) from their node values and certificates."""
-    is_gate = circuit.is_gate
-    d1 = jnp.max(jnp.where(value & is_gate, circuit.depth, 0), axis=-1).astype(jnp.int32)
-    return Solution(
-        value=value,
-        depth=circuit.depth,
-        d1=d1,
-        serial_steps=steps,
-        cert=cert,
-        cert_d1=_cert_of_d1(value, circuit.depth, cert, is_gate, d1),
-    )
+    d1, cert_d1 = _depth_of_one(value, circuit.depth, cert, circuit.is_gate)
+    return Solution(value=value, depth=circuit.depth, d1=d1, serial_steps=steps, cert=cert, cert_d1=cert_d1)
+
+
+def _depth_of_one(value, depth, cert, is_gate) -> tuple[jax.Array, jax.Array]:
+    """(d1, cert(d1)), int32 over the last axis of node arrays."""
+    d1 = jnp.max(jnp.where(value & is_gate, depth, 0), axis=-1).astype(jnp.int32)
+    return d1, _cert_of_d1(value, depth, cert, is_gate, d1)
 
 
 def _gate_cert(is_and, value, read, real, child_cert):
