@@ -40,9 +40,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from do1rl.core import reference, solver
+from do1rl.core import reference
 from do1rl.core.circuit import AND, INPUT_1
 from do1rl.core.generators import RandomAlternating
+from do1rl.core.solver import solve_batch, solve_chunked
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN_CONFIG = ROOT / "configs" / "ppo_alternating_small.yaml"
@@ -119,9 +120,9 @@ DRAM_BYTES_PER_S = 23e9
 
 # The solver's batch paths, timed side by side; the bench circuits have a layout.
 SOLVER_PATHS = {
-    "layer_major": solver.solve_batch,
-    "generic": lambda circuits: solver.solve_batch(circuits.replace(layers=None)),
-    "vmap_chunked": jax.vmap(solver.solve_chunked),  # the path before layouts
+    "layer_major": solve_batch,
+    "generic": lambda circuits: solve_batch(circuits.replace(layers=None)),
+    "vmap_chunked": jax.vmap(solve_chunked),  # the path before layouts
 }
 
 
@@ -710,10 +711,11 @@ def load_average() -> str:
 # Why a target is missed (printed under the part when it is), from profiles of this code.
 MISS_NOTES = {
     "solver_vs_numpy": (
-        "Gather-bound (profiled when the solver was written): under vmap each serial step of the solver's"
-        " while_loop is a batched dynamic slice plus a gather of the fan-in values, which XLA CPU runs as"
-        " scalar loops, while NumPy's fancy indexing does the same reads in C over whole layers; the margin"
-        " left is the per-step overhead."
+        "Gather-bound: every path reads each gate's fan-in words with an element gather, which XLA CPU runs as a"
+        " scalar loop per element, while NumPy's fancy indexing does the same reads per layer in C. The layer-major"
+        " path has little else left (no per-step copies, selects or scatters; the gathers are about 80-90% of its"
+        " loop, profiled on the 2-core machine), hence the few percent of DRAM bandwidth above. Under load the"
+        " two-threaded XLA run loses more than single-threaded NumPy (see the load averages)."
     ),
     "solver_vs_python": "At this size the JAX call overhead per batch is not yet amortised.",
     "solver_scaling": "A ratio far from 16 means per-call overhead (below) or cache effects (above).",
