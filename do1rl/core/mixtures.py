@@ -37,7 +37,7 @@ class Mixture:
     max_depth: int = struct.field(pytree_node=False)
     max_gates: int = struct.field(pytree_node=False)
     eval_width: int = struct.field(pytree_node=False)
-    layers: tuple | None = struct.field(pytree_node=False, default=None)
+    layers: tuple[tuple[int, int], ...] | None = struct.field(pytree_node=False, default=None)
 
     @classmethod
     def of(

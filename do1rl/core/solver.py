@@ -53,7 +53,7 @@ class Solution(NamedTuple):
 
 def solve(circuit: Circuit) -> Solution:
     """Solves one circuit (vmap for a batch): layer-major with a layout, else chunk by chunk."""
-    if circuit.layers is None:
+    if not circuit.layers:  # none, or no gates
         return solve_chunked(circuit)
     batch = _solve_layers(jax.tree.map(lambda x: x[None], circuit))
     return jax.tree.map(lambda x: x[0], batch)
@@ -61,7 +61,7 @@ def solve(circuit: Circuit) -> Solution:
 
 def solve_batch(circuits: Circuit) -> Solution:
     """Solves a batch of circuits [B, ...]: layer-major with a layout, else the generic batch loop."""
-    if circuits.layers is None:
+    if not circuits.layers:  # none, or no gates
         return _solve_generic(circuits)
     return _solve_layers(circuits)
 
@@ -109,12 +109,13 @@ def solve_chunked(circuit: Circuit) -> Solution:
     return _solution(circuit, value[:n], cert[:n], steps)
 
 
-# Packed node state: word = 2 * cert + value, so one gather reads both.
 def _pack(value: jax.Array, cert: jax.Array) -> jax.Array:
+    """int32 words 2 * cert + value: a node's whole state, so one gather reads both."""
     return 2 * cert + value.astype(jnp.int32)
 
 
 def _unpack(words: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(value, cert) of packed words."""
     return (words & 1).astype(bool), words >> 1
 
 
