@@ -24,6 +24,7 @@ _LAZY = {
     "Solution": "do1rl.core.solver",
     "optimal_value": "do1rl.core.solver",
     "solve": "do1rl.core.solver",
+    "solve_batch": "do1rl.core.solver",
 }
 
 __all__ = sorted(_LAZY)

@@ -72,3 +72,40 @@ def small_circuits(draw, max_inputs: int = 6, max_gates: int = 12, max_fanin: in
     perm = draw(st.permutations(range(m)))
     ops, fanins = shuffle_gates(n, ops, fanins, perm)
     return inputs, ops, fanins
+
+
+def layered_lists(pick, n_inputs: int, layer_sizes, max_fanin: int = 3):
+    """(inputs, ops, fanins) of a valid alternating circuit with `layer_sizes[d - 1]` gates of depth d.
+
+    Gates are listed layer by layer, so `from_lists` keeps them in that
+    order. Each gate above layer 1 reads a random gate of the layer below
+    (its kind is the other one) and up to `max_fanin - 1` more inputs or
+    lower gates of the other kind. `pick(low, high)` draws an int in
+    [low, high], so one rule serves hypothesis and numpy.
+    """
+    inputs = [pick(0, 1) for _ in range(n_inputs)]
+    ops: list[str] = []
+    fanins: list[list[int]] = []
+    layers: list[list[int]] = []
+    for d, size in enumerate(layer_sizes, 1):
+        layer = []
+        for _ in range(size):
+            if d == 1:
+                op, srcs = ("AND" if pick(0, 1) else "OR"), []
+            else:
+                parent = layers[-1][pick(0, len(layers[-1]) - 1)]
+                op, srcs = ("OR" if ops[parent - n_inputs] == "AND" else "AND"), [parent]
+            lower = [g for below in layers for g in below if ops[g - n_inputs] != op]
+            for _ in range(pick(0 if srcs else 1, max_fanin - len(srcs))):
+                srcs.append(lower[pick(0, len(lower) - 1)] if lower and pick(0, 1) else pick(0, n_inputs - 1))
+            layer.append(n_inputs + len(ops))
+            ops.append(op)
+            fanins.append(srcs)
+        layers.append(layer)
+    return inputs, ops, fanins
+
+
+@st.composite
+def layered_circuits(draw, n_inputs: int, layer_sizes, max_fanin: int = 3):
+    """Hypothesis strategy for `layered_lists` (shrinkable)."""
+    return layered_lists(lambda low, high: draw(st.integers(low, high)), n_inputs, layer_sizes, max_fanin)

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from solver_checks import assert_matches_reference
 from strategies import random_lists, small_circuits
 
 from do1rl.core import generators
 from do1rl.core.circuit import from_lists, stack
-from do1rl.core.reference import certificate_depths, circuit_to_lists, evaluate
+from do1rl.core.reference import circuit_to_lists
 from do1rl.core.solver import optimal_value, solve
 
 NODES, FANIN = 64, 4  # every test circuit is padded to this one shape
@@ -52,19 +53,7 @@ def generator_lists():
 def check_batch(solve_batch, lists, eval_width):
     built = [from_lists(*c, num_nodes=NODES, max_fanin=FANIN, eval_width=eval_width) for c in lists]
     sol = jax.device_get(solve_batch(stack([c for c, _ in built])))
-    for row, (c, (_, node_index)) in enumerate(zip(lists, built)):
-        value, depth, d1 = evaluate(*c)
-        assert sol.value[row][node_index].tolist() == value, c
-        assert sol.depth[row][node_index].tolist() == depth, c
-        assert int(sol.d1[row]) == d1, c
-        cert, cert_d1 = certificate_depths(*c)
-        assert sol.cert[row][node_index].tolist() == cert, c
-        assert int(sol.cert_d1[row]) == cert_d1, c
-        n_real = len(node_index)
-        assert not sol.value[row][n_real:].any()  # padding stays 0
-        # Serial steps: at least one per layer, at most layers + gates / width.
-        layers = len(set(depth[len(c[0]) :]))
-        assert layers <= int(sol.serial_steps[row]) <= layers + -(-len(c[1]) // eval_width)
+    assert_matches_reference(sol, lists, [node_index for _, node_index in built], eval_width)
 
 
 @settings(deadline=None, max_examples=80)  # about 5,000 circuits

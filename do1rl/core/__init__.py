@@ -2,7 +2,7 @@
 
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
 from do1rl.core.generators import Chains, CircuitPool, RandomAlternating, chain
-from do1rl.core.solver import Solution, optimal_value, solve
+from do1rl.core.solver import Solution, optimal_value, solve, solve_batch
 
 __all__ = [
     "AND",
@@ -18,4 +18,5 @@ __all__ = [
     "chain",
     "optimal_value",
     "solve",
+    "solve_batch",
 ]

@@ -61,6 +61,12 @@ class LayeredBiregular:
     def max_depth(self) -> int:
         return self.depth
 
+    @property
+    def layers(self) -> tuple[tuple[int, int], ...]:
+        """The slots of each depth's gates (`Circuit.layers`): `width` per layer after the inputs."""
+        w = self.width
+        return tuple((d * w, (d + 1) * w) for d in range(1, self.depth + 1))
+
     def sample(self, key: jax.Array) -> Circuit:
         """One unconditioned draw (d1 as the family makes it)."""
         w, depth, k = self.width, self.depth, self.k
@@ -78,7 +84,7 @@ class LayeredBiregular:
         node_type = jnp.concatenate([jnp.where(bits, INPUT_1, INPUT_0), gate_type]).astype(jnp.int8)
         fanin = jnp.concatenate([jnp.full((w, k), -1, jnp.int32), fanin.reshape(depth * w, k)]).astype(jnp.int32)
         depths = jnp.repeat(jnp.arange(depth + 1), w).astype(jnp.int32)
-        return Circuit(node_type=node_type, fanin=fanin, depth=depths, eval_width=w)
+        return Circuit(node_type=node_type, fanin=fanin, depth=depths, eval_width=w, layers=self.layers)
 
     def __call__(self, key: jax.Array) -> Circuit:
         if not self.stratify_d1:
@@ -89,7 +95,7 @@ class LayeredBiregular:
         def draw(round_index):
             keys = jax.random.split(jax.random.fold_in(k_draws, round_index), self.candidates)
             batch = jax.vmap(self.sample)(keys)
-            hits = jax.vmap(solver.solve)(batch).d1 == target
+            hits = solver.solve_batch(batch).d1 == target
             pick = jnp.where(jnp.any(hits), jnp.argmax(hits), self.candidates - 1)
             return jax.tree.map(lambda x: x[pick], batch), jnp.any(hits)
 

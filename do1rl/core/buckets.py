@@ -1,8 +1,8 @@
 """Many circuits, one compilation per shape bucket.
 
 `pad_bucket` groups parsed circuits by shape rounded up to powers of two and
-stacks each group; `solve_many` runs one `jax.jit(jax.vmap(solve))` per
-bucket, so a thousand files compile a handful of times, not a thousand.
+stacks each group; `solve_many` runs one jitted `solve_batch` per bucket,
+so a thousand files compile a handful of times, not a thousand.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from do1rl.core import circuit as circuit_lib
+from do1rl.core import solver
 from do1rl.core.circuit import Circuit
 from do1rl.core.circuit_file import ParsedCircuit
-from do1rl.core.solver import Solution, solve
+from do1rl.core.solver import Solution
 
 
 def _pow2(x: int, minimum: int = 1) -> int:
@@ -79,7 +80,8 @@ def pad_bucket(parsed_list: Sequence[ParsedCircuit]) -> list[Bucket]:
 
 # One jitted solver for every bucket: jax caches one compilation per
 # (shape, eval_width), i.e. per bucket (batch sizes are rounded up too).
-solve_batch = jax.jit(jax.vmap(solve))
+# Circuits from files have no layout, so this is the generic batch path.
+solve_batch = jax.jit(solver.solve_batch)
 
 
 def _pad_batch(circuits: Circuit, size: int) -> Circuit:

@@ -4,6 +4,8 @@ A `Circuit` is a pytree of padded arrays. Nodes are stored in depth order:
 circuit inputs first (depth 0), then gates by non-decreasing depth, then
 padding. That order is what lets the solver evaluate layer by layer.
 `from_lists` builds a circuit from plain node lists in any order.
+Generators that place every layer at fixed slots also record that static
+layout (`Circuit.layers`), which lets the solver slice whole layers.
 """
 
 from __future__ import annotations
@@ -35,12 +37,17 @@ class Circuit:
       depth: int32[N], longest path from an input (0 for inputs and padding).
       eval_width: static int, how many gate slots the solver evaluates per
         serial step. Any value >= 1 is correct; the widest layer is fastest.
+      layers: static, optional layout: for each depth d = 1..D, the slots
+        (start, stop) that hold exactly the gates of depth d, the same for
+        every circuit of a batch (`layers_hold` checks it). Generators that
+        know it fill it in; None when unknown (e.g. circuits from files).
     """
 
     node_type: jax.Array  # int8[N]
     fanin: jax.Array  # int32[N, F]
     depth: jax.Array  # int32[N]
     eval_width: int = struct.field(pytree_node=False, default=1)
+    layers: tuple[tuple[int, int], ...] | None = struct.field(pytree_node=False, default=None)
 
     @property
     def num_nodes(self) -> int:
@@ -169,6 +176,28 @@ def widest_layer(gate_depths: np.ndarray) -> int:
     return int(np.bincount(np.asarray(gate_depths, np.int64)).max())
 
 
+def layers_hold(circuit: Circuit) -> jax.Array:
+    """bool[...]: per circuit, whether its gates are exactly the slots of `layers`, each at its layer's depth.
+
+    True where a circuit has no layout; False everywhere for ranges that
+    are empty, overlap, go backwards or leave the node slots.
+    """
+    if circuit.layers is None:
+        return jnp.ones(circuit.node_type.shape[:-1], bool)
+    bounds = [b for layer in circuit.layers for b in layer]
+    ordered = bounds == sorted(bounds) and all(start < stop for start, stop in circuit.layers)
+    if not ordered or bounds[0] < 0 or bounds[-1] > circuit.num_nodes:
+        return jnp.zeros(circuit.node_type.shape[:-1], bool)
+    in_layer = np.zeros(circuit.num_nodes, bool)
+    layer_depth = np.zeros(circuit.num_nodes, np.int32)
+    for d, (start, stop) in enumerate(circuit.layers, 1):
+        in_layer[start:stop] = True
+        layer_depth[start:stop] = d
+    gates_placed = circuit.is_gate == in_layer
+    depths_placed = jnp.where(in_layer, circuit.depth, 0) == layer_depth
+    return jnp.all(gates_placed & depths_placed, axis=-1)
+
+
 def pad(circuit: Circuit, num_nodes: int, max_fanin: int) -> Circuit:
     """Pads one circuit with PAD nodes / -1 fan-in slots to [num_nodes] x [max_fanin].
 
@@ -187,16 +216,20 @@ def pad(circuit: Circuit, num_nodes: int, max_fanin: int) -> Circuit:
         ),
         depth=jnp.pad(jnp.asarray(circuit.depth, jnp.int32), (0, num_nodes - n)),
         eval_width=circuit.eval_width,
+        layers=circuit.layers,
     )
 
 
 def stack(circuits: Sequence[Circuit]) -> Circuit:
     """Stacks equally padded circuits into one batched `Circuit`.
 
-    Stacks on the host, so no XLA op is compiled per batch size.
+    Stacks on the host, so no XLA op is compiled per batch size. The batch
+    keeps a layout only if every circuit has the same one.
     """
     width = max(c.eval_width for c in circuits)
-    same = [c.replace(eval_width=width) for c in circuits]
+    layouts = {c.layers for c in circuits}
+    layers = layouts.pop() if len(layouts) == 1 else None
+    same = [c.replace(eval_width=width, layers=layers) for c in circuits]
     return jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *same)
 
 

@@ -86,6 +86,14 @@ class RandomAlternating:
     def max_depth(self) -> int:
         return self.prefix_chain + self.depth
 
+    @property
+    def layers(self) -> tuple[tuple[int, int], ...]:
+        """The slots of each depth's gates (`Circuit.layers`): the chain's gates one by one, then `width` per layer."""
+        first = self.n_inputs + (1 if self.prefix_chain else 0)
+        chain = tuple((first + i, first + i + 1) for i in range(self.prefix_chain))
+        base = first + self.prefix_chain
+        return chain + tuple((base + i * self.width, base + (i + 1) * self.width) for i in range(self.depth))
+
     def __call__(self, key: jax.Array) -> Circuit:
         n, depth, width, chain = self.n_inputs, self.depth, self.width, self.prefix_chain
         k_bits, k_first, k_used, k_kind, k_skip, k_pick, k_input = jax.random.split(key, 7)
@@ -149,6 +157,7 @@ class RandomAlternating:
             fanin=fanin,
             depth=depths.astype(jnp.int32),
             eval_width=width,
+            layers=self.layers,
         )
 
 

@@ -27,6 +27,8 @@ class Mixture:
       max_depth, max_gates: the declared bounds the env scales features and
         horizons by, at least each component's.
       eval_width: the solver's chunk width, the widest of the components'.
+      layers: the components' layout (`Circuit.layers`) if they all share
+        one, else None.
     """
 
     generators: tuple
@@ -35,6 +37,7 @@ class Mixture:
     max_depth: int = struct.field(pytree_node=False)
     max_gates: int = struct.field(pytree_node=False)
     eval_width: int = struct.field(pytree_node=False)
+    layers: tuple[tuple[int, int], ...] | None = struct.field(pytree_node=False, default=None)
 
     @classmethod
     def of(
@@ -58,8 +61,10 @@ class Mixture:
             if value < least:
                 raise ValueError(f"mixture {name} must be >= {least} (its largest component's), got {value}")
             chosen[name] = value
-        widths = [jax.eval_shape(g, jax.random.key(0)).eval_width for g in generators]
-        return cls(tuple(generators), eval_width=max(widths), **chosen)
+        shapes = [jax.eval_shape(g, jax.random.key(0)) for g in generators]
+        layouts = {s.layers for s in shapes}
+        layers = layouts.pop() if len(layouts) == 1 else None
+        return cls(tuple(generators), eval_width=max(s.eval_width for s in shapes), layers=layers, **chosen)
 
     @staticmethod
     def sizes_of(generator) -> dict:
@@ -79,7 +84,7 @@ class Mixture:
         def branch(generator):
             def draw(k):
                 circuit = pad(generator(k), self.num_nodes, self.fanin_slots)
-                return circuit.replace(eval_width=self.eval_width)
+                return circuit.replace(eval_width=self.eval_width, layers=self.layers)
 
             return draw
 
