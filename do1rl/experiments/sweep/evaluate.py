@@ -70,7 +70,10 @@ def evaluation(
     (`do1rl.evaluation.stats.seed_episode_interval`, 95%): `mean_ratio`,
     `mean_regret` and, on DO1, `first_choice_accuracy` (the forced choice at t = 0).
     """
-    runs = [play(env, env_params, None, episodes=episodes, seed=seed, player=p, starts=starts) for p in players]
+    # Replayed episodes never read the params (reset is skipped, step ignores them), so passing
+    # None lets every test env share one compiled player instead of one per generator.
+    params = env_params if starts is None else None
+    runs = [play(env, params, None, episodes=episodes, seed=seed, player=p, starts=starts) for p in players]
     reports = [metrics(r) for r in runs]
     ratios = [approximation_ratio(np.asarray(r.returns, np.float64), np.asarray(r.optimal, np.float64)) for r in runs]
     regrets = [np.asarray(r.optimal, np.float64) - np.asarray(r.returns, np.float64) for r in runs]
