@@ -411,7 +411,9 @@ def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: f
 def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
     """Stable-Baselines3 MaskablePPO env-steps/s on do1rl's Gymnasium env, same sizes as do1rl's mlp run.
 
-    Returns {"skipped": reason} when stable-baselines3 / sb3-contrib are not installed.
+    Run with 1 torch thread and with torch's default count, side by side;
+    the faster counts (the other is kept in "by_threads"). Returns
+    {"skipped": reason} when stable-baselines3 / sb3-contrib are not installed.
     """
     try:
         import sb3_contrib
@@ -429,31 +431,46 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
     ppo, net = config.ppo, config.network
     # do1rl's mlp: an embedding Dense then `depth` Dense layers, all `width` wide.
     hidden = [net.width] * (1 + net.depth)
-    vec = make_vec_env(lambda: gymnasium.make(config.env.id, **config.env.args), n_envs=ppo.num_envs, seed=0)
-    model = MaskablePPO(
-        "MultiInputPolicy",
-        vec,
-        n_steps=ppo.num_steps,
-        batch_size=ppo.minibatch_size,
-        n_epochs=ppo.update_epochs,
-        learning_rate=ppo.learning_rate,
-        gamma=ppo.gamma,
-        gae_lambda=ppo.gae_lambda,
-        clip_range=ppo.clip_eps,
-        ent_coef=ppo.ent_coef,
-        vf_coef=ppo.vf_coef,
-        max_grad_norm=ppo.max_grad_norm,
-        policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "activation_fn": torch.nn.SiLU},
-        device="cpu",
-        seed=0,
-        verbose=0,
-    )
+
+    def make_model():
+        vec = make_vec_env(lambda: gymnasium.make(config.env.id, **config.env.args), n_envs=ppo.num_envs, seed=0)
+        return MaskablePPO(
+            "MultiInputPolicy",
+            vec,
+            n_steps=ppo.num_steps,
+            batch_size=ppo.minibatch_size,
+            n_epochs=ppo.update_epochs,
+            learning_rate=ppo.learning_rate,
+            gamma=ppo.gamma,
+            gae_lambda=ppo.gae_lambda,
+            clip_range=ppo.clip_eps,
+            ent_coef=ppo.ent_coef,
+            vf_coef=ppo.vf_coef,
+            max_grad_norm=ppo.max_grad_norm,
+            policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "activation_fn": torch.nn.SiLU},
+            device="cpu",
+            seed=0,
+            verbose=0,
+        )
+
     steps = updates * ppo.batch_size
-    learn = lambda: model.learn(total_timesteps=steps, reset_num_timesteps=False)
-    learn()  # first env steps and torch kernels warm up outside the phase timers
-    phase_s = time_phases(model)
-    t = timed(learn, repeats)
-    per_update = {k: v / ((repeats + 1) * updates) for k, v in phase_s.items()}
+    default_threads = torch.get_num_threads()
+    models = {threads: make_model() for threads in sorted({1, default_threads})}
+
+    def learn(threads: int) -> None:
+        torch.set_num_threads(threads)
+        models[threads].learn(total_timesteps=steps, reset_num_timesteps=False)
+
+    phase_s = {}
+    for threads, model in models.items():
+        learn(threads)  # first env steps and torch kernels warm up outside the phase timers
+        phase_s[threads] = time_phases(model)
+    try:
+        t = side_by_side({threads: functools.partial(learn, threads) for threads in models}, repeats)
+    finally:
+        torch.set_num_threads(default_threads)
+    best = min(t, key=lambda threads: t[threads]["median_s"])
+    per_update = {k: v / ((repeats + 1) * updates) for k, v in phase_s[best].items()}
     per_update.update(
         policy=per_update["rollout"] - per_update["env_steps"] - per_update["action_masks"],
         backward_and_rest=per_update["train"] - per_update["train_forward"] - per_update["adam"],
@@ -468,9 +485,10 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
         "batch_size": ppo.minibatch_size,
         "n_epochs": ppo.update_epochs,
         "updates_per_run": updates,
-        "torch_threads": torch.get_num_threads(),
-        "time": t,
-        "env_steps_per_s": steps / t["median_s"],
+        "torch_threads": best,
+        "by_threads": {str(n): {"time": t[n], "env_steps_per_s": steps / t[n]["median_s"]} for n in t},
+        "time": t[best],
+        "env_steps_per_s": steps / t[best]["median_s"],
         "versions": {
             "stable_baselines3": stable_baselines3.__version__,
             "sb3_contrib": sb3_contrib.__version__,
@@ -782,7 +800,7 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
             "|---|---|---|",
             (f"| do1rl PPO (JAX, one jitted call per run) | mlp: {1 + mlp['network']['depth']} x {mlp['network']['width']}"
             f" shared trunk, LayerNorm, residual | {fmt(mlp['env_steps_per_s'])} |"),
-            (f"| SB3 MaskablePPO (torch, {sb3['torch_threads']} threads, DummyVecEnv of {sb3['num_envs']} Gymnasium envs)"
+            (f"| SB3 MaskablePPO (torch, {sb3_threads(sb3)}, DummyVecEnv of {sb3['num_envs']} Gymnasium envs)"
             f" | pi {sb3['net_arch']['pi']}, vf {sb3['net_arch']['vf']}, {sb3['activation']} | {fmt(sb3['env_steps_per_s'])} |"),
             "",
             (f"Ratio do1rl / SB3: **{report['ppo_vs_sb3']:.1f}x**. Both use rollouts of {sb3['num_steps']} steps"
@@ -837,6 +855,13 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     if report.get("notes"):
         lines += ["## Notes", "", *[f"- {n}" for n in report["notes"]], ""]
     return "\n".join(lines)
+
+
+def sb3_threads(sb3: dict) -> str:
+    """"N threads", with the other thread count's rate when both were run."""
+    others = [f"{fmt(r['env_steps_per_s'])} env-steps/s with {n}" for n, r in sb3.get("by_threads", {}).items()
+              if int(n) != sb3["torch_threads"]]
+    return f"{sb3['torch_threads']} thread(s)" + (f", the faster; {others[0]}" if others else "")
 
 
 def phase_lines(mlp: dict, sb3: dict) -> list[str]:
