@@ -324,7 +324,10 @@ def bench_rolled_recurrent(config, trainer, state, updates: int, repeats: int, n
 
 
 def env_steps_only(ppo, num_steps: int):
-    """`f(env_state, key)`: the PPO rollout's env steps alone (auto-reset included), random legal actions, no network."""
+    """`f(env_state, key) -> (env_state, reward sum)`: the PPO rollout's env steps alone, random legal actions, no network.
+
+    Auto-reset included; the final states are returned so that XLA keeps all of each step's work.
+    """
 
     def rollout(env_state, key):
         def one(env_state, key):
@@ -334,7 +337,8 @@ def env_steps_only(ppo, num_steps: int):
             out = ppo.env.step_batch(jax.random.split(step_key, num_envs), env_state, actions, ppo.env_params)
             return out[1], out[2].sum()
 
-        return jax.lax.scan(one, env_state, jax.random.split(key, num_steps))[1].sum()
+        env_state, rewards = jax.lax.scan(one, env_state, jax.random.split(key, num_steps))
+        return env_state, rewards.sum()
 
     return rollout
 
@@ -885,8 +889,9 @@ def phase_lines(mlp: dict, sb3: dict) -> list[str]:
         f" | {ms(d['update'])} | {ms(b['train'])} |",
         f"| whole update | {ms(d['whole'])} | {ms(sb3_whole)} |",
         "",
-        (f"50x SB3's rate would leave do1rl {ms(sb3_whole / 50)} ms per update; its update phase alone takes"
-         f" {ms(d['update'])} ms and its env steps {ms(d['env_steps'])} ms."),
+        (f"SB3 spends {1e6 * b['env_steps'] / steps:.0f} us per Gymnasium env step. 50x SB3's rate would leave do1rl"
+         f" {ms(sb3_whole / 50)} ms per update; its update phase alone takes {ms(d['update'])} ms and its env steps"
+         f" {ms(d['env_steps'])} ms."),
         "",
     ]
 
@@ -986,7 +991,26 @@ MISS_NOTES = {
         "The vmapped step uses both cores; with other processes on the machine (see the load averages above)"
         " it drops roughly in proportion (an idle-machine run of the same step measured 2.12e6, commit 8f24714)."
     ),
-    "ppo_vs_sb3": "",
+    "ppo_vs_sb3": (
+        "Where the rest goes (the phase table above; profiled on this config with XLA CPU traces and the compiled"
+        " HLO): SB3's update is mostly its Python loop over the Gymnasium envs (a jitted do1rl step and numpy copies"
+        " per env and step), its torch work at one thread a small share, so 50x leaves do1rl a fiftieth of that loop;"
+        " do1rl's update phase alone, 16 sequential gradient steps of a 28k-parameter MLP on minibatches of 512, is"
+        " about that much. The phase is bound by kernel count, not arithmetic (its GFLOP/s against the matmul peak are"
+        " in the table above): one compiled gradient step is 318 fusions and 8 dots, about half of them the global-norm"
+        " clip and Adam applied leaf by leaf over the 24 parameter arrays. The rollout's env steps are nearly all"
+        " resets: every env draws a fresh circuit on every step (about 4,000 XLA thunks per step; a reset costs some"
+        " 20 plain steps, nearly all of it in the generator's random draws). What would close the gap: the one-call"
+        " generator and resets only where episodes ended (bitwise the same; about 1.1x on this config when measured"
+        " here, `PPO(partial_reset=True)`), and fewer, larger kernels in the update phase (e.g. Adam over one flat"
+        " vector, which changes the optimizer state's layout in checkpoints)."
+    ),
+    "ppo_vs_rejax": (
+        "The env code is the same on both sides (each resets every env on every step), so a miss is in the rollout's"
+        " policy work (do1rl builds its features and masks its logits) or in the update phase (rejax: two networks"
+        " without LayerNorm, elementwise clipping; do1rl: one trunk with LayerNorm, a global-norm clip and more"
+        " metrics); the columns above say which."
+    ),
     "train_compile_s": "XLA CPU compile time grows with the number of ops in the unrolled loss and update.",
     "recurrent_vs_rolled": (
         "Not done: the prototype's flat aggregation (one gather over B*N rows with global indices) needs the"
