@@ -862,10 +862,10 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
 
 
 def sb3_threads(sb3: dict) -> str:
-    """"N threads", with the other thread count's rate when both were run."""
-    others = [f"{fmt(r['env_steps_per_s'])} env-steps/s with {n}" for n, r in sb3.get("by_threads", {}).items()
-              if int(n) != sb3["torch_threads"]]
-    return f"{sb3['torch_threads']} thread(s)" + (f", the faster; {others[0]}" if others else "")
+    """"N thread(s)", with the other thread count's rate when both were run."""
+    best = sb3["torch_threads"]
+    others = [f"{n}: {fmt(r['env_steps_per_s'])} env-steps/s" for n, r in sb3.get("by_threads", {}).items() if int(n) != best]
+    return f"{best} thread{'s' if best > 1 else ''}" + (f" (the faster; {', '.join(others)})" if others else "")
 
 
 def phase_lines(mlp: dict, sb3: dict) -> list[str]:
