@@ -12,9 +12,12 @@ Parts:
 2. Vectorised environment steps/s (vmapped step inside lax.scan).
 3. PPO training env-steps/s (updates included) and compile time for each
    network family at one fixed size, and do1rl PPO against Stable-Baselines3
-   MaskablePPO (sb3-contrib) on do1rl's own Gymnasium env with the same MLP
-   sizes, rollout length, minibatches and epochs. SB3 is optional (`pip
-   install -e ".[bench]"`); without it that comparison is recorded as skipped.
+   MaskablePPO (sb3-contrib) on do1rl's own Gymnasium env, and against rejax
+   PPO on the same env through `GymnaxAdapter`, with the same MLP sizes,
+   rollout length, minibatches and epochs; each side's time per update split
+   into rollout (env steps, policy) and update phases. SB3 (`pip install -e
+   ".[bench]"`) and rejax (`pip install -e ".[gymnax]"`) are optional; without
+   them their comparison is recorded as skipped.
 4. MCTS decisions/s (batched search, uniform priors) at 16, 64, 256 simulations.
 5. JIT compile time of the default training config's chunk function.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -34,6 +38,7 @@ import platform
 import statistics
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import jax
@@ -54,7 +59,8 @@ TARGETS = {
     "solver_vs_python": (">= 100x", lambda v: v >= 100.0),
     "solver_scaling": ("16 +- 30% (1k -> 16k gates: linear)", lambda v: 16 * 0.7 <= v <= 16 * 1.3),
     "env_steps_per_s": (">= 2,000,000", lambda v: v >= 2e6),
-    "ppo_vs_sb3": (">= 20x", lambda v: v >= 20.0),
+    "ppo_vs_sb3": (">= 50x", lambda v: v >= 50.0),
+    "ppo_vs_rejax": (">= 1x", lambda v: v >= 1.0),
     "train_compile_s": ("< 30 s", lambda v: v < 30.0),
     # Issue 12: new paths against today's, side by side in one run.
     "mcts_vs_mctx_256": (">= 5x", lambda v: v >= 5.0),
@@ -319,6 +325,20 @@ def compile_trainer(config, updates: int, init: bool = True):
     return trainer, state if init else None, compiled, compile_s
 
 
+@functools.cache
+def compiled_training(family: str, smoke: bool, updates: int):
+    """(config, trainer, state, compiled chunk, compile seconds) of the bench's `family` config, compiled once per process."""
+    config = train_config(family, smoke)
+    return (config, *compile_trainer(config, updates))
+
+
+@functools.cache
+def compiled_rollout(family: str, smoke: bool, updates: int):
+    """The seed-vmapped PPO rollout alone of `compiled_training(...)`'s trainer, compiled."""
+    _, trainer, state, _, _ = compiled_training(family, smoke, updates)
+    return jax.jit(jax.vmap(trainer.ppo._rollout)).lower(state).compile()
+
+
 def ppo_flops_per_update(config, trainer) -> float | None:
     """Estimated FLOPs of one PPO update: network forwards on the rollout, forward+backward (3x) per epoch.
 
@@ -344,15 +364,71 @@ def bench_rolled_recurrent(config, trainer, state, updates: int, repeats: int, n
     return {"time": t, "ratio": t["rolled"]["median_s"] / t["new"]["median_s"]}
 
 
+def env_steps_only(ppo, num_steps: int):
+    """`f(env_state, key) -> (env_state, reward sum)`: the PPO rollout's env steps alone, random legal actions, no network.
+
+    Auto-reset included; the final states are returned so that XLA keeps all of each step's work.
+    """
+
+    def rollout(env_state, key):
+        def one(env_state, key):
+            act_key, step_key = jax.random.split(key)
+            actions = uniform_legal_actions(act_key, jax.vmap(ppo.env.action_mask)(env_state))
+            num_envs = actions.shape[0]
+            out = ppo.env.step_batch(jax.random.split(step_key, num_envs), env_state, actions, ppo.env_params)
+            return out[1], out[2].sum()
+
+        env_state, rewards = jax.lax.scan(one, env_state, jax.random.split(key, num_steps))
+        return env_state, rewards.sum()
+
+    return rollout
+
+
+def bench_ppo_phases(family: str, smoke: bool, updates: int, repeats: int) -> dict:
+    """do1rl PPO per update: whole iterations, the rollout alone and its env steps alone, side by side.
+
+    Times are per update; "policy" is rollout minus env steps (network
+    forward, sampling, bookkeeping), "update" is whole minus rollout (GAE,
+    shuffling, the minibatch gradient steps).
+    """
+    _, trainer, state, compiled, _ = compiled_training(family, smoke, updates)
+    run = lambda: jax.block_until_ready(compiled(state))
+    ppo = trainer.ppo
+    rollout = compiled_rollout(family, smoke, updates)
+    keys = jax.random.split(jax.random.key(1), state.episode_return.shape[0])  # one per seed
+    env_only = jax.jit(jax.vmap(env_steps_only(ppo, ppo.config.num_steps))).lower(state.env_state, keys).compile()
+    t = side_by_side(
+        {
+            "whole": run,
+            "rollout": lambda: jax.block_until_ready(rollout(state)),
+            "env_steps": lambda: jax.block_until_ready(env_only(state.env_state, keys)),
+        },
+        repeats,
+    )
+    whole, roll, env = t["whole"]["median_s"] / updates, t["rollout"]["median_s"], t["env_steps"]["median_s"]
+    return {
+        "time": t,
+        "per_update_s": {"whole": whole, "rollout": roll, "env_steps": env, "policy": roll - env, "update": whole - roll},
+    }
+
+
 def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: float | None = None) -> dict:
-    """do1rl PPO env-steps/s (rollouts and updates) for one network family, with compile time."""
+    """do1rl PPO env-steps/s (rollouts and updates) for one network family, with compile time.
+
+    For the mlp (the peers' comparison) the time per update is also split into phases (`bench_ppo_phases`).
+    """
     from do1rl.agents.networks import param_count
 
-    config = train_config(family, smoke)
-    trainer, state, compiled, compile_s = compile_trainer(config, updates)
+    config, trainer, state, compiled, compile_s = compiled_training(family, smoke, updates)
     run = lambda: jax.block_until_ready(compiled(state))
     rolled = bench_rolled_recurrent(config, trainer, state, updates, repeats, run) if family == "recurrent" else None
-    t = rolled["time"]["new"] if rolled else timed(run, repeats)
+    phases = bench_ppo_phases(family, smoke, updates, repeats) if family == "mlp" else None
+    if rolled:
+        t = rolled["time"]["new"]
+    elif phases:
+        t = phases["time"]["whole"]
+    else:
+        t = timed(run, repeats)
     params = jax.tree.map(lambda x: x[0], state.params)
     net = config.network
     flops = ppo_flops_per_update(config, trainer)
@@ -361,6 +437,7 @@ def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: f
         "gflops_per_s": gflops,
         "fraction_of_matmul_peak": None if gflops is None or not peak else gflops / peak,
         "vs_rolled": rolled,
+        "phases": phases,
         "family": family,
         "network": dataclasses.asdict(net),
         "parameters": param_count(params),
@@ -379,7 +456,9 @@ def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: f
 def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
     """Stable-Baselines3 MaskablePPO env-steps/s on do1rl's Gymnasium env, same sizes as do1rl's mlp run.
 
-    Returns {"skipped": reason} when stable-baselines3 / sb3-contrib are not installed.
+    Run with 1 torch thread and with torch's default count, side by side;
+    the faster counts (the other is kept in "by_threads"). Returns
+    {"skipped": reason} when stable-baselines3 / sb3-contrib are not installed.
     """
     try:
         import sb3_contrib
@@ -397,28 +476,52 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
     ppo, net = config.ppo, config.network
     # do1rl's mlp: an embedding Dense then `depth` Dense layers, all `width` wide.
     hidden = [net.width] * (1 + net.depth)
-    vec = make_vec_env(lambda: gymnasium.make(config.env.id, **config.env.args), n_envs=ppo.num_envs, seed=0)
-    model = MaskablePPO(
-        "MultiInputPolicy",
-        vec,
-        n_steps=ppo.num_steps,
-        batch_size=ppo.minibatch_size,
-        n_epochs=ppo.update_epochs,
-        learning_rate=ppo.learning_rate,
-        gamma=ppo.gamma,
-        gae_lambda=ppo.gae_lambda,
-        clip_range=ppo.clip_eps,
-        ent_coef=ppo.ent_coef,
-        vf_coef=ppo.vf_coef,
-        max_grad_norm=ppo.max_grad_norm,
-        policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "activation_fn": torch.nn.SiLU},
-        device="cpu",
-        seed=0,
-        verbose=0,
-    )
+
+    def make_model():
+        vec = make_vec_env(lambda: gymnasium.make(config.env.id, **config.env.args), n_envs=ppo.num_envs, seed=0)
+        return MaskablePPO(
+            "MultiInputPolicy",
+            vec,
+            n_steps=ppo.num_steps,
+            batch_size=ppo.minibatch_size,
+            n_epochs=ppo.update_epochs,
+            learning_rate=ppo.learning_rate,
+            gamma=ppo.gamma,
+            gae_lambda=ppo.gae_lambda,
+            clip_range=ppo.clip_eps,
+            ent_coef=ppo.ent_coef,
+            vf_coef=ppo.vf_coef,
+            max_grad_norm=ppo.max_grad_norm,
+            policy_kwargs={"net_arch": {"pi": hidden, "vf": hidden}, "activation_fn": torch.nn.SiLU},
+            device="cpu",
+            seed=0,
+            verbose=0,
+        )
+
     steps = updates * ppo.batch_size
-    t = timed(lambda: model.learn(total_timesteps=steps, reset_num_timesteps=False), repeats)
+    default_threads = torch.get_num_threads()
+    models = {threads: make_model() for threads in sorted({1, default_threads})}
+
+    def learn(threads: int) -> None:
+        torch.set_num_threads(threads)
+        models[threads].learn(total_timesteps=steps, reset_num_timesteps=False)
+
+    phase_s = {}
+    for threads, model in models.items():
+        learn(threads)  # first env steps and torch kernels warm up outside the phase timers
+        phase_s[threads] = time_phases(model)
+    try:
+        t = side_by_side({threads: functools.partial(learn, threads) for threads in models}, repeats)
+    finally:
+        torch.set_num_threads(default_threads)
+    best = min(t, key=lambda threads: t[threads]["median_s"])
+    per_update = {k: v / ((repeats + 1) * updates) for k, v in phase_s[best].items()}
+    per_update.update(
+        policy=per_update["rollout"] - per_update["env_steps"] - per_update["action_masks"],
+        backward_and_rest=per_update["train"] - per_update["train_forward"] - per_update["adam"],
+    )
     return {
+        "phases": {"per_update_s": per_update},
         "net_arch": {"pi": hidden, "vf": hidden},
         "activation": "SiLU",
         "env": {"id": config.env.id, **config.env.args},
@@ -427,14 +530,143 @@ def bench_sb3(smoke: bool, repeats: int, updates: int) -> dict:
         "batch_size": ppo.minibatch_size,
         "n_epochs": ppo.update_epochs,
         "updates_per_run": updates,
-        "torch_threads": torch.get_num_threads(),
-        "time": t,
-        "env_steps_per_s": steps / t["median_s"],
+        "torch_threads": best,
+        "by_threads": {str(n): {"time": t[n], "env_steps_per_s": steps / t[n]["median_s"]} for n in t},
+        "time": t[best],
+        "env_steps_per_s": steps / t[best]["median_s"],
         "versions": {
             "stable_baselines3": stable_baselines3.__version__,
             "sb3_contrib": sb3_contrib.__version__,
             "torch": torch.__version__,
         },
+    }
+
+
+def time_phases(model) -> dict[str, float]:
+    """Seconds spent in each phase of an SB3 model's `learn` from now on, summed (a dict it keeps adding to).
+
+    Phases: "rollout" (`collect_rollouts`), within it "env_steps" (`VecEnv.step`)
+    and "action_masks" (`env_method("action_masks")`); "train", within it
+    "train_forward" (`evaluate_actions`) and "adam" (`optimizer.step`).
+    """
+    spent = dict.fromkeys(("rollout", "env_steps", "action_masks", "train", "train_forward", "adam"), 0.0)
+
+    def clocked(obj, method: str, phase: str) -> None:
+        inner = getattr(obj, method)
+
+        def run(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[phase] += time.perf_counter() - t0
+
+        setattr(obj, method, run)
+
+    clocked(model, "collect_rollouts", "rollout")
+    clocked(model, "train", "train")
+    clocked(model.env, "step", "env_steps")
+    clocked(model.env, "env_method", "action_masks")
+    clocked(model.policy, "evaluate_actions", "train_forward")
+    clocked(model.policy.optimizer, "step", "adam")
+    return spent
+
+
+# ----- part 3: rejax -------------------------------------------------------------
+def rejax_ppo(config):
+    """rejax PPO on `config`'s env (through `GymnaxAdapter`) with do1rl's PPO sizes and hyperparameters.
+
+    The MLP gets do1rl's mlp depth and width ((1 + depth) hidden layers of
+    `width`, swish) for its actor and, separately, its critic.
+    """
+    from rejax import PPO as RejaxPPO
+
+    from do1rl.envs.gymnax import GymnaxAdapter
+    from do1rl.envs.make import make
+
+    env, params = make(config.env.id, **config.env.args)
+    ppo, net = config.ppo, config.network
+    return RejaxPPO.create(
+        env=GymnaxAdapter(env, flatten=True, legacy_step=True),  # rejax 0.1.3 steps with the 5-tuple contract
+        env_params=params,
+        total_timesteps=ppo.total_timesteps,
+        num_envs=ppo.num_envs,
+        num_steps=ppo.num_steps,
+        num_epochs=ppo.update_epochs,
+        num_minibatches=ppo.num_minibatches,
+        learning_rate=ppo.learning_rate,
+        gamma=ppo.gamma,
+        gae_lambda=ppo.gae_lambda,
+        clip_eps=ppo.clip_eps,
+        vf_coef=ppo.vf_coef,
+        ent_coef=ppo.ent_coef,
+        max_grad_norm=ppo.max_grad_norm,
+        skip_initial_evaluation=True,
+        agent_kwargs={"hidden_layer_sizes": (net.width,) * (1 + net.depth), "activation": "swish"},
+    )
+
+
+def bench_rejax(smoke: bool, repeats: int, updates: int) -> dict:
+    """do1rl PPO against rejax PPO (same env, MLP sizes, batch, epochs, minibatches): env-steps/s side by side.
+
+    Each side is `updates` PPO iterations in one compiled call (rejax's
+    `train_iteration` in a `fori_loop`, without its evaluations), compile time
+    excluded; the rollouts alone are timed alongside. Returns {"skipped":
+    reason} when rejax is not installed.
+    """
+    try:
+        import gymnax  # noqa: F401
+        import rejax  # noqa: F401
+    except ImportError as err:
+        return {"skipped": f"rejax not importable ({err}); pip install -e '.[gymnax]'"}
+    from do1rl.agents.networks import param_count
+
+    config, _, state, do1rl_run, do1rl_compile_s = compiled_training("mlp", smoke, updates)
+    algo = rejax_ppo(config)
+    rejax_state = jax.block_until_ready(jax.jit(algo.init_state)(jax.random.key(config.seed)))
+    chunk = lambda ts: jax.lax.fori_loop(0, updates, lambda _, ts: algo.train_iteration(ts), ts)
+    t0 = time.perf_counter()
+    rejax_run = jax.jit(chunk).lower(rejax_state).compile()
+    rejax_compile_s = time.perf_counter() - t0
+    rejax_rollout = jax.jit(lambda ts: algo.collect_trajectories(ts)[1]).lower(rejax_state).compile()
+    do1rl_rollout = compiled_rollout("mlp", smoke, updates)
+    t = side_by_side(
+        {
+            "do1rl": lambda: jax.block_until_ready(do1rl_run(state)),
+            "rejax": lambda: jax.block_until_ready(rejax_run(rejax_state)),
+            "do1rl_rollout": lambda: jax.block_until_ready(do1rl_rollout(state)),
+            "rejax_rollout": lambda: jax.block_until_ready(rejax_rollout(rejax_state)),
+        },
+        repeats,
+    )
+    ppo = config.ppo
+    steps = updates * ppo.batch_size
+
+    def side(name: str, parameters: int, compile_s: float) -> dict:
+        whole, roll = t[name]["median_s"] / updates, t[f"{name}_rollout"]["median_s"]
+        return {
+            "parameters": parameters,
+            "compile_s": compile_s,
+            "time": t[name],
+            "rollout_time": t[f"{name}_rollout"],
+            "env_steps_per_s": steps / t[name]["median_s"],
+            "per_update_s": {"whole": whole, "rollout": roll, "update": whole - roll},
+        }
+
+    rejax_params = param_count(rejax_state.actor_ts.params) + param_count(rejax_state.critic_ts.params)
+    return {
+        "env": {"id": config.env.id, **config.env.args},
+        "num_envs": ppo.num_envs,
+        "num_steps": ppo.num_steps,
+        "num_minibatches": ppo.num_minibatches,
+        "update_epochs": ppo.update_epochs,
+        "updates_per_run": updates,
+        "hidden_layer_sizes": [config.network.width] * (1 + config.network.depth),
+        "observation_size": int(rejax_state.last_obs.shape[-1]),
+        "do1rl": side("do1rl", param_count(jax.tree.map(lambda x: x[0], state.params)), do1rl_compile_s),
+        "rejax": side("rejax", rejax_params, rejax_compile_s),
+        "ratio": t["rejax"]["median_s"] / t["do1rl"]["median_s"],
+        "versions": {"rejax": version("rejax"), "gymnax": version("gymnax")},
     }
 
 
@@ -513,6 +745,9 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     if "versions" in sb3:
         sv = sb3["versions"]
         ver += f", torch {sv['torch']}, stable-baselines3 {sv['stable_baselines3']}, sb3-contrib {sv['sb3_contrib']}"
+    if "versions" in report.get("rejax", {}):
+        rv = report["rejax"]["versions"]
+        ver += f", rejax {rv['rejax']}, gymnax {rv['gymnax']}"
     t = report["targets"]
 
     def verdict(key: str) -> str:
@@ -527,7 +762,8 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         f"{report['repeats']} timed runs after a warm-up run; min and max in docs/benchmarks.json;"),
         "compile times are single measurements). Regenerate with `python scripts/bench.py`; the",
         "SB3 comparison needs `pip install -e \".[bench]\"` (on a CPU-only machine install",
-        "torch==2.13.0 first from `--index-url https://download.pytorch.org/whl/cpu`).",
+        "torch==2.13.0 first from `--index-url https://download.pytorch.org/whl/cpu`), the rejax",
+        "comparison `pip install -e \".[gymnax]\"`.",
         "",
         (f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores, device {m['device']}"
         f" (backend {m['backend']}). Load average before the run: {m['load_before']}, after: {m['load_after']}."),
@@ -625,16 +861,16 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
             "|---|---|---|",
             (f"| do1rl PPO (JAX, one jitted call per run) | mlp: {1 + mlp['network']['depth']} x {mlp['network']['width']}"
             f" shared trunk, LayerNorm, residual | {fmt(mlp['env_steps_per_s'])} |"),
-            (f"| SB3 MaskablePPO (torch, {sb3['torch_threads']} threads, DummyVecEnv of {sb3['num_envs']} Gymnasium envs)"
+            (f"| SB3 MaskablePPO (torch, {sb3_threads(sb3)}, DummyVecEnv of {sb3['num_envs']} Gymnasium envs)"
             f" | pi {sb3['net_arch']['pi']}, vf {sb3['net_arch']['vf']}, {sb3['activation']} | {fmt(sb3['env_steps_per_s'])} |"),
             "",
             (f"Ratio do1rl / SB3: **{report['ppo_vs_sb3']:.1f}x**. Both use rollouts of {sb3['num_steps']} steps"
-            f" x {sb3['num_envs']} envs, minibatches of {sb3['batch_size']}, {sb3['n_epochs']} epochs. SB3 keeps separate"
-            " policy and value MLPs (about twice the MLP arithmetic of do1rl's shared trunk); its rollout steps the"
-            " Gymnasium envs one by one from Python (a jitted call and numpy copies per env step)."),
+            f" x {sb3['num_envs']} envs, minibatches of {sb3['batch_size']}, {sb3['n_epochs']} epochs. {PEER_DIFFERENCES['sb3']}"),
             "",
+            *phase_lines(mlp, sb3),
         ]
-    lines += [verdict("ppo_vs_sb3"), "", "## 4. MCTS (mctx on the true env model, uniform priors)", ""]
+    lines += [verdict("ppo_vs_sb3"), "", *rejax_lines(report.get("rejax")), verdict("ppo_vs_rejax"), ""]
+    lines += ["## 4. MCTS (mctx on the true env model, uniform priors)", ""]
     first = next(iter(report["mcts"].values()))
     env_args = ", ".join(f"{k}={v}" for k, v in first["env"].items() if k != "id")
     lines += [
@@ -682,6 +918,69 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def sb3_threads(sb3: dict) -> str:
+    """"N thread(s)", with the other thread count's rate when both were run."""
+    best = sb3["torch_threads"]
+    others = [f"{n}: {fmt(r['env_steps_per_s'])} env-steps/s" for n, r in sb3.get("by_threads", {}).items() if int(n) != best]
+    return f"{best} thread{'s' if best > 1 else ''}" + (f" (the faster; {', '.join(others)})" if others else "")
+
+
+def phase_lines(mlp: dict, sb3: dict) -> list[str]:
+    """Part 3's table of where do1rl's and SB3's time per update goes, and what 50x would ask of do1rl."""
+    d, b = mlp["phases"]["per_update_s"], sb3["phases"]["per_update_s"]
+    ms = lambda x: f"{1e3 * x:.1f}"
+    sb3_whole = b["rollout"] + b["train"]
+    steps = mlp["num_envs"] * mlp["num_steps"]
+    return [
+        f"Where the time of one update ({steps:,} env steps) goes, ms (do1rl: its pieces compiled and timed side by side;"
+        " SB3: timers around its methods during the timed runs):",
+        "",
+        "| phase | do1rl | SB3 |",
+        "|---|---|---|",
+        f"| env steps, auto-reset included (SB3: `VecEnv.step`) | {ms(d['env_steps'])} | {ms(b['env_steps'])} |",
+        f"| action masks (SB3: `env_method`; do1rl: part of the observation) | - | {ms(b['action_masks'])} |",
+        f"| policy in the rollout (forward, sampling, bookkeeping) | {ms(d['policy'])} | {ms(b['policy'])} |",
+        f"| update: forward (`evaluate_actions`) | - | {ms(b['train_forward'])} |",
+        f"| update: backward, Adam, batching (SB3: Adam alone {ms(b['adam'])}) | - | {ms(b['backward_and_rest'] + b['adam'])} |",
+        f"| update phase in all (GAE, shuffling, {mlp['update_epochs']} x {mlp['num_minibatches']} gradient steps)"
+        f" | {ms(d['update'])} | {ms(b['train'])} |",
+        f"| whole update | {ms(d['whole'])} | {ms(sb3_whole)} |",
+        "",
+        (f"SB3 spends {1e6 * b['env_steps'] / steps:.0f} us per Gymnasium env step. 50x SB3's rate would leave do1rl"
+         f" {ms(sb3_whole / 50)} ms per update; its update phase alone takes {ms(d['update'])} ms and its env steps"
+         f" {ms(d['env_steps'])} ms."),
+        "",
+    ]
+
+
+def rejax_lines(peer: dict | None) -> list[str]:
+    """Part 3's do1rl-vs-rejax table (or the reason it was skipped)."""
+    lines = ["### do1rl PPO against rejax PPO (same env through `GymnaxAdapter`, same sizes)", ""]
+    if not peer:
+        return lines + ["Not run.", ""]
+    if "skipped" in peer:
+        return lines + [f"Skipped: {peer['skipped']}.", ""]
+    d, r = peer["do1rl"], peer["rejax"]
+    ms = lambda x: f"{1e3 * x:.1f}"
+    hidden = peer["hidden_layer_sizes"]
+    row = lambda name, net, x: (
+        f"| {name} | {net} | {x['parameters']:,} | {fmt(x['env_steps_per_s'])} | {ms(x['per_update_s']['rollout'])}"
+        f" | {ms(x['per_update_s']['update'])} | {x['compile_s']:.1f} |"
+    )
+    return lines + [
+        "| learner | network | parameters | env-steps/s | rollout ms/update | update phase ms/update | compile s |",
+        "|---|---|---|---|---|---|---|",
+        row("do1rl PPO", f"mlp: {len(hidden)} x {hidden[0]} shared trunk, LayerNorm, residual", d),
+        row(f"rejax PPO {peer['versions']['rejax']}", f"actor {hidden}, critic {hidden}, swish", r),
+        "",
+        (f"Ratio do1rl / rejax, side by side: **{peer['ratio']:.2f}x**. Both: {peer['num_envs']} envs x"
+         f" {peer['num_steps']} steps per update, {peer['update_epochs']} epochs of {peer['num_minibatches']} minibatches,"
+         f" {peer['updates_per_run']} updates per compiled call, compile time excluded; rollout alone timed alongside."
+         f" {PEER_DIFFERENCES['rejax']}"),
+        "",
+    ]
+
+
 def rollout_lines(roll: dict | None) -> list[str]:
     """Part 2's auto-reset rollout table (resets only where episodes ended vs for every env)."""
     if not roll:
@@ -701,12 +1000,39 @@ def rollout_lines(roll: dict | None) -> list[str]:
     ]
 
 
+def phase_summary(do1rl_phases: dict, sb3_phases: dict) -> str:
+    """One line: where each learner's time per update goes (ms)."""
+    d, b = do1rl_phases["per_update_s"], sb3_phases["per_update_s"]
+    ms = lambda x: f"{1e3 * x:.1f}"
+    return (
+        f"do1rl {ms(d['whole'])} = env steps {ms(d['env_steps'])} + policy {ms(d['policy'])} + update {ms(d['update'])};"
+        f" SB3 {ms(b['rollout'] + b['train'])} = env steps {ms(b['env_steps'])} + masks {ms(b['action_masks'])}"
+        f" + policy {ms(b['policy'])} + train forward {ms(b['train_forward'])} + backward, Adam and rest"
+        f" {ms(b['backward_and_rest'] + b['adam'])}"
+    )
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
 
+
+# How each peer's setup differs from do1rl's where it cannot be made equal (printed under its table).
+PEER_DIFFERENCES = {
+    "sb3": (
+        "SB3 keeps separate policy and value MLPs (about twice the MLP arithmetic of do1rl's shared trunk); its"
+        " rollout steps the Gymnasium envs one by one from Python (a jitted call and numpy copies per env step)."
+    ),
+    "rejax": (
+        "Unavoidable differences: rejax 0.1.3 has separate actor and critic MLPs (twice the MLP arithmetic of do1rl's"
+        " shared trunk) without LayerNorm or residuals, reads the raw observation flattened by `GymnaxAdapter`"
+        " (do1rl's mlp builds its own features: one-hot gate types, scaled depths and wiring) and ignores the action"
+        " mask (illegal actions are no-ops); its gradient clipping is per element (`optax.clip`), do1rl's by global"
+        " norm. Both reset every env on every step (do1rl's `AutoReset(partial=False)`, the adapter's gymnax reset)."
+    ),
+}
 
 # Why a target is missed (printed under the part when it is), from profiles of this code.
 MISS_NOTES = {
@@ -723,7 +1049,27 @@ MISS_NOTES = {
         "The vmapped step uses both cores; with other processes on the machine (see the load averages above)"
         " it drops roughly in proportion (an idle-machine run of the same step measured 2.12e6, commit 8f24714)."
     ),
-    "ppo_vs_sb3": "",
+    "ppo_vs_sb3": (
+        "Where the rest goes (the phase table above; profiled on this config with XLA CPU traces and the compiled"
+        " HLO): SB3's update is mostly its Python loop over the Gymnasium envs (a jitted do1rl step and numpy copies"
+        " per env and step), its torch work at one thread a small share, so 50x leaves do1rl a fiftieth of that loop;"
+        " do1rl's update phase alone, 16 sequential gradient steps of a 28k-parameter MLP on minibatches of 512, takes"
+        " more than that (37 against 22 ms at load 4, 89 against 47 at load 7). The phase is bound by kernel count, not"
+        " arithmetic (the whole PPO ran at 27 GFLOP/s, about a tenth of the matmul peak): one compiled gradient step is"
+        " 318 fusions and 8 dots, about half of them the global-norm clip and Adam applied leaf by leaf over the 24"
+        " parameter arrays. The rollout's env steps are nearly all"
+        " resets: every env draws a fresh circuit on every step (about 4,000 XLA thunks per step; a reset costs some"
+        " 20 plain steps, nearly all of it in the generator's random draws). What would close the gap: the one-call"
+        " generator and resets only where episodes ended (bitwise the same; about 1.1x on this config when measured"
+        " here, `PPO(partial_reset=True)`), and fewer, larger kernels in the update phase (e.g. Adam over one flat"
+        " vector, which changes the optimizer state's layout in checkpoints)."
+    ),
+    "ppo_vs_rejax": (
+        "The env code is the same on both sides (each resets every env on every step), so a miss is in the rollout's"
+        " policy work (do1rl builds its features and masks its logits) or in the update phase (rejax: two networks"
+        " without LayerNorm, elementwise clipping; do1rl: one trunk with LayerNorm, a global-norm clip and more"
+        " metrics); the columns above say which."
+    ),
     "train_compile_s": "XLA CPU compile time grows with the number of ops in the unrolled loss and update.",
     "recurrent_vs_rolled": (
         "Not done: the prototype's flat aggregation (one gather over B*N rows with global indices) needs the"
@@ -814,6 +1160,19 @@ def main(argv=None) -> int:
             log(f"sb3: skipped ({sb3['skipped']})")
         else:
             log(f"sb3 MaskablePPO: {sb3['env_steps_per_s']:,.0f} env-steps/s; do1rl/sb3 = {ratio:.1f}x")
+            log("per update (ms): " + phase_summary(training["mlp"]["phases"], sb3["phases"]))
+        peer = bench_rejax(args.smoke, repeats, updates)
+        report.update(rejax=peer, ppo_vs_rejax=peer.get("ratio"))
+        if "skipped" in peer:
+            log(f"rejax: skipped ({peer['skipped']})")
+        else:
+            d, r = peer["do1rl"], peer["rejax"]
+            log(
+                f"rejax PPO: {r['env_steps_per_s']:,.0f} env-steps/s vs do1rl {d['env_steps_per_s']:,.0f} side by side"
+                f" = {peer['ratio']:.2f}x; rollout per update {1e3 * d['per_update_s']['rollout']:.1f} vs"
+                f" {1e3 * r['per_update_s']['rollout']:.1f} ms, update phase {1e3 * d['per_update_s']['update']:.1f} vs"
+                f" {1e3 * r['per_update_s']['update']:.1f} ms"
+            )
     if 4 in parts:
         sims = (4,) if args.smoke else (16, 64, 256)
         batch = 8 if args.smoke else 256
