@@ -206,7 +206,8 @@ def twins_section(path: Path | None) -> tuple[list[str], dict]:
     for r in found:
         same = _iv(r.get("same_choice"))
         if same is not None:
-            verdicts[f"{r['family']} L={r['network_depth']}"] = same.mean
+            key = "recurrent (T = D + 1)" if r["family"] == "recurrent" else f"{r['family']} (L = {r['network_depth']})"
+            verdicts[key] = same.mean
     return lines, verdicts
 
 
