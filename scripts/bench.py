@@ -37,6 +37,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from do1rl.core import reference
 from do1rl.core.circuit import AND, INPUT_1
@@ -59,6 +60,8 @@ TARGETS = {
     "mcts_vs_mctx_64": (">= 2.5x", lambda v: v >= 2.5),
     "rollout_partial_reset": (">= 2x", lambda v: v >= 2.0),
     "recurrent_vs_rolled": (">= 1.3x", lambda v: v >= 1.3),
+    # Kept only if faster: a generator drawing its random words in one call, against one call per choice.
+    "reset_one_call": (">= 1.05x", lambda v: v >= 1.05),
 }
 
 
@@ -245,6 +248,69 @@ def bench_rollout(num_envs: int, steps: int, repeats: int, smoke: bool) -> dict:
         "env_steps_per_s": {k: num_envs * steps / v["median_s"] for k, v in t.items()},
         "ratio": t["full"]["median_s"] / t["partial"]["median_s"],
     }
+
+
+@struct.dataclass
+class RandomAlternatingPerCall(RandomAlternating):
+    """`RandomAlternating` as it drew before one-draw words: seven split keys, one `jax.random` call per choice.
+
+    The reference of `bench_reset_one_call`: the same distribution, other samples.
+    """
+
+    def random_choices(self, key):
+        n, depth, width = self.n_inputs, self.depth, self.width
+        k_bits, k_first, k_used, k_kind, k_skip, k_pick, k_input = jax.random.split(key, 7)
+        bits = jax.random.bernoulli(k_bits, self.p_one, (n,))
+        first_is_and = jnp.bool_(True) if self.prefix_chain else jax.random.bernoulli(k_first)
+        gate_layer, gate_is_and = self.gate_layers_and_kinds(first_is_and)
+        reads = self.max_fanin - 1
+        shape = (depth * width, reads)
+        layer_start = lambda layer: self.first_gate_node + (layer - 1) * width
+        offset = jax.random.randint(k_pick, shape, 0, width)
+        prev_gate = layer_start(gate_layer - 1)[:, None] + offset
+        n_skip_layers = jnp.maximum((gate_layer - 2) // 2, 0)[:, None]
+        j = jnp.floor(jax.random.uniform(k_skip, shape) * n_skip_layers).astype(jnp.int32)
+        skip_gate = layer_start(gate_layer[:, None] - 3 - 2 * j) + offset
+        free_slot = jnp.arange(reads) > 0
+        reads_skip = free_slot & (n_skip_layers > 0) & jax.random.bernoulli(k_kind, self.skip_prob, shape)
+        source = jnp.where(reads_skip, skip_gate, prev_gate)
+        source = jnp.where((gate_layer == 1)[:, None], jax.random.randint(k_input, shape, 0, n), source)
+        used = jax.random.bernoulli(k_used, 0.5, shape) | ~free_slot
+        k_and, k_which = jax.random.split(k_input)
+        and_reads_input = (gate_is_and & (gate_layer > 1))[:, None] & jax.random.bernoulli(
+            k_and, self.input_prob, (depth * width, 1)
+        )
+        input_slot = jnp.where(and_reads_input, jax.random.randint(k_which, (depth * width, 1), 0, n), -1)
+        return bits, first_is_and, jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
+
+
+def bench_reset_one_call(batches: tuple[int, ...], repeats: int, smoke: bool) -> dict:
+    """Batched DO1 resets: the generator drawing its words in one call against the per-call one, side by side.
+
+    Per batch size: `jit(vmap(env.reset))` and the generator alone, both ways, interleaved.
+    """
+    from do1rl.envs.do1 import DO1
+
+    sizes = dict(n_inputs=2, depth=2, width=2) if smoke else {}
+    gens = {"one_call": RandomAlternating(**sizes), "per_call": RandomAlternatingPerCall(**sizes)}
+    out = {"env": {"id": "do1rl/DO1-v0", "depth": gens["one_call"].depth, "width": gens["one_call"].width}}
+    for batch in batches:
+        keys = jax.random.split(jax.random.key(0), batch)
+        fns = {}
+        for name, gen in gens.items():
+            env = DO1(generator=gen, stop_action=True)
+            reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None))).lower(keys, env.default_params).compile()
+            draw = jax.jit(jax.vmap(gen)).lower(keys).compile()
+            fns[f"reset_{name}"] = lambda f=reset, k=keys, p=env.default_params: jax.block_until_ready(f(k, p))
+            fns[f"generator_{name}"] = lambda f=draw, k=keys: jax.block_until_ready(f(k))
+        t = side_by_side(fns, repeats)
+        out[str(batch)] = {
+            "time": t,
+            "resets_per_s": {k: batch / t[f"reset_{k}"]["median_s"] for k in gens},
+            "ratio": t["reset_per_call"]["median_s"] / t["reset_one_call"]["median_s"],
+            "generator_ratio": t["generator_per_call"]["median_s"] / t["generator_one_call"]["median_s"],
+        }
+    return out
 
 
 # ----- part 3: training --------------------------------------------------------
@@ -525,6 +591,8 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         verdict("env_steps_per_s"),
         "",
         *rollout_lines(report.get("rollout")),
+        *reset_one_call_lines(report.get("resets")),
+        *([verdict("reset_one_call"), ""] if "reset_one_call" in report else []),
         "## 3. Training (PPO env-steps/s, rollouts and updates included)",
         "",
     ]
@@ -644,6 +712,26 @@ def rollout_lines(roll: dict | None) -> list[str]:
     ]
 
 
+def reset_one_call_lines(resets: dict | None) -> list[str]:
+    """Part 2's reset table: the generator drawing its words in one call against one call per choice."""
+    if not resets:
+        return []
+    e = resets["env"]
+    lines = [
+        (f"### Batched resets: DO1 depth {e['depth']}, width {e['width']} (`jit(vmap(env.reset))`), generator drawing"
+         " its random words in one `jax.random.bits` call vs one `jax.random` call per choice"),
+        "",
+        "| envs | resets/s, one call | resets/s, per call | reset ratio | generator alone ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for batch, r in resets.items():
+        if batch != "env":
+            rate = r["resets_per_s"]
+            lines.append(f"| {batch} | {fmt(rate['one_call'])} | {fmt(rate['per_call'])} | {r['ratio']:.2f}x"
+                         f" | {r['generator_ratio']:.2f}x |")
+    return [*lines, ""]
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -670,6 +758,11 @@ MISS_NOTES = {
     "recurrent_vs_rolled": (
         "Not done: the prototype's flat aggregation (one gather over B*N rows with global indices) needs the"
         " network to see the batch, while do1rl's networks map one observation and are vmapped."
+    ),
+    "reset_one_call": (
+        "XLA CPU runs threefry as a rolled loop over whole arrays of words: once a batch's words outgrow the"
+        " cache, the cost per word rises for one big draw as for many small ones, and what is left is the"
+        " smaller number of words (only those a circuit uses) and of calls."
     ),
     "rollout_partial_reset": (
         "The ratio is bounded by the share of the step spent in resets: with few episodes ending per step"
@@ -719,6 +812,10 @@ def main(argv=None) -> int:
         env = bench_env(64, 16, 8, repeats) if args.smoke else bench_env(4096, 64, 64, repeats)
         report.update(env=env, env_steps_per_s=env["env_steps_per_s"])
         log(f"env: {env['env_steps_per_s']:.3g} steps/s ({env['num_envs']} envs), compile {env['compile_s']:.2f}s")
+        resets = bench_reset_one_call((8,) if args.smoke else (256, 2048), repeats, args.smoke)
+        first = next(r for k, r in resets.items() if k != "env")
+        report.update(resets=resets, reset_one_call=first["ratio"])
+        log(f"resets, one-call generator vs per-call: {first['ratio']:.2f}x (generator alone {first['generator_ratio']:.2f}x)")
         roll = bench_rollout(8, 4, repeats, smoke=True) if args.smoke else bench_rollout(256, 32, repeats, smoke=False)
         report.update(rollout=roll, rollout_partial_reset=roll["ratio"])
         rates = roll["env_steps_per_s"]

@@ -109,25 +109,22 @@ class RandomAlternating:
             "and_input": (upper, 1, two),
         }
 
-    def __call__(self, key: jax.Array) -> Circuit:
+    def random_choices(self, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(input bits bool[n], layer 1 is AND bool[], the gates' fan-in int32[depth * width, max_fanin]).
+
+        Everything random about a circuit, from one draw of words.
+        """
         n, depth, width, chain = self.n_inputs, self.depth, self.width, self.prefix_chain
         words = random_bits.draw(key, self.random_words())
-
         bits = random_bits.bernoulli(words["input_bit"], self.p_one)
-        first_base = n + (1 if chain else 0)  # first chain gate
-        layer_base = first_base + chain  # first gate of layer 1
-
-        # Types: layer 1 is AND under a chain prefix, else random.
+        # Layer 1 is AND under a chain prefix, else random.
         first_is_and = jnp.bool_(True) if chain else random_bits.bernoulli(words["first_is_and"][0], 0.5)
-        layer = jnp.arange(1, depth + 1)
-        layer_is_and = (layer % 2 == 1) == first_is_and  # [depth]
-        gate_is_and = jnp.repeat(layer_is_and, width)  # [depth*width]
-        gate_layer = jnp.repeat(layer, width)
+        gate_layer, gate_is_and = self.gate_layers_and_kinds(first_is_and)
 
         reads = self.max_fanin - 1  # gate-read slots; the last slot is the AND input read
-        shape = (depth * width, reads)
+        shape, column = (depth * width, reads), (depth * width, 1)
         # Words are drawn only for the gates and slots that use them (`random_words`); `_at_end` fills the rest.
-        layer_start = lambda layer: layer_base + (layer - 1) * width
+        layer_start = lambda layer: self.first_gate_node + (layer - 1) * width
         offset = _at_end(random_bits.randint(words["offset"], width), shape, 0)
         prev_gate = layer_start(gate_layer - 1)[:, None] + offset
         # Skip edges: a gate of layer l - 3 - 2j, j uniform over the layers that exist.
@@ -136,18 +133,33 @@ class RandomAlternating:
         skip_gate = layer_start(gate_layer[:, None] - 3 - 2 * j) + offset
         reads_skip = _at_end(random_bits.bernoulli(words["skip"], self.skip_prob), shape, False)  # not slot 0
         source = jnp.where(reads_skip, skip_gate, prev_gate)
-        first_layer = (gate_layer == 1)[:, None]
         source = jnp.concatenate([random_bits.randint(words["first_layer_read"], n), source[width:]])
         used = _at_end(random_bits.bernoulli(words["used"], 0.5), shape, True)  # slot 0 always reads
         # An AND gate above layer 1 reads one more, random, circuit input.
-        column = (depth * width, 1)
         and_reads_input = gate_is_and[:, None] & _at_end(
             random_bits.bernoulli(words["and_reads_input"], self.input_prob), column, False
         )
         input_read = _at_end(random_bits.randint(words["and_input"], n), column, -1)
         input_slot = jnp.where(and_reads_input, input_read, -1)
-        fanin = jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
+        return bits, first_is_and, jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
 
+    @property
+    def first_gate_node(self) -> int:
+        """Node index of layer 1's first gate (after the inputs and any chain prefix)."""
+        return self.n_inputs + (1 + self.prefix_chain if self.prefix_chain else 0)
+
+    def gate_layers_and_kinds(self, first_is_and: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(layer int[depth * width], is AND bool[depth * width]) of each gate."""
+        layer = jnp.arange(1, self.depth + 1)
+        layer_is_and = (layer % 2 == 1) == first_is_and
+        return jnp.repeat(layer, self.width), jnp.repeat(layer_is_and, self.width)
+
+    def __call__(self, key: jax.Array) -> Circuit:
+        n, width, chain = self.n_inputs, self.width, self.prefix_chain
+        bits, first_is_and, fanin = self.random_choices(key)
+        gate_layer, gate_is_and = self.gate_layers_and_kinds(first_is_and)
+        first_layer = (gate_layer == 1)[:, None]
+        layer_base = self.first_gate_node
         gate_depth = gate_layer + chain
         gate_type = jnp.where(gate_is_and, AND, OR)
         if chain:
