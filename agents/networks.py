@@ -1,8 +1,9 @@
 """Actor-critic networks over the circuit observation (flax.linen): mlp, gnn, recurrent.
 
 Every network maps ONE observation to `(logits float32[A], value float32[])`;
-callers `jax.vmap` for batches and mask the logits. Architecture, features,
-serial depth and initialisation: docs/design/networks.md.
+callers `jax.vmap` for batches (or `apply_batch`) and mask the logits. The
+graph networks also take a batch [..., N] whole, as one graph. Architecture,
+features, serial depth and initialisation: docs/design/networks.md.
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ class GNN(nn.Module):
     dims: EnvDims
     depth: int = 4
     width: int = 64
-    flat: bool = False
+    flat: bool = True
 
     def setup(self):
         self.embed = _dense(self.width)

@@ -773,9 +773,10 @@ MISS_NOTES = {
     "ppo_vs_sb3": "",
     "train_compile_s": "XLA CPU compile time grows with the number of ops in the unrolled loss and update.",
     "recurrent_vs_rolled": (
-        "With jax 0.10 a vmapped gather is already one batched gather (XLA CPU runs it at the flat gather's"
-        " speed); the flat aggregation saves only the copies and transposes around it, a few percent, and"
-        " the rest of the update is the Dense layers, the env and the optimizer."
+        "What unrolling and the flat aggregation leave is mostly the block's Dense layers and elementwise"
+        " work (see the recurrent family's fraction of matmul peak above): a vmapped gather is already one"
+        " batched gather in XLA, so the flat one saves the copies and transposes around it rather than the"
+        " gather itself."
     ),
     "reset_one_call": (
         "XLA CPU runs threefry as a rolled loop over whole arrays of words: once a batch's words outgrow the"

@@ -180,6 +180,16 @@ def test_flat_batch_matches_vmapped_observations(family, do1):
     np.testing.assert_allclose(np.asarray(value).reshape(4), np.asarray(got[1][1]), rtol=tol, atol=tol / 10)
 
 
+def test_runs_over_several_devices_vmap_graph_networks():
+    """One device: whole batches (flat); several: vmapped over observations."""
+    from do1rl.experiments.train_config import TrainConfig
+    from do1rl.experiments.trainer import build
+
+    for family in ("gnn", "recurrent"):
+        config = dataclasses.replace(TrainConfig(), network=CONFIGS[family])
+        assert build(config)[2].flat and not build(config, devices=2)[2].flat
+
+
 def test_initialisation_scales(alternating_stop):
     obs = index(varied_batch(alternating_stop), 0)
     p = init_params("mlp", alternating_stop, obs)["params"]
