@@ -7,9 +7,13 @@ Parts:
 
 1. Solver gate-evals/s against a NumPy level-by-level evaluation and a
    plain-Python topological evaluation on the same circuits.
-2. Vectorised environment steps/s (vmapped step inside lax.scan).
-3. PPO training env-steps/s (updates included) and compile time for each
-   network family at one fixed size, and do1rl PPO against Stable-Baselines3
+2. Vectorised environment steps/s (vmapped step inside lax.scan); batched
+   resets with the one-call generator against the per-call one; auto-reset
+   rollouts resetting only the finished envs against every env.
+3. PPO training env-steps/s (updates included), compile time and GFLOP/s as
+   a fraction of a measured matmul peak for each network family at one
+   fixed size; recurrent PPO against today's rolled, per-observation path;
+   and do1rl PPO against Stable-Baselines3
    MaskablePPO (sb3-contrib) on do1rl's own Gymnasium env with the same MLP
    sizes, rollout length, minibatches and epochs. SB3 is optional (`pip
    install -e ".[bench]"`); without it that comparison is recorded as skipped.
@@ -779,9 +783,9 @@ MISS_NOTES = {
         " gather itself."
     ),
     "reset_one_call": (
-        "XLA CPU runs threefry as a rolled loop over whole arrays of words: once a batch's words outgrow the"
-        " cache, the cost per word rises for one big draw as for many small ones, and what is left is the"
-        " smaller number of words (only those a circuit uses) and of calls."
+        "XLA CPU runs threefry as a rolled loop over the whole array of words, so once a batch's words"
+        " outgrow the cache one big draw costs more per word than several small ones (see the table's"
+        " larger batch); what the one draw saves is calls and words (only those a circuit uses)."
     ),
     "rollout_partial_reset": (
         "The ratio is bounded by the share of the step spent in resets: with few episodes ending per step"
