@@ -1,8 +1,9 @@
 """Actor-critic networks over the circuit observation (flax.linen): mlp, gnn, recurrent.
 
 Every network maps ONE observation to `(logits float32[A], value float32[])`;
-callers `jax.vmap` for batches and mask the logits. Architecture, features,
-serial depth and initialisation: docs/design/networks.md.
+callers `jax.vmap` for batches (or `apply_batch`) and mask the logits. The
+graph networks also take a batch [..., N] whole, as one graph. Architecture,
+features, serial depth and initialisation: docs/design/networks.md.
 """
 
 from __future__ import annotations
@@ -101,25 +102,25 @@ def validate(config: NetworkConfig) -> None:
 
 # ----- features ---------------------------------------------------------------
 def node_features(obs: Observation, dims) -> jax.Array:
-    """float32[N, 9]: one-hot type (5), selected, circuit_id, depth / max_depth, legal."""
+    """float32[..., N, 9]: one-hot type (5), selected, circuit_id, depth / max_depth, legal."""
     n = dims.num_nodes
     one_hot = jax.nn.one_hot(obs.node_type.astype(jnp.int32), NUM_NODE_TYPES, dtype=jnp.float32)
     columns = [
         obs.selected.astype(jnp.float32),
         obs.circuit_id.astype(jnp.float32),
         obs.depth.astype(jnp.float32) / max(dims.max_depth, 1),
-        obs.action_mask[:n].astype(jnp.float32),
+        obs.action_mask[..., :n].astype(jnp.float32),
     ]
     return jnp.concatenate([one_hot, jnp.stack(columns, axis=-1)], axis=-1)
 
 
 def global_features(obs: Observation, dims) -> jax.Array:
-    """float32[3]: steps_left / max_horizon, no-op legal, STOP legal (0 without STOP)."""
+    """float32[..., 3]: steps_left / max_horizon, no-op legal, STOP legal (0 without STOP)."""
     n = dims.num_nodes
     mask = obs.action_mask.astype(jnp.float32)
-    stop = mask[n + 1] if dims.stop_action else jnp.float32(0.0)
     steps = jnp.asarray(obs.steps_left, jnp.float32) / max(dims.max_horizon, 1)
-    return jnp.stack([steps, mask[n], stop])
+    stop = mask[..., n + 1] if dims.stop_action else jnp.zeros_like(steps)
+    return jnp.stack([steps, mask[..., n], stop], axis=-1)
 
 
 def flat_features(obs: Observation, dims) -> jax.Array:
@@ -131,9 +132,9 @@ def flat_features(obs: Observation, dims) -> jax.Array:
 
 
 def graph_features(obs: Observation, dims) -> jax.Array:
-    """float32[N, 12]: node features with the global features broadcast to each node."""
+    """float32[..., N, 12]: node features with the global features broadcast to each node."""
     nodes = node_features(obs, dims)
-    glob = jnp.broadcast_to(global_features(obs, dims), (nodes.shape[0], GLOBAL_FEATURES))
+    glob = jnp.broadcast_to(global_features(obs, dims)[..., None, :], (*nodes.shape[:-1], GLOBAL_FEATURES))
     return jnp.concatenate([nodes, glob], axis=-1)
 
 
@@ -155,6 +156,14 @@ def fanin_min_max(h: jax.Array, fanin: jax.Array) -> tuple[jax.Array, jax.Array]
     index, has = _filled_fanin(fanin)
     children = h[index]
     return jnp.where(has, children.min(axis=1), 0.0), jnp.where(has, children.max(axis=1), 0.0)
+
+
+def flat_fanin(fanin: jax.Array) -> jax.Array:
+    """int32[B * N, F]: fan-in tables int[..., N, F] as one graph of B * N nodes (global indices, -1 pads)."""
+    n, f = fanin.shape[-2:]
+    tables = fanin.reshape(-1, n, f)
+    first_node = (jnp.arange(tables.shape[0], dtype=fanin.dtype) * n)[:, None, None]
+    return jnp.where(tables >= 0, tables + first_node, -1).reshape(-1, f)
 
 
 class Edges(NamedTuple):
@@ -252,27 +261,33 @@ class GraphHeads(nn.Module):
 
     @nn.compact
     def __call__(self, h: jax.Array, node_type: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(logits [..., A], value [...]) from embeddings h [..., N, W]."""
         h = nn.LayerNorm(name="norm")(h)
-        real = (node_type != 0)[:, None]
-        count = jnp.maximum(jnp.sum(real), 1).astype(h.dtype)
-        mean = jnp.sum(jnp.where(real, h, 0.0), axis=0) / count
-        top = jnp.max(jnp.where(real, h, -jnp.inf), axis=0)
-        top = jnp.where(jnp.any(real), top, 0.0)
-        pooled = jnp.concatenate([mean, top])
-        per_node = jnp.concatenate([h, jnp.broadcast_to(pooled, (h.shape[0], pooled.shape[0]))], -1)
-        gate_logits = _dense(1, _POLICY, name="gate_logit")(per_node)[:, 0]
+        real = (node_type != 0)[..., None]
+        count = jnp.maximum(jnp.sum(real, axis=-2), 1).astype(h.dtype)
+        mean = jnp.sum(jnp.where(real, h, 0.0), axis=-2) / count
+        top = jnp.max(jnp.where(real, h, -jnp.inf), axis=-2)
+        top = jnp.where(jnp.any(real, axis=-2), top, 0.0)
+        pooled = jnp.concatenate([mean, top], axis=-1)
+        per_node = jnp.concatenate([h, jnp.broadcast_to(pooled[..., None, :], (*h.shape[:-1], pooled.shape[-1]))], -1)
+        gate_logits = _dense(1, _POLICY, name="gate_logit")(per_node)[..., 0]
         extra = self.dims.num_actions - self.dims.num_nodes
         other_logits = _dense(extra, _POLICY, name="other_logits")(pooled)
-        value = _dense(1, _VALUE, name="value")(pooled)[0]
-        return jnp.concatenate([gate_logits, other_logits]), value
+        value = _dense(1, _VALUE, name="value")(pooled)[..., 0]
+        return jnp.concatenate([gate_logits, other_logits], axis=-1), value
 
 
 class GNN(nn.Module):
-    """The "gnn" family: L untied message-passing blocks."""
+    """The "gnn" family: L untied message-passing blocks.
+
+    Takes one observation or a batch [..., N] (one graph of B * N nodes, as
+    `RecurrentGNN`); `flat=True` makes `apply_batch` hand it whole batches.
+    """
 
     dims: EnvDims
     depth: int = 4
     width: int = 64
+    flat: bool = True
 
     def setup(self):
         self.embed = _dense(self.width)
@@ -280,19 +295,20 @@ class GNN(nn.Module):
         self.heads = GraphHeads(self.dims)
 
     def node_embeddings(self, obs: Observation) -> jax.Array:
-        """float32[N, W]: node embeddings after the last block (before the heads)."""
+        """float32[..., N, W]: node embeddings after the last block (before the heads)."""
         h = self.embed(graph_features(obs, self.dims))
-        graph = edges(obs.fanin, h.dtype)
+        graph = edges(flat_fanin(obs.fanin), h.dtype)
+        rows = h.reshape(-1, self.width)
         for block in self.blocks:
-            h = block(h, graph)
-        return h
+            rows = block(rows, graph)
+        return rows.reshape(h.shape)
 
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
         return self.heads(self.node_embeddings(obs), obs.node_type)
 
 
 class _GuardedBlock(nn.Module):
-    """A `MessageBlock` step that is the identity once `step >= iterations`."""
+    """A `MessageBlock` step that is the identity once `step >= iterations` (per node: int[N, 1])."""
 
     width: int
 
@@ -306,10 +322,14 @@ class _GuardedBlock(nn.Module):
 class RecurrentGNN(nn.Module):
     """The "recurrent" family: one weight-tied block iterated T(obs) times.
 
-    `unrolled=True` (the default) unrolls the loop over the static iteration
-    count and computes the edge bookkeeping once per forward pass;
+    Takes one observation or a batch [..., N]; a batch is one graph of
+    B * N nodes (`flat_fanin`), so each aggregation is one gather over all
+    of them. `unrolled=True` (the default) unrolls the loop over the static
+    iteration count and computes the edge bookkeeping once per forward pass;
     `unrolled=False` is the earlier rolled loop that recomputes it every
     iteration (same parameters, same outputs bitwise; kept for the bench).
+    `flat=True` makes `apply_batch` hand it whole batches; False vmaps it
+    over observations, the earlier path.
     """
 
     dims: EnvDims
@@ -318,6 +338,7 @@ class RecurrentGNN(nn.Module):
     extra_iterations: int = 1
     max_iterations: int = 64
     unrolled: bool = True
+    flat: bool = True
 
     @property
     def static_iterations(self) -> int:
@@ -340,7 +361,7 @@ class RecurrentGNN(nn.Module):
         self.heads = GraphHeads(self.dims)
 
     def iterations(self, obs: Observation) -> jax.Array:
-        """int32[]: T for this observation."""
+        """int32[...]: T for each observation."""
         return _iterations(
             self.iterations_per_depth,
             self.extra_iterations,
@@ -350,11 +371,13 @@ class RecurrentGNN(nn.Module):
         )
 
     def node_embeddings(self, obs: Observation) -> jax.Array:
-        """float32[N, W]: node embeddings after T iterations (before the heads)."""
+        """float32[..., N, W]: node embeddings after T iterations (before the heads)."""
         h = self.embed(graph_features(obs, self.dims))
-        graph = edges(obs.fanin, h.dtype) if self.unrolled else obs.fanin
-        (h, _), _ = self.loop((h, jnp.int32(0)), graph, self.iterations(obs))
-        return h
+        table = flat_fanin(obs.fanin)
+        graph = edges(table, h.dtype) if self.unrolled else table
+        node_iterations = jnp.repeat(self.iterations(obs).reshape(-1), self.dims.num_nodes)[:, None]
+        (rows, _), _ = self.loop((h.reshape(-1, self.width), jnp.int32(0)), graph, node_iterations)
+        return rows.reshape(h.shape)
 
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
         return self.heads(self.node_embeddings(obs), obs.node_type)
@@ -367,7 +390,7 @@ def _static_iterations(ipd: float, extra: int, cap: int, max_depth: int) -> int:
 
 
 def _iterations(ipd: float, extra: int, cap: int, max_depth: int, depth: jax.Array) -> jax.Array:
-    d_obs = jnp.max(depth).astype(jnp.float32)
+    d_obs = jnp.max(depth, axis=-1).astype(jnp.float32)
     scaled = jnp.ceil(jnp.float32(ipd) * d_obs).astype(jnp.int32)
     t = jnp.clip(scaled + extra, 1, cap)
     # Node depths never exceed env.max_depth; the cap only guards malformed input.
@@ -410,6 +433,16 @@ def make_network(config: NetworkConfig, env) -> nn.Module:
         extra_iterations=int(config.extra_iterations),
         max_iterations=int(config.max_iterations),
     )
+
+
+def apply_batch(network: nn.Module, params, obs: Observation) -> tuple[jax.Array, jax.Array]:
+    """(logits float32[B, A], values float32[B]) for a batch of observations.
+
+    Networks with `flat=True` take the whole batch at once; the others are vmapped over it.
+    """
+    if getattr(network, "flat", False):
+        return network.apply(params, obs)
+    return jax.vmap(network.apply, in_axes=(None, 0))(params, obs)
 
 
 def param_count(params) -> int:

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from do1rl.agents import networks
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.solver import approximation_ratio
 from do1rl.envs.wrappers import AutoReset
@@ -228,7 +229,7 @@ class PPO:
     # ----- helpers --------------------------------------------------------------
     def apply(self, params, obs: dict) -> tuple[jax.Array, jax.Array]:
         """(logits [B, A], values [B]) for a batch of observations."""
-        return jax.vmap(self.network.apply, in_axes=(None, 0))(params, obs)
+        return networks.apply_batch(self.network, params, obs)
 
     def observe(self, env_state) -> dict:
         return jax.vmap(self.env.get_obs)(env_state)

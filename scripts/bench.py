@@ -9,15 +9,19 @@ Parts:
    generic batch loop, today's vmapped chunk loop) against a NumPy
    level-by-level evaluation and a plain-Python topological evaluation on
    the same circuits, with the share of DRAM bandwidth each path reaches.
-2. Vectorised environment steps/s (vmapped step inside lax.scan).
-3. PPO training env-steps/s (updates included) and compile time for each
-   network family at one fixed size, and do1rl PPO against Stable-Baselines3
-   MaskablePPO (sb3-contrib) on do1rl's own Gymnasium env, and against rejax
-   PPO on the same env through `GymnaxAdapter`, with the same MLP sizes,
-   rollout length, minibatches and epochs; each side's time per update split
-   into rollout (env steps, policy) and update phases. SB3 (`pip install -e
-   ".[bench]"`) and rejax (`pip install -e ".[gymnax]"`) are optional; without
-   them their comparison is recorded as skipped.
+2. Vectorised environment steps/s (vmapped step inside lax.scan); batched
+   resets with the one-call generator against the per-call one; auto-reset
+   rollouts resetting only the finished envs against every env.
+3. PPO training env-steps/s (updates included), compile time and GFLOP/s as
+   a fraction of a measured matmul peak for each network family at one
+   fixed size; recurrent PPO against today's rolled, per-observation path;
+   do1rl PPO against Stable-Baselines3 MaskablePPO (sb3-contrib) on do1rl's
+   own Gymnasium env, and against rejax PPO on the same env through
+   `GymnaxAdapter`, with the same MLP sizes, rollout length, minibatches and
+   epochs; each side's time per update split into rollout (env steps,
+   policy) and update phases. SB3 (`pip install -e ".[bench]"`) and rejax
+   (`pip install -e ".[gymnax]"`) are optional; without them their
+   comparison is recorded as skipped.
 4. MCTS decisions/s (batched search, uniform priors) at 16, 64, 256 simulations.
 5. JIT compile time of the default training config's chunk function.
 
@@ -44,6 +48,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from do1rl.core import reference
 from do1rl.core.circuit import AND, INPUT_1
@@ -67,6 +72,8 @@ TARGETS = {
     "mcts_vs_mctx_64": (">= 2.5x", lambda v: v >= 2.5),
     "rollout_partial_reset": (">= 2x", lambda v: v >= 2.0),
     "recurrent_vs_rolled": (">= 1.3x", lambda v: v >= 1.3),
+    # Kept only if faster: a generator drawing its random words in one call, against one call per choice.
+    "reset_one_call": (">= 1.05x", lambda v: v >= 1.05),
 }
 
 
@@ -294,6 +301,69 @@ def bench_rollout(num_envs: int, steps: int, repeats: int, smoke: bool) -> dict:
     }
 
 
+@struct.dataclass
+class RandomAlternatingPerCall(RandomAlternating):
+    """`RandomAlternating` as it drew before one-draw words: seven split keys, one `jax.random` call per choice.
+
+    The reference of `bench_reset_one_call`: the same distribution, other samples.
+    """
+
+    def random_choices(self, key):
+        n, depth, width = self.n_inputs, self.depth, self.width
+        k_bits, k_first, k_used, k_kind, k_skip, k_pick, k_input = jax.random.split(key, 7)
+        bits = jax.random.bernoulli(k_bits, self.p_one, (n,))
+        first_is_and = jnp.bool_(True) if self.prefix_chain else jax.random.bernoulli(k_first)
+        gate_layer, gate_is_and = self.gate_layers_and_kinds(first_is_and)
+        reads = self.max_fanin - 1
+        shape = (depth * width, reads)
+        layer_start = lambda layer: self.first_gate_node + (layer - 1) * width
+        offset = jax.random.randint(k_pick, shape, 0, width)
+        prev_gate = layer_start(gate_layer - 1)[:, None] + offset
+        n_skip_layers = jnp.maximum((gate_layer - 2) // 2, 0)[:, None]
+        j = jnp.floor(jax.random.uniform(k_skip, shape) * n_skip_layers).astype(jnp.int32)
+        skip_gate = layer_start(gate_layer[:, None] - 3 - 2 * j) + offset
+        free_slot = jnp.arange(reads) > 0
+        reads_skip = free_slot & (n_skip_layers > 0) & jax.random.bernoulli(k_kind, self.skip_prob, shape)
+        source = jnp.where(reads_skip, skip_gate, prev_gate)
+        source = jnp.where((gate_layer == 1)[:, None], jax.random.randint(k_input, shape, 0, n), source)
+        used = jax.random.bernoulli(k_used, 0.5, shape) | ~free_slot
+        k_and, k_which = jax.random.split(k_input)
+        and_reads_input = (gate_is_and & (gate_layer > 1))[:, None] & jax.random.bernoulli(
+            k_and, self.input_prob, (depth * width, 1)
+        )
+        input_slot = jnp.where(and_reads_input, jax.random.randint(k_which, (depth * width, 1), 0, n), -1)
+        return bits, first_is_and, jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
+
+
+def bench_reset_one_call(batches: tuple[int, ...], repeats: int, smoke: bool) -> dict:
+    """Batched DO1 resets: the generator drawing its words in one call against the per-call one, side by side.
+
+    Per batch size: `jit(vmap(env.reset))` and the generator alone, both ways, interleaved.
+    """
+    from do1rl.envs.do1 import DO1
+
+    sizes = dict(n_inputs=2, depth=2, width=2) if smoke else {}
+    gens = {"one_call": RandomAlternating(**sizes), "per_call": RandomAlternatingPerCall(**sizes)}
+    out = {"env": {"id": "do1rl/DO1-v0", "depth": gens["one_call"].depth, "width": gens["one_call"].width}}
+    for batch in batches:
+        keys = jax.random.split(jax.random.key(0), batch)
+        fns = {}
+        for name, gen in gens.items():
+            env = DO1(generator=gen, stop_action=True)
+            reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None))).lower(keys, env.default_params).compile()
+            draw = jax.jit(jax.vmap(gen)).lower(keys).compile()
+            fns[f"reset_{name}"] = lambda f=reset, k=keys, p=env.default_params: jax.block_until_ready(f(k, p))
+            fns[f"generator_{name}"] = lambda f=draw, k=keys: jax.block_until_ready(f(k))
+        t = side_by_side(fns, repeats)
+        out[str(batch)] = {
+            "time": t,
+            "resets_per_s": {k: batch / t[f"reset_{k}"]["median_s"] for k in gens},
+            "ratio": t["reset_per_call"]["median_s"] / t["reset_one_call"]["median_s"],
+            "generator_ratio": t["generator_per_call"]["median_s"] / t["generator_one_call"]["median_s"],
+        }
+    return out
+
+
 # ----- part 3: training --------------------------------------------------------
 def train_config(family: str, smoke: bool, width: int = 64):
     """The benchmark's TrainConfig: the default config's env and PPO settings, `family` at a fixed size."""
@@ -355,13 +425,27 @@ def ppo_flops_per_update(config, trainer) -> float | None:
 
 
 def bench_rolled_recurrent(config, trainer, state, updates: int, repeats: int, new_run) -> dict:
-    """Today's recurrent PPO (rolled loop, a reset for every env) against the new one, side by side."""
+    """Recurrent PPO, side by side: the new path against today's and against the unrolled loop alone.
+
+    Today's: rolled loop, edge bookkeeping every iteration, vmapped over observations
+    (no flat aggregation). Unrolled: the new loop, vmapped over observations.
+    All reset every env on every step.
+    """
     from do1rl.agents.ppo import PPO
 
-    old = PPO(trainer.env, trainer.env_params, trainer.network.clone(unrolled=False), config.ppo, partial_reset=False)
-    run = jax.jit(jax.vmap(old.run, in_axes=(0, None)), static_argnums=1).lower(state, updates).compile()
-    t = side_by_side({"new": new_run, "rolled": lambda: jax.block_until_ready(run(state))}, repeats)
-    return {"time": t, "ratio": t["rolled"]["median_s"] / t["new"]["median_s"]}
+    def compiled(**network_options):
+        network = trainer.network.clone(**network_options)
+        ppo = PPO(trainer.env, trainer.env_params, network, config.ppo, partial_reset=False)
+        run = jax.jit(jax.vmap(ppo.run, in_axes=(0, None)), static_argnums=1).lower(state, updates).compile()
+        return lambda: jax.block_until_ready(run(state))
+
+    runs = {"new": new_run, "rolled": compiled(unrolled=False, flat=False), "unrolled": compiled(flat=False)}
+    t = side_by_side(runs, repeats)
+    return {
+        "time": t,
+        "ratio": t["rolled"]["median_s"] / t["new"]["median_s"],
+        "flat_vs_unrolled": t["unrolled"]["median_s"] / t["new"]["median_s"],
+    }
 
 
 def env_steps_only(ppo, num_steps: int):
@@ -818,6 +902,8 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         verdict("env_steps_per_s"),
         "",
         *rollout_lines(report.get("rollout")),
+        *reset_one_call_lines(report.get("resets")),
+        *([verdict("reset_one_call"), ""] if "reset_one_call" in report else []),
         "## 3. Training (PPO env-steps/s, rollouts and updates included)",
         "",
     ]
@@ -848,8 +934,11 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
             " counted T(obs) times) x batch x (1 forward + 3 x update epochs for forward and backward)."),
         ]
     if "recurrent_vs_rolled" in report:
-        lines += ["", (f"Recurrent PPO against today's path (rolled `nn.scan`, edge bookkeeping every iteration, a reset"
-                       f" for every env), side by side: **{report['recurrent_vs_rolled']:.2f}x**."), "",
+        rolled = report["training"]["recurrent"]["vs_rolled"]
+        lines += ["", (f"Recurrent PPO against today's path (rolled `nn.scan`, edge bookkeeping every iteration, vmapped"
+                       f" over observations, a reset for every env), side by side: **{report['recurrent_vs_rolled']:.2f}x**;"
+                       f" the flat aggregation's own share (against the unrolled loop vmapped over observations):"
+                       f" {rolled['flat_vs_unrolled']:.2f}x."), "",
                   verdict("recurrent_vs_rolled")]
     lines += ["", "### do1rl PPO against Stable-Baselines3 MaskablePPO (same env, same sizes)", ""]
     if "skipped" in sb3:
@@ -1012,6 +1101,26 @@ def phase_summary(do1rl_phases: dict, sb3_phases: dict) -> str:
     )
 
 
+def reset_one_call_lines(resets: dict | None) -> list[str]:
+    """Part 2's reset table: the generator drawing its words in one call against one call per choice."""
+    if not resets:
+        return []
+    e = resets["env"]
+    lines = [
+        (f"### Batched resets: DO1 depth {e['depth']}, width {e['width']} (`jit(vmap(env.reset))`), generator drawing"
+         " its random words in one `jax.random.bits` call vs one `jax.random` call per choice"),
+        "",
+        "| envs | resets/s, one call | resets/s, per call | reset ratio | generator alone ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for batch, r in resets.items():
+        if batch != "env":
+            rate = r["resets_per_s"]
+            lines.append(f"| {batch} | {fmt(rate['one_call'])} | {fmt(rate['per_call'])} | {r['ratio']:.2f}x"
+                         f" | {r['generator_ratio']:.2f}x |")
+    return [*lines, ""]
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -1072,8 +1181,15 @@ MISS_NOTES = {
     ),
     "train_compile_s": "XLA CPU compile time grows with the number of ops in the unrolled loss and update.",
     "recurrent_vs_rolled": (
-        "Not done: the prototype's flat aggregation (one gather over B*N rows with global indices) needs the"
-        " network to see the batch, while do1rl's networks map one observation and are vmapped."
+        "What unrolling and the flat aggregation leave is mostly the block's Dense layers and elementwise"
+        " work (see the recurrent family's fraction of matmul peak above): a vmapped gather is already one"
+        " batched gather in XLA, so the flat one saves the copies and transposes around it rather than the"
+        " gather itself."
+    ),
+    "reset_one_call": (
+        "XLA CPU runs threefry as a rolled loop over the whole array of words, so once a batch's words"
+        " outgrow the cache one big draw costs more per word than several small ones (see the table's"
+        " larger batch); what the one draw saves is calls and words (only those a circuit uses)."
     ),
     "rollout_partial_reset": (
         "The ratio is bounded by the share of the step spent in resets: with few episodes ending per step"
@@ -1125,6 +1241,10 @@ def main(argv=None) -> int:
         env = bench_env(64, 16, 8, repeats) if args.smoke else bench_env(4096, 64, 64, repeats)
         report.update(env=env, env_steps_per_s=env["env_steps_per_s"])
         log(f"env: {env['env_steps_per_s']:.3g} steps/s ({env['num_envs']} envs), compile {env['compile_s']:.2f}s")
+        resets = bench_reset_one_call((8,) if args.smoke else (256, 2048), repeats, args.smoke)
+        first = next(r for k, r in resets.items() if k != "env")
+        report.update(resets=resets, reset_one_call=first["ratio"])
+        log(f"resets, one-call generator vs per-call: {first['ratio']:.2f}x (generator alone {first['generator_ratio']:.2f}x)")
         roll = bench_rollout(8, 4, repeats, smoke=True) if args.smoke else bench_rollout(256, 32, repeats, smoke=False)
         report.update(rollout=roll, rollout_partial_reset=roll["ratio"])
         rates = roll["env_steps_per_s"]
@@ -1148,7 +1268,8 @@ def main(argv=None) -> int:
             log(
                 f"train {family}: {r['env_steps_per_s']:,.0f} env-steps/s, compile {r['compile_s']:.1f}s"
                 + ("" if frac is None else f", {r['gflops_per_s']:.2f} GFLOP/s = {100 * frac:.1f}% of matmul peak")
-                + ("" if r["vs_rolled"] is None else f", {r['vs_rolled']['ratio']:.2f}x the rolled loop")
+                + ("" if r["vs_rolled"] is None else f", {r['vs_rolled']['ratio']:.2f}x the rolled loop"
+                   f" ({r['vs_rolled']['flat_vs_unrolled']:.2f}x the unrolled loop without flat aggregation)")
             )
         report.update(matmul_peak=peak)
         if "recurrent" in training:

@@ -1,14 +1,18 @@
-"""Instance generators: validity, d1 spread, chains and chain prefixes, jit/vmap."""
+"""Instance generators: validity, d1 spread, chains and chain prefixes, jit/vmap, the documented distributions."""
 
 from __future__ import annotations
+
+import itertools
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 
-from do1rl.core import circuit_file
+from do1rl.core import circuit_file, random_bits
+from do1rl.core.biregular import LayeredBiregular
 from do1rl.core.circuit import AND, INPUT_1, OR, PAD
 from do1rl.core.generators import Chains, RandomAlternating, chain
 from do1rl.core.reference import circuit_to_lists, evaluate
@@ -146,3 +150,95 @@ def test_generators_jit_and_vmap():
     gen = RandomAlternating(n_inputs=2, depth=3, width=2)
     make = jax.jit(lambda g, k: g(k))
     chex.assert_trees_all_equal(make(gen, keys[1]), jax.jit(gen)(keys[1]))
+
+
+# ----- one draw of random words: the rules and the distributions they give ------------------
+def test_random_bits_rules_are_jax_random_rules():
+    key = jax.random.key(3)
+    shape = (4000,)
+    words = jax.random.bits(key, shape, jnp.uint32)
+    assert (random_bits.uniform(words) == jax.random.uniform(key, shape)).all()
+    assert (random_bits.bernoulli(words, 0.3) == jax.random.bernoulli(key, 0.3, shape)).all()
+    high_key, low_key = jax.random.split(key)  # jax.random.randint's own split
+    pairs = jnp.stack([jax.random.bits(high_key, shape, jnp.uint32), jax.random.bits(low_key, shape, jnp.uint32)], -1)
+    for span in (1, 2, 7, 12, 1000):
+        assert (random_bits.randint(pairs, span) == jax.random.randint(key, shape, 0, span)).all(), span
+    for n in (2, 5, 40):
+        _, sort_key = jax.random.split(key)  # jax.random.permutation's one round
+        assert random_bits.permutation_rounds(n) == 1
+        sort_words = jax.random.bits(sort_key, (1, n), jnp.uint32)
+        assert (random_bits.permutations(sort_words) == jax.random.permutation(key, n)).all(), n
+
+
+def assert_rate(hits, trials, p):
+    """`hits` of `trials` is within 5 standard deviations of a Binomial(trials, p)."""
+    hits, trials = int(np.sum(hits)), int(trials)
+    assert abs(hits - trials * p) <= 5 * np.sqrt(trials * p * (1 - p)) + 1e-9, (hits, trials, p)
+
+
+def assert_uniform(values, k):
+    """`values` look uniform over 0..k-1 (chi-square p-value > 1e-6)."""
+    counts = np.bincount(np.asarray(values).ravel(), minlength=k)
+    assert len(counts) == k, counts
+    assert stats.chisquare(counts).pvalue > 1e-6, counts
+
+
+def test_random_alternating_distribution_is_the_documented_one():
+    """Each random choice of docs/generators.md, counted over 4000 circuits."""
+    n, depth, width = 7, 9, 5
+    gen = RandomAlternating(n_inputs=n, depth=depth, width=width, max_fanin=4, p_one=0.3, skip_prob=0.3, input_prob=0.6)
+    count = 4000
+    batch = jax.device_get(sample(gen, count, seed=11))
+    node_type, fanin = np.asarray(batch.node_type), np.asarray(batch.fanin)
+    assert_rate(node_type[:, :n] == INPUT_1, count * n, 0.3)  # input bits
+    gates = fanin[:, n:]  # [count, depth * width, 4]: three gate reads, then the AND input read
+    layer = np.repeat(np.arange(1, depth + 1), width)
+    is_and = node_type[:, n:] == AND
+    assert_rate(is_and[:, 0], count, 0.5)  # layer 1's kind
+    target_layer = np.where(gates[..., :3] >= n, (gates[..., :3] - n) // width + 1, 0)  # 0: an input
+    position = (gates[..., :3] - n) % width
+
+    first, upper = layer == 1, layer > 1
+    assert (gates[:, first, :3] < n).all() and (gates[:, first, 0] >= 0).all()  # layer 1 reads inputs
+    assert_uniform(gates[:, first, :3][gates[:, first, :3] >= 0], n)
+    assert (target_layer[:, upper, 0] == layer[upper] - 1).all()  # slot 0 reads layer l - 1
+    assert_uniform(position[:, upper, 0], width)
+    used = gates[..., 1:3] >= 0
+    assert_rate(used, used.size, 0.5)  # each further read is used with probability 1/2
+
+    # A used further read of a layer >= 4 gate skips with probability skip_prob, to l - 3 - 2j, j uniform.
+    free_layer = np.broadcast_to(layer[None, :, None], used.shape)
+    free_target = target_layer[..., 1:3]
+    assert (free_target[used & (free_layer > 1) & (free_layer < 4)] == free_layer[used & (free_layer > 1) & (free_layer < 4)] - 1).all()
+    can_skip = used & (free_layer >= 4)
+    skips = free_target[can_skip] < free_layer[can_skip] - 1
+    assert_rate(skips, skips.size, 0.3)
+    for top in (8, 9):
+        here = used & (free_layer == top) & (free_target < top - 1)
+        assert_uniform((top - 3 - free_target[here]) // 2, (top - 2) // 2)
+    assert_uniform(position[..., 1:3][used & (free_layer > 1)], width)
+
+    # AND gates above layer 1 read one more input with probability input_prob, uniform over the inputs.
+    extra = gates[..., 3]
+    assert (extra[:, first] == -1).all() and (extra[~is_and] == -1).all()
+    and_upper = is_and & upper[None]
+    assert_rate(extra[and_upper] >= 0, and_upper.sum(), 0.6)
+    assert_uniform(extra[and_upper & (extra >= 0)], n)
+
+
+def test_biregular_distribution_is_the_documented_one():
+    """Input bits Bernoulli(p_one), layer 1's kind fair, each layer's k permutations uniform and independent."""
+    width, depth, k = 3, 4, 2
+    gen = LayeredBiregular(width=width, depth=depth, k=k, p_one=0.6, stratify_d1=False)
+    count = 3000
+    batch = jax.device_get(sample(gen, count, seed=12))
+    node_type, fanin = np.asarray(batch.node_type), np.asarray(batch.fanin)
+    assert_rate(node_type[:, :width] == INPUT_1, count * width, 0.6)
+    assert_rate(node_type[:, width] == AND, count, 0.5)
+    # Slot j of layer l's gates, read in gate order, is permutation j of layer l - 1.
+    reads = fanin[:, width:].reshape(count, depth, width, k) % width
+    perms = np.moveaxis(reads, 3, 2)  # [count, depth, k, width]
+    index = {p: i for i, p in enumerate(itertools.permutations(range(width)))}
+    perm_id = np.vectorize(lambda *p: index[p])(*np.moveaxis(perms, -1, 0))  # [count, depth, k]
+    assert_uniform(perm_id, len(index))
+    assert_uniform(perm_id[..., 0] * len(index) + perm_id[..., 1], len(index) ** 2)  # the k = 2 are independent

@@ -145,6 +145,51 @@ def test_unrolled_recurrent_matches_rolled_loop(alternating_stop):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("family", ["gnn", "recurrent"])
+def test_flat_batch_matches_vmapped_observations(family, do1):
+    """A batch taken whole (one graph of B * N nodes) gives the per-observation path's outputs and gradients.
+
+    The reference is today's per-observation path, vmapped (for the recurrent
+    net the rolled loop, `unrolled=False`). Tolerance: rtol 1e-5, atol 1e-6
+    on CPU (float32 rounding: sums over the batch's rows may be taken in
+    another order); TF32 tolerance on GPU.
+    """
+    net = networks.make_network(CONFIGS[family], do1.env).clone(flat=True)
+    per_observation = net.clone(flat=False, **({"unrolled": False} if family == "recurrent" else {}))
+    obs = varied_batch(do1, seed=3)
+    params = init_params(family, do1, index(obs, 0))
+
+    def outputs_and_grads(apply):
+        def loss(p):
+            logits, value = apply(p)
+            logp = jnp.where(obs.action_mask, jax.nn.log_softmax(logits), 0.0)
+            return jnp.sum(logp) + jnp.sum(value), (logits, value)
+
+        return jax.jit(jax.grad(loss, has_aux=True))(params)
+
+    want = outputs_and_grads(lambda p: jax.vmap(per_observation.apply, in_axes=(None, 0))(p, obs))
+    got = outputs_and_grads(lambda p: networks.apply_batch(net, p, obs))
+    tol = 1e-5 if jax.default_backend() == "cpu" else 1e-2
+    assert jax.tree.structure(want) == jax.tree.structure(got)
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=tol, atol=tol / 10)
+    # Any leading batch shape: [2, 2] gives the [4] batch's outputs.
+    square = jax.tree.map(lambda x: x.reshape(2, 2, *x.shape[1:]), obs)
+    logits, value = jax.jit(net.apply)(params, square)
+    np.testing.assert_allclose(np.asarray(logits).reshape(4, -1), np.asarray(got[1][0]), rtol=tol, atol=tol / 10)
+    np.testing.assert_allclose(np.asarray(value).reshape(4), np.asarray(got[1][1]), rtol=tol, atol=tol / 10)
+
+
+def test_runs_over_several_devices_vmap_graph_networks():
+    """One device: whole batches (flat); several: vmapped over observations."""
+    from do1rl.experiments.train_config import TrainConfig
+    from do1rl.experiments.trainer import build
+
+    for family in ("gnn", "recurrent"):
+        config = dataclasses.replace(TrainConfig(), network=CONFIGS[family])
+        assert build(config)[2].flat and not build(config, devices=2)[2].flat
+
+
 def test_initialisation_scales(alternating_stop):
     obs = index(varied_batch(alternating_stop), 0)
     p = init_params("mlp", alternating_stop, obs)["params"]

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from do1rl.core import solver
+from do1rl.core import random_bits, solver
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
 
 __all__ = ["LayeredBiregular", "save_instances"]
@@ -70,15 +70,17 @@ class LayeredBiregular:
     def sample(self, key: jax.Array) -> Circuit:
         """One unconditioned draw (d1 as the family makes it)."""
         w, depth, k = self.width, self.depth, self.k
-        k_bits, k_first, k_perm = jax.random.split(key, 3)
-        bits = jax.random.bernoulli(k_bits, self.p_one, (w,))
-        perm_keys = jax.random.split(k_perm, depth * k)
-        perms = jax.vmap(lambda kk: jax.random.permutation(kk, w))(perm_keys).reshape(depth, k, w)
+        words = random_bits.draw(
+            key,
+            {"input_bit": (w,), "first_is_and": (), "permutation": (depth, k, random_bits.permutation_rounds(w), w)},
+        )
+        bits = random_bits.bernoulli(words["input_bit"], self.p_one)
+        perms = random_bits.permutations(words["permutation"])  # [depth, k, w]
         layer = jnp.arange(1, depth + 1)
         below = (layer - 1) * w  # first node of layer l - 1
         # fanin[l, i, j] = node of layer l - 1 that gate i of layer l reads through permutation j.
         fanin = below[:, None, None] + jnp.swapaxes(perms, 1, 2)
-        first_is_and = jax.random.bernoulli(k_first)
+        first_is_and = random_bits.bernoulli(words["first_is_and"], 0.5)
         layer_is_and = (layer % 2 == 1) == first_is_and
         gate_type = jnp.repeat(jnp.where(layer_is_and, AND, OR), w)
         node_type = jnp.concatenate([jnp.where(bits, INPUT_1, INPUT_0), gate_type]).astype(jnp.int8)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from do1rl.core import random_bits
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
 
 # At depth 16, AND gates that read an extra circuit input with this
@@ -47,6 +48,10 @@ class RandomAlternating:
     circuit input with probability `input_prob`: that read is what keeps
     values from locking at all-1, so d1 spreads over [0, depth]. Layer-1
     gates read 1 to `max_fanin - 1` circuit inputs.
+
+    All random words come from one `jax.random.bits` call (`random_words`
+    names them); each value follows the rule of the `jax.random` function
+    that would draw it (`do1rl.core.random_bits`).
 
     With `prefix_chain = L > 0` an alternating chain of L gates ending in an OR
     sits beneath the circuit, reading an extra input whose bit is 1; layer 1
@@ -94,44 +99,75 @@ class RandomAlternating:
         base = first + self.prefix_chain
         return chain + tuple((base + i * self.width, base + (i + 1) * self.width) for i in range(self.depth))
 
-    def __call__(self, key: jax.Array) -> Circuit:
+    def random_words(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each group of random words one circuit uses (`random_bits.draw`)."""
+        depth, width, two = self.depth, self.width, random_bits.RANDINT_WORDS
+        reads = self.max_fanin - 1
+        gates, upper = depth * width, (depth - 1) * width  # all gates; those above layer 1
+        skippers = max(depth - 3, 0) * width  # gates of layer >= 4, the ones with a layer to skip to
+        return {
+            "input_bit": (self.n_inputs,),
+            "first_is_and": (0 if self.prefix_chain else 1,),
+            "first_layer_read": (width, reads, two),
+            "offset": (upper, reads, two),
+            "used": (gates, reads - 1),
+            "skip": (skippers, reads - 1),
+            "skip_layer": (skippers, reads - 1),
+            "and_reads_input": (upper, 1),
+            "and_input": (upper, 1, two),
+        }
+
+    def random_choices(self, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(input bits bool[n], layer 1 is AND bool[], the gates' fan-in int32[depth * width, max_fanin]).
+
+        Everything random about a circuit, from one draw of words.
+        """
         n, depth, width, chain = self.n_inputs, self.depth, self.width, self.prefix_chain
-        k_bits, k_first, k_used, k_kind, k_skip, k_pick, k_input = jax.random.split(key, 7)
-
-        bits = jax.random.bernoulli(k_bits, self.p_one, (n,))
-        first_base = n + (1 if chain else 0)  # first chain gate
-        layer_base = first_base + chain  # first gate of layer 1
-
-        # Types: layer 1 is AND under a chain prefix, else random.
-        first_is_and = jnp.bool_(True) if chain else jax.random.bernoulli(k_first)
-        layer = jnp.arange(1, depth + 1)
-        layer_is_and = (layer % 2 == 1) == first_is_and  # [depth]
-        gate_is_and = jnp.repeat(layer_is_and, width)  # [depth*width]
-        gate_layer = jnp.repeat(layer, width)
+        words = random_bits.draw(key, self.random_words())
+        bits = random_bits.bernoulli(words["input_bit"], self.p_one)
+        # Layer 1 is AND under a chain prefix, else random.
+        first_is_and = jnp.bool_(True) if chain else random_bits.bernoulli(words["first_is_and"][0], 0.5)
+        gate_layer, gate_is_and = self.gate_layers_and_kinds(first_is_and)
 
         reads = self.max_fanin - 1  # gate-read slots; the last slot is the AND input read
-        shape = (depth * width, reads)
-        layer_start = lambda layer: layer_base + (layer - 1) * width
-        offset = jax.random.randint(k_pick, shape, 0, width)
+        shape, column = (depth * width, reads), (depth * width, 1)
+        # Words are drawn only for the gates and slots that use them (`random_words`); `_at_end` fills the rest.
+        layer_start = lambda layer: self.first_gate_node + (layer - 1) * width
+        offset = _at_end(random_bits.randint(words["offset"], width), shape, 0)
         prev_gate = layer_start(gate_layer - 1)[:, None] + offset
         # Skip edges: a gate of layer l - 3 - 2j, j uniform over the layers that exist.
         n_skip_layers = jnp.maximum((gate_layer - 2) // 2, 0)[:, None]
-        j = jnp.floor(jax.random.uniform(k_skip, shape) * n_skip_layers).astype(jnp.int32)
+        j = jnp.floor(_at_end(random_bits.uniform(words["skip_layer"]), shape, 0.0) * n_skip_layers).astype(jnp.int32)
         skip_gate = layer_start(gate_layer[:, None] - 3 - 2 * j) + offset
-        free_slot = jnp.arange(reads) > 0  # slot 0 always reads layer l-1
-        reads_skip = free_slot & (n_skip_layers > 0) & jax.random.bernoulli(k_kind, self.skip_prob, shape)
+        reads_skip = _at_end(random_bits.bernoulli(words["skip"], self.skip_prob), shape, False)  # not slot 0
         source = jnp.where(reads_skip, skip_gate, prev_gate)
-        first_layer = (gate_layer == 1)[:, None]
-        source = jnp.where(first_layer, jax.random.randint(k_input, shape, 0, n), source)
-        used = jax.random.bernoulli(k_used, 0.5, shape) | ~free_slot
+        source = jnp.concatenate([random_bits.randint(words["first_layer_read"], n), source[width:]])
+        used = _at_end(random_bits.bernoulli(words["used"], 0.5), shape, True)  # slot 0 always reads
         # An AND gate above layer 1 reads one more, random, circuit input.
-        k_and, k_which = jax.random.split(k_input)
-        and_reads_input = (gate_is_and & (gate_layer > 1))[:, None] & jax.random.bernoulli(
-            k_and, self.input_prob, (depth * width, 1)
+        and_reads_input = gate_is_and[:, None] & _at_end(
+            random_bits.bernoulli(words["and_reads_input"], self.input_prob), column, False
         )
-        input_slot = jnp.where(and_reads_input, jax.random.randint(k_which, (depth * width, 1), 0, n), -1)
-        fanin = jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
+        input_read = _at_end(random_bits.randint(words["and_input"], n), column, -1)
+        input_slot = jnp.where(and_reads_input, input_read, -1)
+        return bits, first_is_and, jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
 
+    @property
+    def first_gate_node(self) -> int:
+        """Node index of layer 1's first gate (after the inputs and any chain prefix)."""
+        return self.n_inputs + (1 + self.prefix_chain if self.prefix_chain else 0)
+
+    def gate_layers_and_kinds(self, first_is_and: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(layer int[depth * width], is AND bool[depth * width]) of each gate."""
+        layer = jnp.arange(1, self.depth + 1)
+        layer_is_and = (layer % 2 == 1) == first_is_and
+        return jnp.repeat(layer, self.width), jnp.repeat(layer_is_and, self.width)
+
+    def __call__(self, key: jax.Array) -> Circuit:
+        n, width, chain = self.n_inputs, self.width, self.prefix_chain
+        bits, first_is_and, fanin = self.random_choices(key)
+        gate_layer, gate_is_and = self.gate_layers_and_kinds(first_is_and)
+        first_layer = (gate_layer == 1)[:, None]
+        layer_base = self.first_gate_node
         gate_depth = gate_layer + chain
         gate_type = jnp.where(gate_is_and, AND, OR)
         if chain:
@@ -159,6 +195,12 @@ class RandomAlternating:
             eval_width=width,
             layers=self.layers,
         )
+
+
+def _at_end(x: jax.Array, shape: tuple[int, ...], fill) -> jax.Array:
+    """An array of `shape` filled with `fill`, with `x` in its last rows and columns."""
+    corner = tuple(slice(size - part, None) for size, part in zip(shape, x.shape, strict=True))
+    return jnp.full(shape, fill, x.dtype).at[corner].set(x)
 
 
 def chain(length: jax.Array | int, max_length: int) -> Circuit:
@@ -196,7 +238,7 @@ class Chains:
         return self.max_length
 
     def __call__(self, key: jax.Array) -> Circuit:
-        random_length = jax.random.randint(key, (), 1, self.max_length + 1)
+        random_length = 1 + random_bits.draw_randint(key, self.max_length)
         return chain(jnp.where(self.length >= 1, self.length, random_length), self.max_length)
 
 
@@ -224,5 +266,5 @@ class CircuitPool:
 
     def __call__(self, key: jax.Array) -> Circuit:
         size = self.circuits.node_type.shape[0]
-        index = jax.random.randint(key, (), 0, size)
+        index = random_bits.draw_randint(key, size)
         return jax.tree.map(lambda x: x[index], self.circuits)

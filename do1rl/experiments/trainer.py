@@ -15,11 +15,19 @@ from do1rl.experiments.train_config import TrainConfig
 from do1rl.sharding import check_device_count, global_mesh
 
 
-def build(config: TrainConfig):
-    """(env, env_params, network, PPO) for a config; raises on a bad env or network."""
+def build(config: TrainConfig, devices: int = 1):
+    """(env, env_params, network, PPO) for a config; raises on a bad env or network.
+
+    Across several devices (`devices`, all processes together) a graph network
+    is vmapped over observations (`flat=False`): the flat batch's global node
+    indices hide from XLA that each device's rows only read its own rows, and
+    it adds collectives to gather them.
+    """
     env, env_params = make(config.env.id, **config.env.args)
     validate(config.network)
     network = make_network(config.network, env)
+    if devices > 1 and getattr(network, "flat", False):
+        network = network.clone(flat=False)
     return env, env_params, network, PPO(env, env_params, network, config.ppo)
 
 
@@ -59,9 +67,9 @@ class Trainer:
     def __init__(self, config: TrainConfig, devices: int = 1):
         """`devices`: local devices per process; with several processes the mesh spans all of them."""
         self.config = config
-        self.env, self.env_params, self.network, self.ppo = build(config)
         check_device_count(devices)
         total = devices * jax.process_count()
+        self.env, self.env_params, self.network, self.ppo = build(config, total)
         if config.ppo.num_envs % total:
             raise ValueError(
                 f"ppo.num_envs ({config.ppo.num_envs}) must be divisible by the number of devices "
