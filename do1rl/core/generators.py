@@ -105,6 +105,7 @@ class RandomAlternating:
         reads = self.max_fanin - 1
         gates, upper = depth * width, (depth - 1) * width  # all gates; those above layer 1
         skippers = max(depth - 3, 0) * width  # gates of layer >= 4, the ones with a layer to skip to
+        and_gates = depth // 2 * width  # one AND layer in each pair of layers above layer 1 (2-3, 4-5, ...)
         return {
             "input_bit": (self.n_inputs,),
             "first_is_and": (0 if self.prefix_chain else 1,),
@@ -113,8 +114,8 @@ class RandomAlternating:
             "used": (gates, reads - 1),
             "skip": (skippers, reads - 1),
             "skip_layer": (skippers, reads - 1),
-            "and_reads_input": (upper, 1),
-            "and_input": (upper, 1, two),
+            "and_reads_input": (and_gates, 1),
+            "and_input": (and_gates, 1, two),
         }
 
     def random_choices(self, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -143,11 +144,13 @@ class RandomAlternating:
         source = jnp.where(reads_skip, skip_gate, prev_gate)
         source = jnp.concatenate([random_bits.randint(words["first_layer_read"], n), source[width:]])
         used = _at_end(random_bits.bernoulli(words["used"], 0.5), shape, True)  # slot 0 always reads
-        # An AND gate above layer 1 reads one more, random, circuit input.
+        # An AND gate above layer 1 reads one more, random, circuit input. Each pair of layers above
+        # layer 1 (2-3, 4-5, ...) holds one AND layer, which alone uses the pair's words.
+        both_layers = lambda x: jnp.repeat(x.reshape(-1, 1, width, 1), 2, axis=1).reshape(-1, 1)[: (depth - 1) * width]
         and_reads_input = gate_is_and[:, None] & _at_end(
-            random_bits.bernoulli(words["and_reads_input"], self.input_prob), column, False
+            both_layers(random_bits.bernoulli(words["and_reads_input"], self.input_prob)), column, False
         )
-        input_read = _at_end(random_bits.randint(words["and_input"], n), column, -1)
+        input_read = _at_end(both_layers(random_bits.randint(words["and_input"], n)), column, -1)
         input_slot = jnp.where(and_reads_input, input_read, -1)
         return bits, first_is_and, jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
 
