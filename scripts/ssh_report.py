@@ -67,11 +67,12 @@ def label(r: dict) -> str:
 def change_verdict(shallow: Interval | None, deep: Interval | None) -> str:
     if shallow is None or deep is None:
         return "no data"
+    delta = f"{shallow.mean:.3f} -> {deep.mean:.3f}"
     if lies_below(deep, shallow):
-        return "degrades (deepest-depth CI below shallowest-depth CI)"
+        return f"degrades, {delta} (deepest-depth CI below shallowest-depth CI)"
     if lies_below(shallow, deep):
-        return "improves (shallowest-depth CI below deepest-depth CI)"
-    return "no significant change (CIs overlap)"
+        return f"improves, {delta} (shallowest-depth CI below deepest-depth CI)"
+    return f"no significant change, {delta} (CIs overlap)"
 
 
 def generalisation_section(rows: list[dict], ceiling: dict) -> tuple[list[str], dict]:
@@ -134,6 +135,13 @@ def iterations_section(rows: list[dict]) -> tuple[list[str], dict]:
     few, many = interval(by.get((deepest, ts[0]))), interval(by.get((deepest, ts[-1])))
     verdict = change_verdict(few, many).replace("deepest-depth", "most-iterations").replace("shallowest-depth", "fewest-iterations")
     lines += [f"At D = {deepest}, from T = {ts[0]} to T = {ts[-1]}: {verdict}.", ""]
+    for d in depths:
+        best_t = max((t for t in ts if by.get((d, t))), key=lambda t: float(by[(d, t)]["mean_ratio"]))
+        best, most = interval(by[(d, best_t)]), interval(by.get((d, ts[-1])))
+        drop = most is not None and best_t != ts[-1] and lies_below(most, best)
+        lines.append(f"- D = {d}: best forced T = {best_t} ({show(best)}); T = {ts[-1]}"
+                     f" {'lies below it (more iterations than that hurt)' if drop else 'does not lie below it'}.")
+    lines.append("")
     return lines, {"verdict": verdict}
 
 
@@ -169,12 +177,21 @@ def deep_wide_section(rows: list[dict]) -> list[str]:
         [f"L = {L}, W = {w}", f"{p:,}", s] + [show(interval(by[(L, w, p, s)].get(d))) for d in depths]
         for (L, w, p, s) in sorted(by)
     ]
-    return [
+    lines = [
         "### (f) Deep vs wide at matched parameters (gnn; L x W^2 held fixed, L = 9 is the same-depth control)",
         "",
         table(["network", "parameters", "serial depth"] + [f"D = {d}" for d in depths], body),
         "",
+        f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}:",
+        "",
     ]
+    for key in sorted(by):
+        lines.append(f"- L = {key[0]}, W = {key[1]}: "
+                     + change_verdict(interval(by[key].get(depths[0])), interval(by[key].get(depths[-1]))))
+    deepest = sorted(by, key=lambda k: -float(by[k][depths[-1]]["mean_ratio"]) if depths[-1] in by[k] else 0.0)
+    lines += ["", f"At D = {depths[-1]}, from best to worst: "
+              + ", ".join(f"L = {k[0]}, W = {k[1]} ({show(interval(by[k].get(depths[-1])))})" for k in deepest) + ".", ""]
+    return lines
 
 
 def twins_section(path: Path | None) -> tuple[list[str], dict]:
@@ -290,7 +307,7 @@ def main() -> None:
     verdicts = a.get("verdicts", {})
     fixed = {n: v for n, v in verdicts.items() if n.split()[0] in FIXED_DEPTH}
     serial = {n: v for n, v in verdicts.items() if n.split()[0] in ("recurrent", "MCTS")}
-    below = []
+    below, above = [], []
     if ceiling and a:
         deepest = a["depths"][-1]
         for name in fixed:
@@ -298,6 +315,11 @@ def main() -> None:
             if iv is not None and deepest in ceiling:
                 below.append(f"{name}: CI upper end {iv.high:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
                              f" ({'below' if iv.high < ceiling[deepest] else 'not below'})")
+        for name in serial:
+            iv = interval(a["agents"][name].get(deepest))
+            if iv is not None and deepest in ceiling:
+                above.append(f"{name}: CI lower end {iv.low:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
+                             f" ({'above' if iv.low > ceiling[deepest] else 'not above'})")
     prediction = [
         "## Verdicts",
         "",
@@ -310,6 +332,9 @@ def main() -> None:
     ]
     if below:
         prediction.append("- Fixed-depth nets against the L-block ceiling: " + "; ".join(below) + ".")
+    if above:
+        prediction.append("- Serial agents against the same ceiling (it binds only L = 3 nets; they may pass it): "
+                          + "; ".join(above) + ".")
     if twins:
         prediction.append("- Twins (same forced choice on both twins of a pair; an L-block GNN must give 1): "
                           + "; ".join(f"{k}: {v:.3f}" for k, v in twins.items()) + ".")
