@@ -772,6 +772,7 @@ def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
         runs[name] = jax.jit(lambda key, states, search=search: search(key, states).action).lower(key, states).compile()
         compile_s[name] = time.perf_counter() - t0
     same = bool(np.array_equal(np.asarray(runs["do1rl"](key, states)), np.asarray(runs["mctx"](key, states))))
+    walks = walk_lengths(np.asarray(jax.jit(lambda key, states: policy.search(key, states).search_tree.parents)(key, states)))
     t = side_by_side({k: lambda f=f: jax.block_until_ready(f(key, states)) for k, f in runs.items()}, repeats)
     return {
         "env": {"id": "do1rl/AlternatingCircuit-v0", **args},
@@ -786,7 +787,22 @@ def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
         "mctx_decisions_per_s": batch / t["mctx"]["median_s"],
         "simulations_per_s": batch * simulations / t["do1rl"]["median_s"],
         "vs_mctx": t["mctx"]["median_s"] / t["do1rl"]["median_s"],
+        **walks,
     }
+
+
+def walk_lengths(parents: np.ndarray) -> dict:
+    """Edges walked per search: per lane (mean), and in lockstep (each simulation's deepest lane, summed).
+
+    Simulation i creates node i + 1, whose depth is the length of its walk down
+    (and of its backup); a vmapped walk runs until the batch's deepest lane ends.
+    """
+    lanes, nodes = parents.shape
+    depth = np.zeros((lanes, nodes), np.int64)
+    for node in range(1, nodes):
+        parent = parents[:, node]
+        depth[:, node] = np.where(parent >= 0, depth[np.arange(lanes), np.maximum(parent, 0)] + 1, 0)
+    return {"mean_walk_per_lane": float(depth[:, 1:].sum(1).mean()), "lockstep_walk": int(depth[:, 1:].max(0).sum())}
 
 
 # ----- part 5: compile time ------------------------------------------------------
@@ -967,13 +983,19 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         " do1rl's search (`do1rl.agents.search`, small search nodes) and mctx's (`policy.search_mctx`, full"
         " `EnvState` embeddings) timed side by side; their trees are bitwise equal (tests/test_search.py)."),
         "",
-        "| simulations | decisions/s | mctx decisions/s | ratio | simulations/s | compile s | same actions |",
-        "|---|---|---|---|---|---|---|",
+        ("Walks: edges walked down (and backed up) per search, summed over simulations: per lane on average,"
+         " and in lockstep (each simulation's deepest lane, which the vmapped walk waits for)."),
+        "",
+        "| simulations | decisions/s | mctx decisions/s | ratio | simulations/s | walk per lane | lockstep walk"
+        " | us per lockstep edge | compile s | same actions |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["mcts"].values():
+        per_edge = 1e6 * r["time"]["median_s"] / max(r["lockstep_walk"], 1)
         lines.append(
             f"| {r['simulations']} | {fmt(r['decisions_per_s'])} | {fmt(r['mctx_decisions_per_s'])} "
-            f"| {r['vs_mctx']:.2f}x | {fmt(r['simulations_per_s'])} | {r['compile_s']:.1f} | {r['same_actions']} |"
+            f"| {r['vs_mctx']:.2f}x | {fmt(r['simulations_per_s'])} | {r['mean_walk_per_lane']:.0f} | {r['lockstep_walk']}"
+            f" | {per_edge:.0f} | {r['compile_s']:.1f} | {r['same_actions']} |"
         )
     lines += ["", *(verdict(k) for k in ("mcts_vs_mctx_64", "mcts_vs_mctx_256") if k in t)]
     mcts = list(report["mcts"].values())
@@ -985,8 +1007,8 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
                 "",
                 (
                     f"{a['simulations']} -> {b['simulations']} simulations costs {grow:.0f}x the time"
-                    f" (simulations x{sims:.0f}): the time per simulation grows with the tree size, so the"
-                    " issue's aim of a flat time per simulation is not met (why is not profiled yet; see the"
+                    f" (simulations x{sims:.0f}): the time per simulation grows with the lockstep walk, so the"
+                    " issue's aim of a flat time per simulation is not met (see the walk columns and the"
                     " `mcts_vs_mctx_64` note)."
                 ),
             ]
@@ -1148,10 +1170,11 @@ MISS_NOTES = {
     "mcts_vs_mctx_64": (
         "do1rl's search is faster than mctx's at every budget and by more as the tree grows (the table above),"
         " but its own time per simulation still grows with the tree (the simulations/s column falls several-fold"
-        " from 16 to 256 simulations), so at 64 simulations it is short of 2.5x. The search keeps"
-        " small nodes, a backward loop outside the vmap and the root step peeled out; what still scales with the"
-        " tree was not profiled in this session (a candidate: per-simulation reads and writes of whole [B, nodes]"
-        " arrays under vmap in selection and expansion). Left open in issue 12."
+        " from 16 to 256 simulations), so at 64 simulations it is short of 2.5x. The walk columns say why:"
+        " the vmapped walk down and the backup run until each simulation's deepest lane is done, so the edges"
+        " walked in lockstep grow much faster than any lane's own walk (deep lanes reach the env's horizon),"
+        " while the time per lockstep edge stays of one size. Flattening the time per simulation needs lanes"
+        " that do not wait for each other (or a `max_depth` cap, which changes the search); left open in issue 12."
     ),
     "solver_vs_numpy": (
         "Gather-bound: every path reads each gate's fan-in words with an element gather, which XLA CPU runs as a"
