@@ -23,13 +23,13 @@ from pathlib import Path
 
 from do1rl.envs.make import make
 from do1rl.evaluation.twin_choices import twin_choice_report, twin_pairs
-from do1rl.experiments.runs import load_run
+from do1rl.experiments.runs import load_config, load_run
 from do1rl.experiments.sweep.evaluate import seed_players
 
 
 def run_report(run_dir: Path, depth: int, blocks: int, pairs: int, tries: int, max_iterations: int | None) -> dict:
     """`twin_choice_report` of every seed of a run, on its own family's twins at `depth`."""
-    cap = max_iterations if load_run(run_dir).config.network.family == "recurrent" else None
+    cap = max_iterations if load_config(run_dir).network.family == "recurrent" else None
     run = load_run(run_dir, max_iterations=cap)
     args = {k: v for k, v in run.config.env.args.items() if k != "depths"} | {"depth": depth, "stratify_d1": False}
     env, env_params = make(run.config.env.id, **args)
