@@ -130,6 +130,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path, ca
     assert cli.main(args + overrides) == 3
     captured = capsys.readouterr()
     assert "NaN or inf" in captured.out + captured.err
+    # Without a bar, each logged chunk gets one line with its throughput.
+    assert "iteration 1/" in captured.out and "env-steps/s" in captured.out
     state, meta = _state(run)
     assert meta["update"] == 1
     assert all(bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(state.params))

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init-timeout", type=int_in(1, 86400), default=300, metavar="S",
         help="seconds to wait for the coordinator and every process (default: 300)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="print one line per logged chunk instead of a progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ppo.num_envs=32")
 
 

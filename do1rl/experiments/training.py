@@ -180,6 +180,11 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
                 ratio=f"{stats['mean_ratio']:.3f}",
                 refresh=False,
             )
+        else:  # one line per chunk, for logs that a bar would garble
+            log(
+                f"iteration {done_updates}/{total_updates}: {steps_per_s:,.0f} env-steps/s over {elapsed:.1f}s, "
+                f"mean return {stats['mean_return']:.3f}, mean ratio {stats['mean_ratio']:.3f}"
+            )
         if any_process(stop.signal is not None):  # every process stops after the same chunk
             name = signal.Signals(stop.signal).name if stop.signal is not None else "a signal to another process"
             log(f"{name}: saved a checkpoint at iteration {done_updates}; resume with --resume {run_dir}")
