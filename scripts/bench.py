@@ -8,7 +8,7 @@ Parts:
 1. Solver gate-evals/s of its three batch paths side by side (layer-major,
    generic batch loop, today's vmapped chunk loop) against a NumPy
    level-by-level evaluation and a plain-Python topological evaluation on
-   the same circuits, with the share of DRAM bandwidth each path reaches.
+   the same circuits, with the share of memory bandwidth (measured in the same run) each path reaches.
 2. Vectorised environment steps/s (vmapped step inside lax.scan); batched
    resets with the one-call generator against the per-call one; auto-reset
    rollouts resetting only the finished envs against every env.
@@ -126,10 +126,17 @@ def numpy_levels(node_type: np.ndarray, fanin: np.ndarray, depth: np.ndarray) ->
     return value
 
 
-# Memory bandwidth reference: DRAM streaming rate measured on the 2-core
-# machine the targets were set on (issue 12: about 23 GB/s; 35-55 GB/s on
-# 64 MB arrays, which partly fit in cache).
-DRAM_BYTES_PER_S = 23e9
+def memory_bandwidth(megabytes: int, repeats: int) -> dict:
+    """Read bytes/s of a jitted max over a float32 array: the solver's reference rate (it mostly reads).
+
+    A reduction, so no output buffer is written (a fresh one per call would
+    time page faults rather than memory).
+    """
+    x = jnp.ones(megabytes * 2**20 // 4, jnp.float32)
+    run = jax.jit(jnp.max)
+    t = timed(lambda: jax.block_until_ready(run(x)), repeats)
+    return {"megabytes": megabytes, "time": t, "bytes_per_s": x.nbytes / t["median_s"]}
+
 
 # The solver's batch paths, timed side by side; the bench circuits have a layout.
 SOLVER_PATHS = {
@@ -139,11 +146,11 @@ SOLVER_PATHS = {
 }
 
 
-def bench_solver(gates: int, depth: int, batch: int, repeats: int, python_circuits: int) -> dict:
+def bench_solver(gates: int, depth: int, batch: int, repeats: int, python_circuits: int, bytes_per_s: float) -> dict:
     """Gate-evals/s of every path in `SOLVER_PATHS` and of NumPy, timed side by side; Python apart.
 
     `bandwidth_fraction`: bytes of node_type, fanin and depth over the time,
-    as a share of `DRAM_BYTES_PER_S` (each path reads each array about once).
+    as a share of `bytes_per_s` (each path reads each array about once).
     """
     width = gates // depth
     gen = RandomAlternating(n_inputs=width, depth=depth, width=width)
@@ -183,7 +190,7 @@ def bench_solver(gates: int, depth: int, batch: int, repeats: int, python_circui
             "gate_evals_per_s": evals / t[name]["median_s"],
             "vs_numpy": numpy_t["median_s"] / t[name]["median_s"],
             "vs_vmap_chunked": t["vmap_chunked"]["median_s"] / t[name]["median_s"],
-            "bandwidth_fraction": bytes_read / t[name]["median_s"] / DRAM_BYTES_PER_S,
+            "bandwidth_fraction": bytes_read / t[name]["median_s"] / bytes_per_s,
         }
         for name in SOLVER_PATHS
     }
@@ -878,10 +885,10 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         ("Paths, timed side by side with NumPy: `layer_major` (`solve_batch` on circuits with a layout),"
         " `generic` (`solve_batch` without one) and `vmap_chunked` (`vmap(solve_chunked)`, the path before"
         " layouts); all three give bitwise the same `Solution`. Bandwidth: bytes of node_type, fanin and depth"
-        f" per second as a share of {DRAM_BYTES_PER_S / 1e9:.0f} GB/s, the DRAM rate measured on the"
-        " reference 2-core machine."),
+        f" per second as a share of {report['memory_bandwidth']['bytes_per_s'] / 1e9:.1f} GB/s, the read rate of a"
+        f" jitted max over {report['memory_bandwidth']['megabytes']} MB in the same run."),
         "",
-        "| gates | batch | path | gate-evals/s | vs NumPy | vs vmap_chunked | of DRAM bandwidth | compile s |",
+        "| gates | batch | path | gate-evals/s | vs NumPy | vs vmap_chunked | of memory bandwidth | compile s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in report["solver"].values():
@@ -1180,7 +1187,7 @@ MISS_NOTES = {
         "Gather-bound: every path reads each gate's fan-in words with an element gather, which XLA CPU runs as a"
         " scalar loop per element, while NumPy's fancy indexing does the same reads per layer in C. The layer-major"
         " path has little else left (no per-step copies, selects or scatters; the gathers are about 80-90% of its"
-        " loop, profiled on the 2-core machine), hence the few percent of DRAM bandwidth above. Under load the"
+        " loop, profiled on the 2-core machine), hence the few percent of memory bandwidth above. Under load the"
         " two-threaded XLA run loses more than single-threaded NumPy (see the load averages)."
     ),
     "solver_vs_python": "At this size the JAX call overhead per batch is not yet amortised.",
@@ -1248,14 +1255,18 @@ def main(argv=None) -> int:
 
     report: dict = {"smoke": args.smoke, "repeats": repeats}
     if 1 in parts:
+        bandwidth = memory_bandwidth(4 if args.smoke else 256, repeats)
+        log(f"memory bandwidth (max over {bandwidth['megabytes']} MB): {bandwidth['bytes_per_s'] / 1e9:.1f} GB/s")
+        rate = bandwidth["bytes_per_s"]
         if args.smoke:
-            solver = {"1k": bench_solver(64, 8, 8, repeats, 2), "16k": bench_solver(256, 8, 8, repeats, 2)}
+            solver = {"1k": bench_solver(64, 8, 8, repeats, 2, rate), "16k": bench_solver(256, 8, 8, repeats, 2, rate)}
         else:
             solver = {
-                "1k": bench_solver(1024, 64, 256, repeats, 8),
-                "16k": bench_solver(16384, 64, 256, repeats, 2),
+                "1k": bench_solver(1024, 64, 256, repeats, 8, rate),
+                "16k": bench_solver(16384, 64, 256, repeats, 2, rate),
             }
         report.update(
+            memory_bandwidth=bandwidth,
             solver=solver,
             solver_vs_numpy=solver["16k"]["vs_numpy"],
             solver_vs_python=solver["16k"]["vs_python"],
@@ -1264,7 +1275,7 @@ def main(argv=None) -> int:
         for name, s in solver.items():
             paths = ", ".join(
                 f"{path} {p['gate_evals_per_s']:.3g} (numpy x{p['vs_numpy']:.1f}, {100 * p['bandwidth_fraction']:.1f}% of"
-                f" DRAM, compile {p['compile_s']:.2f}s)"
+                f" memory bandwidth, compile {p['compile_s']:.2f}s)"
                 for path, p in s["paths"].items()
             )
             log(f"solver {name} gate-evals/s: {paths}; fastest {s['fastest']}, python x{s['vs_python']:.0f}, agree={s['agree']}")
