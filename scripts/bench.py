@@ -798,6 +798,43 @@ def bench_mcts(simulations: int, batch: int, repeats: int) -> dict:
     }
 
 
+def bench_walk_step(simulations: int, batch: int, repeats: int, steps: int = 50) -> dict:
+    """Microseconds of one lockstep step of the walk down, on a searched tree: with the Gumbel interior rule, and gathers alone.
+
+    Both run `steps` steps for every lane of a `simulations`-simulation tree
+    (an unexpanded child sends a lane back to the root); the difference is
+    the rule's arithmetic, which the vmapped walk runs for every lane.
+    """
+    import mctx
+
+    from do1rl.agents.mcts import MCTSConfig, floor_qtransform, make_mcts_policy
+    from do1rl.envs.make import make
+
+    env, params = make("do1rl/AlternatingCircuit-v0", depth=4, width=4, stop_action=True)
+    config = MCTSConfig(simulations=simulations)
+    policy = make_mcts_policy(env, params, config)
+    _, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(jax.random.split(jax.random.key(0), batch), params)
+    tree = jax.jit(policy.search)(jax.random.key(1), states).search_tree
+    qtransform = mctx.qtransform_completed_by_mix_value
+    qtransform = floor_qtransform(qtransform) if config.q_floor else qtransform
+    rows = jnp.arange(batch)
+
+    def walk(choose):
+        def step(_, node):
+            child = tree.children_index[rows, node, choose(node)]
+            return jnp.where(child == mctx.Tree.UNVISITED, mctx.Tree.ROOT_INDEX, child)
+
+        return jax.jit(lambda: jax.lax.fori_loop(0, steps, step, jnp.zeros(batch, jnp.int32)))
+
+    rule = functools.partial(mctx.gumbel_muzero_interior_action_selection, qtransform=qtransform)
+    runs = {
+        "rule": walk(lambda node: jax.vmap(lambda t, n: rule(None, t, n, 1.0))(tree, node)),
+        "gathers": walk(lambda node: jnp.argmax(tree.children_prior_logits[rows, node], axis=-1)),
+    }
+    t = side_by_side({k: lambda f=f: jax.block_until_ready(f()) for k, f in runs.items()}, repeats)
+    return {"simulations": simulations, "batch": batch, **{f"{k}_us": 1e6 * v["median_s"] / steps for k, v in t.items()}}
+
+
 def walk_lengths(parents: np.ndarray) -> dict:
     """Edges walked per search: per lane (mean), and in lockstep (each simulation's deepest lane, summed).
 
@@ -1004,6 +1041,15 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
             f"| {r['vs_mctx']:.2f}x | {fmt(r['simulations_per_s'])} | {r['mean_walk_per_lane']:.0f} | {r['lockstep_walk']}"
             f" | {per_edge:.0f} | {r['compile_s']:.1f} | {r['same_actions']} |"
         )
+    step = report.get("mcts_walk_step")
+    if step:
+        lines += [
+            "",
+            (f"One lockstep step of the walk down (batch {step['batch']}, {step['simulations']}-simulation trees,"
+             f" `bench_walk_step`): {step['rule_us']:.0f} us with the Gumbel interior rule, {step['gathers_us']:.0f} us"
+             " for its gathers alone; the rest is the rule's arithmetic, which the vmapped walk runs for every lane,"
+             " those already at their leaf included."),
+        ]
     lines += ["", *(verdict(k) for k in ("mcts_vs_mctx_64", "mcts_vs_mctx_256") if k in t)]
     mcts = list(report["mcts"].values())
     for a, b in itertools.pairwise(mcts):
@@ -1180,8 +1226,13 @@ MISS_NOTES = {
         " from 16 to 256 simulations), so at 64 simulations it is short of 2.5x. The walk columns say why:"
         " the vmapped walk down and the backup run until each simulation's deepest lane is done, so the edges"
         " walked in lockstep grow much faster than any lane's own walk (deep lanes reach the env's horizon),"
-        " while the time per lockstep edge stays of one size. Flattening the time per simulation needs lanes"
-        " that do not wait for each other (or a `max_depth` cap, which changes the search); left open in issue 12."
+        " while the time per lockstep edge stays of one size, most of it the selection rule's arithmetic (the"
+        " walk-step line above). Flattening the time per simulation needs lanes that do not wait for each other"
+        " (or a `max_depth` cap, which changes the search). Tried and dropped (measured in issue 12's closing note):"
+        " gathering the whole backup in one loop, then one scatter per array (bitwise equal, barely faster); and"
+        " keeping each node's interior action, recomputed only for the nodes a simulation changed, batched (a"
+        " flat time per simulation, but slower below 256 simulations, and not bitwise at XLA's default"
+        " optimisation, where the batched rule rounds differently and near-ties break otherwise)."
     ),
     "solver_vs_numpy": (
         "Gather-bound: every path reads each gate's fan-in words with an element gather, which XLA CPU runs as a"
@@ -1340,6 +1391,8 @@ def main(argv=None) -> int:
         sims = (4,) if args.smoke else (16, 64, 256)
         batch = 8 if args.smoke else 256
         report["mcts"] = {str(n): bench_mcts(n, batch, repeats) for n in sims}
+        report["mcts_walk_step"] = step = bench_walk_step(4 if args.smoke else 64, batch, repeats)
+        log(f"mcts walk step ({step['simulations']}-simulation trees): {step['rule_us']:.0f} us, gathers alone {step['gathers_us']:.0f} us")
         for n in (64, 256):
             if str(n) in report["mcts"]:
                 report[f"mcts_vs_mctx_{n}"] = report["mcts"][str(n)]["vs_mctx"]
