@@ -1231,8 +1231,8 @@ MISS_NOTES = {
         " (or a `max_depth` cap, which changes the search). Tried and dropped (measured in issue 12's closing note):"
         " gathering the whole backup in one loop, then one scatter per array (bitwise equal, barely faster); and"
         " keeping each node's interior action, recomputed only for the nodes a simulation changed, batched (a"
-        " flat time per simulation, but slower below 256 simulations, and not bitwise at XLA's default"
-        " optimisation, where the batched rule rounds differently and near-ties break otherwise)."
+        " flat time per simulation, but slower below 256 simulations, and not bitwise: evaluated batched over"
+        " nodes, the rule's floats differ slightly and near-ties break otherwise)."
     ),
     "solver_vs_numpy": (
         "Gather-bound: every path reads each gate's fan-in words with an element gather, which XLA CPU runs as a"
