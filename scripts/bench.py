@@ -1259,8 +1259,9 @@ MISS_NOTES = {
         " resets: every env draws a fresh circuit on every step (about 4,000 XLA thunks per step; a reset costs some"
         " 20 plain steps, nearly all of it in the generator's random draws). What would close the gap: the one-call"
         " generator and resets only where episodes ended (bitwise the same; about 1.1x on this config when measured"
-        " here, `PPO(partial_reset=True)`), and fewer, larger kernels in the update phase (e.g. Adam over one flat"
-        " vector, which changes the optimizer state's layout in checkpoints)."
+        " here, `PPO(partial_reset=True)`), and fewer, larger kernels in the update phase. Adam and the clip over one"
+        " flat vector (`optax.flatten`) did not give them: its update phase overlapped the per-leaf one across repeats"
+        " (issue 12's closing note)."
     ),
     "ppo_vs_rejax": (
         "The env code is the same on both sides (each resets every env on every step), so a miss is in the rollout's"
