@@ -122,10 +122,13 @@ def test_same_seed_same_numbers_and_chunking_does_not_matter(trained):
 
 
 def test_seeds_are_vmapped_independently():
-    cfg = small_config("num_seeds=2", "ppo.total_timesteps=4096", "ppo.num_envs=16", "ppo.num_steps=8")
+    # A small mlp: what is checked is the seed axis, not the network (two compiles of the gnn cost 40 s).
+    sizes = ("ppo.total_timesteps=4096", "ppo.num_envs=16", "ppo.num_steps=8", "network.family=mlp", "network.depth=4",
+             "network.width=16")
+    cfg = small_config("num_seeds=2", *sizes)
     trainer = Trainer(cfg)
     both, _ = trainer.run_chunk(trainer.init(seed_keys(cfg)), 2)
-    single_cfg = small_config("ppo.total_timesteps=4096", "ppo.num_envs=16", "ppo.num_steps=8")
+    single_cfg = small_config(*sizes)
     single = Trainer(single_cfg)
     first, _ = single.run_chunk(single.init(seed_keys(single_cfg)), 2)
     chex.assert_trees_all_close(
