@@ -45,6 +45,9 @@ class NetworkConfig:
       iterations_per_depth, extra_iterations, max_iterations: recurrent only:
         T = clip(ceil(iterations_per_depth * D_obs) + extra_iterations, 1,
         max_iterations), D_obs = the deepest node in the observation.
+      mean_aggregates: gnn and recurrent: also feed each block the means
+        (sum / count) over fan-in and fan-out; False drops them, a cheaper
+        block (docs/design/networks.md).
     """
 
     family: str = "mlp"
@@ -53,6 +56,7 @@ class NetworkConfig:
     iterations_per_depth: float = 1.0
     extra_iterations: int = 1
     max_iterations: int = 64
+    mean_aggregates: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +94,8 @@ def validate(config: NetworkConfig) -> None:
         raise ValueError(f"mlp depth must be a positive multiple of 4, got {config.depth!r}")
     if config.family == "gnn" and (not is_integer(config.depth) or config.depth < 1):
         raise ValueError(f"gnn depth (message-passing layers) must be a positive integer, got {config.depth!r}")
+    if not isinstance(config.mean_aggregates, bool | np.bool_):
+        raise ValueError(f"mean_aggregates must be true or false, got {config.mean_aggregates!r}")
     if config.family == "recurrent":
         ipd = config.iterations_per_depth
         if not isinstance(ipd, (int, float, np.number)) or not math.isfinite(ipd) or ipd < 0:
@@ -245,11 +251,17 @@ class MessageBlock(nn.Module):
     """One message-passing step over the circuit's edges (both directions)."""
 
     width: int
+    mean_aggregates: bool = True
 
     @nn.compact
     def __call__(self, h: jax.Array, fanin: jax.Array | Edges) -> jax.Array:
         x = nn.LayerNorm(name="norm")(h)
-        z = jnp.concatenate([x, *fanin_aggregate(x, fanin), *fanout_aggregate(x, fanin)], axis=-1)
+        total, mean, hi, lo = fanin_aggregate(x, fanin)
+        up_total, up_mean = fanout_aggregate(x, fanin)
+        if self.mean_aggregates:
+            z = jnp.concatenate([x, total, mean, hi, lo, up_total, up_mean], axis=-1)
+        else:
+            z = jnp.concatenate([x, total, hi, lo, up_total], axis=-1)
         u = nn.swish(_dense(self.width, name="mix")(z))
         return h + _dense(self.width, name="out")(u)
 
@@ -288,10 +300,11 @@ class GNN(nn.Module):
     depth: int = 4
     width: int = 64
     flat: bool = True
+    mean_aggregates: bool = True
 
     def setup(self):
         self.embed = _dense(self.width)
-        self.blocks = [MessageBlock(self.width) for _ in range(self.depth)]
+        self.blocks = [MessageBlock(self.width, self.mean_aggregates) for _ in range(self.depth)]
         self.heads = GraphHeads(self.dims)
 
     def node_embeddings(self, obs: Observation) -> jax.Array:
@@ -311,11 +324,12 @@ class _GuardedBlock(nn.Module):
     """A `MessageBlock` step that is the identity once `step >= iterations` (per node: int[N, 1])."""
 
     width: int
+    mean_aggregates: bool = True
 
     @nn.compact
     def __call__(self, carry, fanin: jax.Array | Edges, iterations):
         h, step = carry
-        new = MessageBlock(self.width, name="block")(h, fanin)
+        new = MessageBlock(self.width, self.mean_aggregates, name="block")(h, fanin)
         return (jnp.where(step < iterations, new, h), step + 1), None
 
 
@@ -339,6 +353,7 @@ class RecurrentGNN(nn.Module):
     max_iterations: int = 64
     unrolled: bool = True
     flat: bool = True
+    mean_aggregates: bool = True
 
     @property
     def static_iterations(self) -> int:
@@ -357,7 +372,7 @@ class RecurrentGNN(nn.Module):
             length=self.static_iterations,
             unroll=self.static_iterations if self.unrolled else 1,
         )
-        self.loop = loop(self.width, name="loop")
+        self.loop = loop(self.width, self.mean_aggregates, name="loop")
         self.heads = GraphHeads(self.dims)
 
     def iterations(self, obs: Observation) -> jax.Array:
@@ -425,13 +440,14 @@ def make_network(config: NetworkConfig, env) -> nn.Module:
     if config.family == "mlp":
         return ResidualMLP(dims, depth=config.depth, width=config.width)
     if config.family == "gnn":
-        return GNN(dims, depth=config.depth, width=config.width)
+        return GNN(dims, depth=config.depth, width=config.width, mean_aggregates=bool(config.mean_aggregates))
     return RecurrentGNN(
         dims,
         width=config.width,
         iterations_per_depth=float(config.iterations_per_depth),
         extra_iterations=int(config.extra_iterations),
         max_iterations=int(config.max_iterations),
+        mean_aggregates=bool(config.mean_aggregates),
     )
 
 

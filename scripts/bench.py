@@ -455,6 +455,15 @@ def bench_rolled_recurrent(config, trainer, state, updates: int, repeats: int, n
     }
 
 
+def bench_without_means(family: str, smoke: bool, updates: int, repeats: int, run) -> dict:
+    """PPO with the graph blocks' mean aggregates dropped (`mean_aggregates=False`) against the default, side by side."""
+    config = train_config(family, smoke)
+    config = dataclasses.replace(config, network=dataclasses.replace(config.network, mean_aggregates=False))
+    _, state, compiled, _ = compile_trainer(config, updates)
+    t = side_by_side({"with": run, "without": lambda: jax.block_until_ready(compiled(state))}, repeats)
+    return {"time": t, "ratio": t["with"]["median_s"] / t["without"]["median_s"]}
+
+
 def env_steps_only(ppo, num_steps: int):
     """`f(env_state, key) -> (env_state, reward sum)`: the PPO rollout's env steps alone, random legal actions, no network.
 
@@ -514,6 +523,7 @@ def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: f
     run = lambda: jax.block_until_ready(compiled(state))
     rolled = bench_rolled_recurrent(config, trainer, state, updates, repeats, run) if family == "recurrent" else None
     phases = bench_ppo_phases(family, smoke, updates, repeats) if family == "mlp" else None
+    no_means = bench_without_means(family, smoke, updates, repeats, run) if family != "mlp" else None
     if rolled:
         t = rolled["time"]["new"]
     elif phases:
@@ -528,6 +538,7 @@ def bench_training(family: str, smoke: bool, repeats: int, updates: int, peak: f
         "gflops_per_s": gflops,
         "fraction_of_matmul_peak": None if gflops is None or not peak else gflops / peak,
         "vs_rolled": rolled,
+        "without_means": no_means,
         "phases": phases,
         "family": family,
         "network": dataclasses.asdict(net),
@@ -993,6 +1004,11 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
             " A family's GFLOP/s is estimated from XLA's cost analysis of one network apply (the recurrent block"
             " counted T(obs) times) x batch x (1 forward + 3 x update epochs for forward and backward)."),
         ]
+    cheaper = {f: r["without_means"]["ratio"] for f, r in report["training"].items() if r.get("without_means")}
+    if cheaper:
+        lines += ["", ("Dropping the blocks' mean aggregates (`network.mean_aggregates: false`), side by side with the"
+                       " default: " + ", ".join(f"{f} {v:.2f}x" for f, v in cheaper.items()) + " the env-steps/s."
+                       " Whether the ratio holds: docs/design/networks.md.")]
     if "recurrent_vs_rolled" in report:
         rolled = report["training"]["recurrent"]["vs_rolled"]
         lines += ["", (f"Recurrent PPO against today's path (rolled `nn.scan`, edge bookkeeping every iteration, vmapped"
@@ -1364,6 +1380,7 @@ def main(argv=None) -> int:
                 + ("" if frac is None else f", {r['gflops_per_s']:.2f} GFLOP/s = {100 * frac:.1f}% of matmul peak")
                 + ("" if r["vs_rolled"] is None else f", {r['vs_rolled']['ratio']:.2f}x the rolled loop"
                    f" ({r['vs_rolled']['flat_vs_unrolled']:.2f}x the unrolled loop without flat aggregation)")
+                + ("" if not r.get("without_means") else f"; without the mean aggregates {r['without_means']['ratio']:.2f}x")
             )
         report.update(matmul_peak=peak)
         if "recurrent" in training:

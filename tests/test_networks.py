@@ -352,6 +352,34 @@ def test_recurrent_block_evaluates_one_layer_per_iteration(alternating_stop):
     assert not np.any(wrong & real & shallow)
 
 
+@pytest.mark.parametrize("family", ["gnn", "recurrent"])
+def test_block_without_means_is_the_block_with_zero_mean_weights(family, alternating_stop):
+    """mean_aggregates=False drops the fan-in and fan-out means: the same outputs as the full block
+    whose mix weights on the two means are zero (so the features are concatenated in the same order)."""
+    obs = varied_batch(alternating_stop)
+    full = networks.make_network(CONFIGS[family], alternating_stop.env)
+    cheap = networks.make_network(dataclasses.replace(CONFIGS[family], mean_aggregates=False), alternating_stop.env)
+    params = init_params(family, alternating_stop, index(obs, 0))
+    w = CONFIGS[family].width
+    means = np.r_[2 * w : 3 * w, 6 * w : 7 * w]  # rows of [x, sum, mean, max, min, up_sum, up_mean]
+
+    def mix_kernels(edit):
+        return jax.tree_util.tree_map_with_path(
+            lambda path, x: edit(x) if [getattr(k, "key", None) for k in path][-2:] == ["mix", "kernel"] else x, params
+        )
+
+    zeroed = mix_kernels(lambda k: k.at[means].set(0.0))
+    dropped = mix_kernels(lambda k: jnp.delete(k, means, axis=0))
+    assert networks.param_count(dropped) < networks.param_count(params)
+    assert jax.tree.structure(jax.eval_shape(cheap.init, KEY, index(obs, 0))) == jax.tree.structure(dropped)
+    want = jax.jit(jax.vmap(full.apply, in_axes=(None, 0)))(zeroed, obs)
+    got = jax.jit(jax.vmap(cheap.apply, in_axes=(None, 0)))(dropped, obs)
+    for a, b in zip(want, got):
+        assert_matmul_close(b, a)
+    # Not vacuous: with its mean weights the full block gives other outputs.
+    assert not np.allclose(jax.jit(jax.vmap(full.apply, in_axes=(None, 0)))(params, obs)[0], want[0])
+
+
 def test_validate():
     networks.validate(NetworkConfig())
     for family in networks.FAMILIES:
@@ -365,6 +393,7 @@ def test_validate():
         (NetworkConfig(family="recurrent", max_iterations=0), "max_iterations"),
         (NetworkConfig(family="recurrent", iterations_per_depth=-1.0), "iterations_per_depth"),
         (NetworkConfig(family="recurrent", extra_iterations=-1), "extra_iterations"),
+        (NetworkConfig(family="gnn", mean_aggregates="no"), "mean_aggregates"),
     ]
     for config, words in bad:
         with pytest.raises(ValueError, match=words) as err:

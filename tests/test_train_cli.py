@@ -194,3 +194,20 @@ def test_two_devices_train_like_one():
     result = subprocess.run([sys.executable, "-c", TWO_DEVICES], check=False, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_compare_runs_replays_the_runs_own_evaluation(full_run, tmp_path):
+    """scripts/compare_runs.py plays a run's eval episodes again: the mean ratio of eval.json, with an interval."""
+    out = tmp_path / "compare.json"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts/compare_runs.py"), str(full_run), str(full_run), "--json",
+                           str(out)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    want = json.loads((full_run / "eval.json").read_text())["mean_ratio"]
+    assert len(rows) == 2 and rows[0]["mean_ratio"] == rows[1]["mean_ratio"]
+    assert rows[0]["seed_mean_ratios"][0] == pytest.approx(want, abs=1e-9)
+    assert rows[0]["mean_ratio"]["low"] <= rows[0]["mean_ratio"]["mean"] <= rows[0]["mean_ratio"]["high"]
+    bad = subprocess.run([sys.executable, str(root / "scripts/compare_runs.py"), str(tmp_path / "missing")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a training run" in bad.stderr

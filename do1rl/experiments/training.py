@@ -25,6 +25,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import time
 from pathlib import Path
@@ -61,7 +62,7 @@ def train_run(
     resume: bool = False,
     devices: int = 1,
     progress: bool = True,
-    log=print,
+    log=None,
 ) -> int:
     """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED).
 
@@ -70,6 +71,8 @@ def train_run(
     process, cannot be made, already holds a run (without `resume`), or
     holds none to resume.
     """
+    if log is None:  # printed lines reach a redirected log as they are written
+        log = functools.partial(print, flush=True)
     with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
         trainer = build_trainer(config, devices)
         run_dir = Path(run_dir)
