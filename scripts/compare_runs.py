@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from do1rl.core.solver import approximation_ratio
-from do1rl.evaluation.play import episode_keys
+from do1rl.evaluation.play import play
 from do1rl.evaluation.stats import seed_episode_interval
 from do1rl.experiments.checkpoint import CheckpointError
 from do1rl.experiments.config import ConfigError
@@ -30,11 +30,10 @@ from do1rl.experiments.sweep.evaluate import seed_players
 def run_rows(run_dir: Path, episodes: int, seed: int) -> dict:
     """Per-episode ratios and regrets of every seed of `run_dir` on `episodes` episodes of `seed`."""
     run = load_run(run_dir)
-    keys = episode_keys(seed, 0, episodes)
     ratios, regrets = [], []
     for player in seed_players(run.env, run.ppo, run.params):
-        out = player(run.env_params, keys)
-        returns, optimal = np.asarray(out.returns), np.asarray(out.optimal)
+        out = play(run.env, run.env_params, None, episodes=episodes, seed=seed, player=player)
+        returns, optimal = out.returns, out.optimal
         ratios.append(np.asarray(approximation_ratio(returns, optimal)))
         regrets.append(optimal - returns)
     return {"config": run.config, "ratios": ratios, "regrets": regrets}

@@ -53,6 +53,14 @@ def table(header, rows) -> str:
     return "\n".join(out + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def two_tables(title: str, header: list[str], first: tuple[str, list], second: tuple[str, list], figure: str) -> list[str]:
+    """A report section: its title, two (intro, rows) tables under one header, and a figure."""
+    lines = [title, ""]
+    for intro, body in (first, second):
+        lines += [intro, "", table(header, body), ""]
+    return [*lines, figure, ""]
+
+
 def label(r: dict) -> str:
     a = r["agent"]
     if a in FIXED_DEPTH:
@@ -91,20 +99,13 @@ def generalisation_section(rows: list[dict], ceiling: dict) -> tuple[list[str], 
     body_choice = [[name] + [show(interval(agents[name].get(d), "first_choice_accuracy")) for d in depths] for name in order]
     if ceiling:
         body_ratio.append(["L = 3 message-passing ceiling (upper bound)"] + [f"{ceiling.get(d, float('nan')):.3f}" for d in depths])
-    lines = [
+    lines = two_tables(
         "### (a) Ratio and first-choice accuracy vs test depth",
-        "",
-        "Mean approximation ratio r / r* (95% CI over seeds and episodes):",
-        "",
-        table(["agent"] + [f"D = {d}" for d in depths], body_ratio),
-        "",
-        "First-choice accuracy (the forced choice at t = 0 picks the circuit with the larger V*; ties right):",
-        "",
-        table(["agent"] + [f"D = {d}" for d in depths], body_choice),
-        "",
+        ["agent"] + [f"D = {d}" for d in depths],
+        ("Mean approximation ratio r / r* (95% CI over seeds and episodes):", body_ratio),
+        ("First-choice accuracy (the forced choice at t = 0 picks the circuit with the larger V*; ties right):", body_choice),
         "![Generalisation](figures/generalisation.png)",
-        "",
-    ]
+    )
     verdicts = {}
     for name in order:
         rows_by_depth = agents[name]
@@ -242,20 +243,13 @@ def horizon_section(rows: list[dict]) -> tuple[list[str], dict]:
         agents.setdefault(label(r), {})[int(r["horizon"])] = r
     body = [[name] + [show(interval(agents[name].get(h), "mean_regret")) for h in horizons] for name in sorted(agents)]
     body_ratio = [[name] + [show(interval(agents[name].get(h))) for h in horizons] for name in sorted(agents)]
-    lines = [
+    lines = two_tables(
         "### (e) Regret vs horizon on chain-prefixed DO1 (full game)",
-        "",
-        "Mean regret r* - r (95% CI); columns are the env's largest horizon H = max(K, |C|) for each chain length:",
-        "",
-        table(["agent"] + [f"H = {h}" for h in horizons], body),
-        "",
-        "Mean approximation ratio:",
-        "",
-        table(["agent"] + [f"H = {h}" for h in horizons], body_ratio),
-        "",
+        ["agent"] + [f"H = {h}" for h in horizons],
+        ("Mean regret r* - r (95% CI); columns are the env's largest horizon H = max(K, |C|) for each chain length:", body),
+        ("Mean approximation ratio:", body_ratio),
         "![Horizon](figures/horizon_ci.png)",
-        "",
-    ]
+    )
     verdicts = {}
     for name, by in agents.items():
         verdicts[name] = change_verdict(interval(by.get(horizons[0]), "mean_regret"), interval(by.get(horizons[-1]), "mean_regret"))
