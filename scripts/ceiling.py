@@ -14,7 +14,12 @@ d1-stratified family by reweighting unconditioned draws with
   matter (fresh permutations make the count a Markov chain), so conditional
   expectations there come from the draws in the same (count, kind) cell.
 
-Usage: python scripts/ceiling.py [--depths 8 12 16] [--blocks 1 2 3 4] [--samples 200000]
+With --exact-paths N it also prints the exact one-shot DO1 ceiling of
+`do1rl.evaluation.decisive` (exact expectations from the count chain,
+averaged over N stratified count paths x every k in 1..D); --blocks 0 (the
+policy that knows the inputs, D, k and the kinds) has only that column.
+
+Usage: python scripts/ceiling.py [--depths 8 12 16] [--blocks 1 2 3 4] [--samples 200000] [--exact-paths 0]
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from do1rl.core import solver
+from do1rl.core import count_chain, solver
 from do1rl.core.biregular import LayeredBiregular
 from do1rl.core.circuit import AND
 
@@ -111,6 +116,16 @@ def bounds(ones, d1, first_and, weight, width: int, blocks: int) -> tuple[float,
     return float(weight @ one_shot), float(weight @ do1), float(weight @ forced)
 
 
+def exact_one_shot_do1(width: int, depth: int, k: int, p_one: float, blocks: int, paths: int, seed: int) -> float:
+    """The exact one-shot DO1 ceiling (decisive.ceiling_ratio) over `paths` stratified count paths x k in 1..D."""
+    from do1rl.evaluation.decisive import ceiling_ratio
+
+    counts, kinds, _ = count_chain.sample_paths(width, depth, k, p_one, paths, np.random.default_rng(seed))
+    ks = np.tile(np.arange(1, depth + 1), paths)
+    ones, inputs_one, first_and = (np.repeat(x, depth, axis=0) for x in (counts[:, 1:], counts[:, 0], kinds))
+    return ceiling_ratio(ones, inputs_one, first_and, ks, width, k, p_one, blocks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depths", type=int, nargs="+", default=[8, 12, 16])
@@ -120,20 +135,26 @@ def main() -> None:
     parser.add_argument("--p-one", type=float, default=0.6)
     parser.add_argument("--samples", type=int, default=200000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--exact-paths", type=int, default=0, help="also the exact one-shot DO1 ceiling over this many count paths")
     parser.add_argument("--json", type=Path, help="also write {D: {L: {one_shot, one_shot_do1, forced_choice}}} here")
     args = parser.parse_args()
     table: dict = {}
     print(f"width {args.width}, k {args.k}, p_one {args.p_one}, d1-stratified, {args.samples} draws per depth")
-    print(f"{'D':>3} {'L':>3} {'one-shot':>9} {'one-shot DO1':>13} {'DO1 forced choice':>18}")
+    print(f"{'D':>3} {'L':>3} {'one-shot':>9} {'one-shot DO1':>13} {'DO1 forced choice':>18} {'exact one-shot DO1':>19}")
     for depth in args.depths:
         ones, d1, first_and = draws(args.width, depth, args.k, args.p_one, args.samples, args.seed)
         weight = stratified_weights(d1, depth)
         for blocks in args.blocks:
-            one_shot, do1, forced = bounds(ones, d1, first_and, weight, args.width, blocks)
-            print(f"{depth:>3} {blocks:>3} {one_shot:>9.3f} {do1:>13.3f} {forced:>18.3f}")
-            table.setdefault(str(depth), {})[str(blocks)] = {
-                "one_shot": one_shot, "one_shot_do1": do1, "forced_choice": forced
-            }
+            row = {}
+            if blocks >= 1:
+                one_shot, do1, forced = bounds(ones, d1, first_and, weight, args.width, blocks)
+                row = {"one_shot": one_shot, "one_shot_do1": do1, "forced_choice": forced}
+            if args.exact_paths:
+                row["exact_one_shot_do1"] = exact_one_shot_do1(args.width, depth, args.k, args.p_one, blocks, args.exact_paths, args.seed)
+            cells = [row.get(n) for n in ("one_shot", "one_shot_do1", "forced_choice", "exact_one_shot_do1")]
+            shown = [f"{v:.3f}" if v is not None else "-" for v in cells]
+            print(f"{depth:>3} {blocks:>3} {shown[0]:>9} {shown[1]:>13} {shown[2]:>18} {shown[3]:>19}")
+            table.setdefault(str(depth), {})[str(blocks)] = row
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(table, indent=1))
