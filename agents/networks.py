@@ -20,7 +20,9 @@ import numpy as np
 from do1rl.core.checks import is_integer
 from do1rl.envs.types import Observation
 
-FAMILIES = ("mlp", "gnn", "recurrent")
+FAMILIES = ("mlp", "gnn", "recurrent", "bottleneck")
+# Weight-tied families whose iteration count T follows the observation (and can be forced at test).
+RECURRENT_FAMILIES = ("recurrent", "bottleneck")
 
 NUM_NODE_TYPES = 5
 NODE_FEATURES = NUM_NODE_TYPES + 4  # one-hot type, selected, circuit_id, depth, legal
@@ -38,16 +40,19 @@ class NetworkConfig:
     """Which network and how big.
 
     Attributes:
-      family: "mlp", "gnn" or "recurrent".
+      family: "mlp", "gnn", "recurrent" or "bottleneck".
       depth: mlp: Dense layers inside the residual blocks (a positive multiple
-        of 4); gnn: message-passing blocks L; recurrent: ignored.
+        of 4); gnn: message-passing blocks L; recurrent, bottleneck: ignored.
       width: hidden size.
-      iterations_per_depth, extra_iterations, max_iterations: recurrent only:
-        T = clip(ceil(iterations_per_depth * D_obs) + extra_iterations, 1,
-        max_iterations), D_obs = the deepest node in the observation.
+      iterations_per_depth, extra_iterations, max_iterations: recurrent and
+        bottleneck: T = clip(ceil(iterations_per_depth * D_obs) +
+        extra_iterations, 1, max_iterations), D_obs = the deepest node in the
+        observation.
       mean_aggregates: gnn and recurrent: also feed each block the means
         (sum / count) over fan-in and fan-out; False drops them, a cheaper
         block (docs/design/networks.md).
+      recall: recurrent: feed the embedded node input to every iteration
+        (Deep Thinking's recall); the bottleneck always does.
     """
 
     family: str = "mlp"
@@ -57,6 +62,7 @@ class NetworkConfig:
     extra_iterations: int = 1
     max_iterations: int = 64
     mean_aggregates: bool = True
+    recall: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +75,18 @@ class EnvDims:
     max_depth: int
     max_horizon: int
     stop_action: bool
+    depth_scale: int = 0  # normalises depth features; 0 = max_depth
+    horizon_scale: int = 0  # normalises steps_left; 0 = max_horizon
 
 
-def env_dims(env) -> EnvDims:
-    """The static sizes of `env` (any object with the env's size attributes)."""
+def env_dims(env, scales_of=None) -> EnvDims:
+    """The static sizes of `env` (any object with the env's size attributes).
+
+    `scales_of`: another env (the training env) whose max depth and horizon
+    normalise the features, so a graph net trained there reads the same
+    features on a larger `env`.
+    """
+    ref = env if scales_of is None else scales_of
     return EnvDims(
         num_nodes=int(env.num_nodes),
         fanin_slots=int(env.fanin_slots),
@@ -80,7 +94,17 @@ def env_dims(env) -> EnvDims:
         max_depth=int(env.max_depth),
         max_horizon=int(env.max_horizon),
         stop_action=bool(env.stop_action),
+        depth_scale=int(ref.max_depth),
+        horizon_scale=int(ref.max_horizon),
     )
+
+
+def _depth_scale(dims) -> int:
+    return max(getattr(dims, "depth_scale", 0) or dims.max_depth, 1)
+
+
+def _horizon_scale(dims) -> int:
+    return max(getattr(dims, "horizon_scale", 0) or dims.max_horizon, 1)
 
 
 def validate(config: NetworkConfig) -> None:
@@ -94,9 +118,10 @@ def validate(config: NetworkConfig) -> None:
         raise ValueError(f"mlp depth must be a positive multiple of 4, got {config.depth!r}")
     if config.family == "gnn" and (not is_integer(config.depth) or config.depth < 1):
         raise ValueError(f"gnn depth (message-passing layers) must be a positive integer, got {config.depth!r}")
-    if not isinstance(config.mean_aggregates, bool | np.bool_):
-        raise ValueError(f"mean_aggregates must be true or false, got {config.mean_aggregates!r}")
-    if config.family == "recurrent":
+    for name in ("mean_aggregates", "recall"):
+        if not isinstance(getattr(config, name), bool | np.bool_):
+            raise ValueError(f"{name} must be true or false, got {getattr(config, name)!r}")
+    if config.family in RECURRENT_FAMILIES:
         ipd = config.iterations_per_depth
         if not isinstance(ipd, (int, float, np.number)) or not math.isfinite(ipd) or ipd < 0:
             raise ValueError(f"iterations_per_depth must be a finite number >= 0, got {ipd!r}")
@@ -114,7 +139,7 @@ def node_features(obs: Observation, dims) -> jax.Array:
     columns = [
         obs.selected.astype(jnp.float32),
         obs.circuit_id.astype(jnp.float32),
-        obs.depth.astype(jnp.float32) / max(dims.max_depth, 1),
+        obs.depth.astype(jnp.float32) / _depth_scale(dims),
         obs.action_mask[..., :n].astype(jnp.float32),
     ]
     return jnp.concatenate([one_hot, jnp.stack(columns, axis=-1)], axis=-1)
@@ -124,7 +149,7 @@ def global_features(obs: Observation, dims) -> jax.Array:
     """float32[..., 3]: steps_left / max_horizon, no-op legal, STOP legal (0 without STOP)."""
     n = dims.num_nodes
     mask = obs.action_mask.astype(jnp.float32)
-    steps = jnp.asarray(obs.steps_left, jnp.float32) / max(dims.max_horizon, 1)
+    steps = jnp.asarray(obs.steps_left, jnp.float32) / _horizon_scale(dims)
     stop = mask[..., n + 1] if dims.stop_action else jnp.zeros_like(steps)
     return jnp.stack([steps, mask[..., n], stop], axis=-1)
 
@@ -225,15 +250,29 @@ def _dense(features: int, init=_HIDDEN, name: str | None = None) -> nn.Dense:
     return nn.Dense(features, kernel_init=init, bias_init=_ZEROS, name=name)
 
 
+def _rows_last(rows: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """[R, B * N, 2] per-row node outputs of a flat graph -> [..., R, N, 2] (batch dims first)."""
+    r = rows.shape[0]
+    out = rows.reshape(r, *batch_shape, -1, rows.shape[-1])
+    return jnp.moveaxis(out, 0, -3)
+
+
 class ResidualMLP(nn.Module):
     """The "mlp" family: a residual MLP on the flattened observation."""
 
     dims: EnvDims
     depth: int = 8
     width: int = 64
+    node_values: bool = False
+
+    def __call__(self, obs: Observation, iterations=None) -> tuple[jax.Array, jax.Array]:
+        logits, value, _ = self.with_node_values(obs)
+        return logits, value
 
     @nn.compact
-    def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
+    def with_node_values(self, obs: Observation, iterations=None, no_grad=None):
+        """(logits, value, node log-probs [1, N, 2] or None): one row, from the last layer."""
+        del iterations, no_grad
         h = _dense(self.width, name="embed")(flat_features(obs, self.dims))
         h = nn.swish(nn.LayerNorm(name="embed_norm")(h))
         for b in range(self.depth // 4):
@@ -244,7 +283,11 @@ class ResidualMLP(nn.Module):
             h = h + skip
         logits = _dense(self.dims.num_actions, _POLICY, name="policy")(h)
         value = _dense(1, _VALUE, name="value")(h)[0]
-        return logits, value
+        rows = None
+        if self.node_values:
+            node = _dense(2 * self.dims.num_nodes, name="node_value")(h).reshape(1, self.dims.num_nodes, 2)
+            rows = jax.nn.log_softmax(node)
+        return logits, value, rows
 
 
 class MessageBlock(nn.Module):
@@ -254,16 +297,26 @@ class MessageBlock(nn.Module):
     mean_aggregates: bool = True
 
     @nn.compact
-    def __call__(self, h: jax.Array, fanin: jax.Array | Edges) -> jax.Array:
+    def __call__(self, h: jax.Array, fanin: jax.Array | Edges, recall: jax.Array | None = None) -> jax.Array:
         x = nn.LayerNorm(name="norm")(h)
         total, mean, hi, lo = fanin_aggregate(x, fanin)
         up_total, up_mean = fanout_aggregate(x, fanin)
         if self.mean_aggregates:
-            z = jnp.concatenate([x, total, mean, hi, lo, up_total, up_mean], axis=-1)
+            parts = [x, total, mean, hi, lo, up_total, up_mean]
         else:
-            z = jnp.concatenate([x, total, hi, lo, up_total], axis=-1)
-        u = nn.swish(_dense(self.width, name="mix")(z))
+            parts = [x, total, hi, lo, up_total]
+        if recall is not None:
+            parts.append(recall)
+        u = nn.swish(_dense(self.width, name="mix")(jnp.concatenate(parts, axis=-1)))
         return h + _dense(self.width, name="out")(u)
+
+
+class NodeValueHead(nn.Module):
+    """log P(value = 0), log P(value = 1) of every node from its embedding (the auxiliary loss's decoder)."""
+
+    @nn.compact
+    def __call__(self, h: jax.Array) -> jax.Array:
+        return jax.nn.log_softmax(_dense(2, name="dense")(nn.LayerNorm(name="norm")(h)))
 
 
 class GraphHeads(nn.Module):
@@ -294,6 +347,8 @@ class GNN(nn.Module):
 
     Takes one observation or a batch [..., N] (one graph of B * N nodes, as
     `RecurrentGNN`); `flat=True` makes `apply_batch` hand it whole batches.
+    With `node_values`, a shared decoder reads every block's output (one row
+    per block) for the auxiliary loss.
     """
 
     dims: EnvDims
@@ -301,36 +356,64 @@ class GNN(nn.Module):
     width: int = 64
     flat: bool = True
     mean_aggregates: bool = True
+    node_values: bool = False
 
     def setup(self):
         self.embed = _dense(self.width)
         self.blocks = [MessageBlock(self.width, self.mean_aggregates) for _ in range(self.depth)]
         self.heads = GraphHeads(self.dims)
+        if self.node_values:
+            self.node_value = NodeValueHead()
 
-    def node_embeddings(self, obs: Observation) -> jax.Array:
-        """float32[..., N, W]: node embeddings after the last block (before the heads)."""
+    def _embeddings(self, obs: Observation) -> tuple[jax.Array, list[jax.Array]]:
         h = self.embed(graph_features(obs, self.dims))
         graph = edges(flat_fanin(obs.fanin), h.dtype)
         rows = h.reshape(-1, self.width)
+        trace = []
         for block in self.blocks:
             rows = block(rows, graph)
-        return rows.reshape(h.shape)
+            trace.append(rows)
+        return rows.reshape(h.shape), trace
 
-    def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
+    def node_embeddings(self, obs: Observation) -> jax.Array:
+        """float32[..., N, W]: node embeddings after the last block (before the heads)."""
+        return self._embeddings(obs)[0]
+
+    def __call__(self, obs: Observation, iterations=None) -> tuple[jax.Array, jax.Array]:
         return self.heads(self.node_embeddings(obs), obs.node_type)
+
+    def with_node_values(self, obs: Observation, iterations=None, no_grad=None):
+        """(logits, value, node log-probs [..., L, N, 2]): one row per block."""
+        h, trace = self._embeddings(obs)
+        logits, value = self.heads(h, obs.node_type)
+        rows = _rows_last(jnp.stack([self.node_value(t) for t in trace]), obs.node_type.shape[:-1])
+        return logits, value, rows
 
 
 class _GuardedBlock(nn.Module):
-    """A `MessageBlock` step that is the identity once `step >= iterations` (per node: int[N, 1])."""
+    """A `MessageBlock` step that is the identity once `step >= iterations` (per node: int[N, 1]).
+
+    Steps below `no_grad` (per node) pass no gradient back; with
+    `node_values` each step also emits the decoded node values.
+    """
 
     width: int
     mean_aggregates: bool = True
+    node_values: bool = False
 
     @nn.compact
-    def __call__(self, carry, fanin: jax.Array | Edges, iterations):
+    def __call__(self, carry, fanin: jax.Array | Edges, iterations, no_grad, recall):
         h, step = carry
-        new = MessageBlock(self.width, self.mean_aggregates, name="block")(h, fanin)
-        return (jnp.where(step < iterations, new, h), step + 1), None
+        new = MessageBlock(self.width, self.mean_aggregates, name="block")(h, fanin, recall)
+        new = jnp.where(step + 1 == no_grad, jax.lax.stop_gradient(new), new)
+        h = jnp.where(step < iterations, new, h)
+        out = NodeValueHead(name="node_value")(h) if self.node_values else None
+        return (h, step + 1), out
+
+
+def _per_node(values: jax.Array, num_nodes: int) -> jax.Array:
+    """int[...] per observation -> int[B * N, 1] per node of the flat graph."""
+    return jnp.repeat(jnp.asarray(values, jnp.int32).reshape(-1), num_nodes)[:, None]
 
 
 class RecurrentGNN(nn.Module):
@@ -343,7 +426,8 @@ class RecurrentGNN(nn.Module):
     `unrolled=False` is the earlier rolled loop that recomputes it every
     iteration (same parameters, same outputs bitwise; kept for the bench).
     `flat=True` makes `apply_batch` hand it whole batches; False vmaps it
-    over observations, the earlier path.
+    over observations, the earlier path. `recall=True` feeds the embedded
+    input to every iteration.
     """
 
     dims: EnvDims
@@ -354,6 +438,8 @@ class RecurrentGNN(nn.Module):
     unrolled: bool = True
     flat: bool = True
     mean_aggregates: bool = True
+    recall: bool = False
+    node_values: bool = False
 
     @property
     def static_iterations(self) -> int:
@@ -368,11 +454,11 @@ class RecurrentGNN(nn.Module):
             _GuardedBlock,
             variable_broadcast="params",
             split_rngs={"params": False},
-            in_axes=(nn.broadcast, nn.broadcast),
+            in_axes=(nn.broadcast, nn.broadcast, nn.broadcast, nn.broadcast),
             length=self.static_iterations,
             unroll=self.static_iterations if self.unrolled else 1,
         )
-        self.loop = loop(self.width, self.mean_aggregates, name="loop")
+        self.loop = loop(self.width, self.mean_aggregates, self.node_values, name="loop")
         self.heads = GraphHeads(self.dims)
 
     def iterations(self, obs: Observation) -> jax.Array:
@@ -385,17 +471,146 @@ class RecurrentGNN(nn.Module):
             obs.depth,
         )
 
-    def node_embeddings(self, obs: Observation) -> jax.Array:
-        """float32[..., N, W]: node embeddings after T iterations (before the heads)."""
+    def _run(self, obs: Observation, iterations=None, no_grad=None):
         h = self.embed(graph_features(obs, self.dims))
         table = flat_fanin(obs.fanin)
         graph = edges(table, h.dtype) if self.unrolled else table
-        node_iterations = jnp.repeat(self.iterations(obs).reshape(-1), self.dims.num_nodes)[:, None]
-        (rows, _), _ = self.loop((h.reshape(-1, self.width), jnp.int32(0)), graph, node_iterations)
-        return rows.reshape(h.shape)
+        n = self.dims.num_nodes
+        steps = self.iterations(obs) if iterations is None else iterations
+        frozen = jnp.zeros_like(steps) if no_grad is None else no_grad
+        flat = h.reshape(-1, self.width)
+        recall = flat if self.recall else None
+        (rows, _), trace = self.loop((flat, jnp.int32(0)), graph, _per_node(steps, n), _per_node(frozen, n), recall)
+        return rows.reshape(h.shape), trace
 
-    def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
-        return self.heads(self.node_embeddings(obs), obs.node_type)
+    def node_embeddings(self, obs: Observation, iterations=None) -> jax.Array:
+        """float32[..., N, W]: node embeddings after T iterations (before the heads)."""
+        return self._run(obs, iterations)[0]
+
+    def __call__(self, obs: Observation, iterations=None) -> tuple[jax.Array, jax.Array]:
+        return self.heads(self.node_embeddings(obs, iterations), obs.node_type)
+
+    def with_node_values(self, obs: Observation, iterations=None, no_grad=None):
+        """(logits, value, node log-probs [..., T_max, N, 2]): row t after t + 1 iterations."""
+        h, trace = self._run(obs, iterations, no_grad)
+        logits, value = self.heads(h, obs.node_type)
+        return logits, value, _rows_last(trace, obs.node_type.shape[:-1])
+
+
+# ----- the bottleneck recurrent net ------------------------------------------------
+UNKNOWN, VALUE_0, VALUE_1 = 0, 1, 2  # the bottleneck's node states
+LOCAL_FEATURES = NUM_NODE_TYPES + 3  # one-hot type, selected, circuit_id, legal: no depth, no size
+
+
+def local_features(obs: Observation, dims) -> jax.Array:
+    """float32[..., N, 8]: what a node is, with nothing that depends on the circuit's size."""
+    n = dims.num_nodes
+    one_hot = jax.nn.one_hot(obs.node_type.astype(jnp.int32), NUM_NODE_TYPES, dtype=jnp.float32)
+    columns = [obs.selected, obs.circuit_id, obs.action_mask[..., :n]]
+    return jnp.concatenate([one_hot, jnp.stack([c.astype(jnp.float32) for c in columns], axis=-1)], axis=-1)
+
+
+class _BottleneckStep(nn.Module):
+    """One iteration: each node's {unknown, 0, 1} distribution, re-encoded with its input and neighbours."""
+
+    width: int
+
+    @nn.compact
+    def __call__(self, carry, fanin: Edges, iterations, no_grad, x):
+        state, step = carry
+        _, mean, hi, lo = fanin_aggregate(state, fanin)
+        _, up_mean = fanout_aggregate(state, fanin)
+        z = jnp.concatenate([state, x, mean, hi, lo, up_mean], axis=-1)
+        u = nn.swish(_dense(self.width, name="dense0")(z))
+        u = nn.swish(_dense(self.width, name="dense1")(u))
+        logp = jax.nn.log_softmax(_dense(3, name="logits")(u))
+        new = jnp.exp(logp)
+        new = jnp.where(step + 1 == no_grad, jax.lax.stop_gradient(new), new)
+        live = step < iterations
+        state = jnp.where(live, new, state)
+        return (state, step + 1), jnp.log(jnp.maximum(state[:, VALUE_0:], 1e-30))
+
+
+class BottleneckRecurrent(nn.Module):
+    """The "bottleneck" family: a weight-tied recurrence on decoded node states.
+
+    Every node holds a distribution over {unknown, 0, 1}, starting at
+    "unknown"; each of T(obs) iterations re-encodes it with the node's own
+    input (recall) and the min, max and mean of its fan-in's states and the
+    mean of its fan-out's, and a small MLP gives the next distribution. Gate
+    i's logit is beta * depth_i * P_i(1), the expected reward of selecting it
+    (raw depth, so it reads the same at any size). Nothing in it depends on
+    the circuit's size, so a net trained on small circuits runs on any.
+    docs/design/networks.md.
+    """
+
+    dims: EnvDims
+    width: int = 32
+    iterations_per_depth: float = 1.0
+    extra_iterations: int = 1
+    max_iterations: int = 64
+    flat: bool = True
+    node_values: bool = True  # the node states are its decoded values
+    unroll: int = 1  # iterations per step of the compiled loop (lax.scan's unroll)
+
+    @property
+    def static_iterations(self) -> int:
+        """The most iterations any observation of this env can get."""
+        return _static_iterations(
+            self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth
+        )
+
+    def setup(self):
+        loop = nn.scan(
+            _BottleneckStep,
+            variable_broadcast="params",
+            split_rngs={"params": False},
+            in_axes=(nn.broadcast, nn.broadcast, nn.broadcast, nn.broadcast),
+            length=self.static_iterations,
+            unroll=self.unroll,
+        )
+        self.loop = loop(self.width, name="loop")
+        self.log_beta = self.param("log_beta", nn.initializers.zeros, ())
+        self.other_logits = _dense(self.dims.num_actions - self.dims.num_nodes, _POLICY)
+        self.value_head = _dense(1, _VALUE)
+
+    def iterations(self, obs: Observation) -> jax.Array:
+        """int32[...]: T for each observation."""
+        return _iterations(
+            self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth, obs.depth
+        )
+
+    def node_states(self, obs: Observation, iterations=None, no_grad=None) -> tuple[jax.Array, jax.Array]:
+        """(states float32[..., N, 3] after T iterations, log P(0), log P(1) per iteration [T_max, B * N, 2])."""
+        x = local_features(obs, self.dims).reshape(-1, LOCAL_FEATURES)
+        graph = edges(flat_fanin(obs.fanin), x.dtype)
+        n = self.dims.num_nodes
+        steps = self.iterations(obs) if iterations is None else iterations
+        frozen = jnp.zeros_like(steps) if no_grad is None else no_grad
+        start = jnp.zeros((x.shape[0], 3), x.dtype).at[:, UNKNOWN].set(1.0)
+        (state, _), trace = self.loop((start, jnp.int32(0)), graph, _per_node(steps, n), _per_node(frozen, n), x)
+        return state.reshape(*obs.node_type.shape, 3), trace
+
+    def _heads(self, obs: Observation, state: jax.Array) -> tuple[jax.Array, jax.Array]:
+        p_one = state[..., VALUE_1]
+        depth = obs.depth.astype(jnp.float32)
+        gate_logits = jnp.exp(self.log_beta) * depth * p_one
+        real = (obs.node_type != 0)[..., None]
+        count = jnp.maximum(jnp.sum(real, axis=-2), 1).astype(state.dtype)
+        mean = jnp.sum(jnp.where(real, state, 0.0), axis=-2) / count
+        best = jnp.max(jnp.where(real[..., 0], depth * p_one, 0.0), axis=-1, keepdims=True) / _depth_scale(self.dims)
+        pooled = jnp.concatenate([mean, best], axis=-1)
+        value = self.value_head(pooled)[..., 0]
+        return jnp.concatenate([gate_logits, self.other_logits(pooled)], axis=-1), value
+
+    def __call__(self, obs: Observation, iterations=None) -> tuple[jax.Array, jax.Array]:
+        return self._heads(obs, self.node_states(obs, iterations)[0])
+
+    def with_node_values(self, obs: Observation, iterations=None, no_grad=None):
+        """(logits, value, node log-probs [..., T_max, N, 2]): row t after t + 1 iterations."""
+        state, trace = self.node_states(obs, iterations, no_grad)
+        logits, value = self._heads(obs, state)
+        return logits, value, _rows_last(trace, obs.node_type.shape[:-1])
 
 
 # ----- iteration counts -------------------------------------------------------
@@ -413,7 +628,7 @@ def _iterations(ipd: float, extra: int, cap: int, max_depth: int, depth: jax.Arr
 
 
 def num_iterations(config: NetworkConfig, env, obs: Observation) -> jax.Array:
-    """int32[]: the recurrent family's T for this observation.
+    """int32[]: a recurrent family's T for this observation.
 
     T = clip(ceil(iterations_per_depth * max(obs.depth)) + extra_iterations,
     1, max_iterations), further capped by the value it takes at depth
@@ -429,36 +644,52 @@ def num_iterations(config: NetworkConfig, env, obs: Observation) -> jax.Array:
 
 
 # ----- public API ---------------------------------------------------------------
-def make_network(config: NetworkConfig, env) -> nn.Module:
+def make_network(config: NetworkConfig, env, node_values: bool = False, scales_of=None) -> nn.Module:
     """The actor-critic module for `config` on `env`.
 
     `module.init(key, obs)` / `module.apply(params, obs)` ->
-    (logits float32[A], value float32[]) for ONE observation.
+    (logits float32[A], value float32[]) for ONE observation (or a batch,
+    for `flat` graph nets). `node_values=True` adds the decoder the
+    auxiliary value loss reads (`module.apply(..., method="with_node_values")`;
+    the bottleneck always has it). `scales_of`: the training env, when a
+    graph net trained there is built for a larger `env` (`env_dims`).
     """
     validate(config)
-    dims = env_dims(env)
+    dims = env_dims(env, scales_of)
     if config.family == "mlp":
-        return ResidualMLP(dims, depth=config.depth, width=config.width)
+        return ResidualMLP(dims, depth=config.depth, width=config.width, node_values=node_values)
     if config.family == "gnn":
-        return GNN(dims, depth=config.depth, width=config.width, mean_aggregates=bool(config.mean_aggregates))
-    return RecurrentGNN(
-        dims,
-        width=config.width,
-        iterations_per_depth=float(config.iterations_per_depth),
-        extra_iterations=int(config.extra_iterations),
-        max_iterations=int(config.max_iterations),
-        mean_aggregates=bool(config.mean_aggregates),
+        return GNN(dims, depth=config.depth, width=config.width, mean_aggregates=bool(config.mean_aggregates),
+                   node_values=node_values)
+    iterations = {
+        "iterations_per_depth": float(config.iterations_per_depth),
+        "extra_iterations": int(config.extra_iterations),
+        "max_iterations": int(config.max_iterations),
+    }
+    if config.family == "bottleneck":
+        return BottleneckRecurrent(dims, width=config.width, **iterations)
+    return RecurrentGNN(dims, width=config.width, mean_aggregates=bool(config.mean_aggregates),
+                        recall=bool(config.recall), node_values=node_values, **iterations)
+
+
+def rule_iterations(network: nn.Module, obs: Observation) -> jax.Array:
+    """int32[...]: a recurrent module's T(obs) (its rule, without calling the module)."""
+    return _iterations(
+        network.iterations_per_depth, network.extra_iterations, network.max_iterations, network.dims.max_depth, obs.depth
     )
 
 
-def apply_batch(network: nn.Module, params, obs: Observation) -> tuple[jax.Array, jax.Array]:
+def apply_batch(network: nn.Module, params, obs: Observation, iterations=None, *, method=None, **kwargs):
     """(logits float32[B, A], values float32[B]) for a batch of observations.
 
-    Networks with `flat=True` take the whole batch at once; the others are vmapped over it.
+    Networks with `flat=True` take the whole batch at once; the others are
+    vmapped over it. `iterations` int[B] forces a recurrent net's T per
+    observation; `method="with_node_values"` also returns the decoded node
+    values [B, R, N, 2].
     """
     if getattr(network, "flat", False):
-        return network.apply(params, obs)
-    return jax.vmap(network.apply, in_axes=(None, 0))(params, obs)
+        return network.apply(params, obs, iterations, method=method, **kwargs)
+    return jax.vmap(lambda o, t, kw: network.apply(params, o, t, method=method, **kw))(obs, iterations, kwargs)
 
 
 def param_count(params) -> int:
@@ -466,12 +697,18 @@ def param_count(params) -> int:
     return int(sum(math.prod(np.shape(x)) for x in jax.tree.leaves(params)))
 
 
+# Dense layers per iteration of the bottleneck's update (its heads are elementwise or off the decision path).
+BOTTLENECK_LAYERS = 3
+
+
 def serial_depth(config: NetworkConfig, env, obs: Observation) -> jax.Array:
-    """int32[]: sequentially dependent Dense layers per decision (module docstring's rule)."""
+    """int32[]: sequentially dependent Dense layers per decision (docs/design/networks.md)."""
     validate(config)
     if config.family == "mlp":
         return jnp.int32(1 + config.depth + 1)
     if config.family == "gnn":
         return jnp.int32(1 + LAYERS_PER_BLOCK * config.depth + 1)
     t = num_iterations(config, env, obs)
+    if config.family == "bottleneck":
+        return (BOTTLENECK_LAYERS * t).astype(jnp.int32)
     return (1 + LAYERS_PER_BLOCK * t + 1).astype(jnp.int32)

@@ -21,7 +21,45 @@ from flax import struct
 from do1rl.agents import networks
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.solver import approximation_ratio
+from do1rl.envs.types import Observation
 from do1rl.envs.wrappers import AutoReset
+
+AUX_TARGETS = ("final", "hint")
+
+
+def node_value_loss(
+    rows: jax.Array,
+    labels: jax.Array,
+    depth: jax.Array,
+    real: jax.Array,
+    iterations: jax.Array,
+    target: str,
+    first_row: jax.Array | None = None,
+) -> jax.Array:
+    """Mean negative log-likelihood of the nodes' true values under a network's decoded rows.
+
+    Args:
+      rows: float[B, R, N, 2], log P(value = 0), log P(value = 1) after each
+        of R iterations (or blocks); row r follows r + 1 of them.
+      labels: bool[B, N], the solver's node values (training-only).
+      depth, real: int[B, N] node depths and bool[B, N] non-padding nodes.
+      iterations: int[B], how many rows are live (T; rows past it repeat).
+      target: "final" scores row T - 1 on every node; "hint" scores row r on
+        the nodes of depth <= r + 1, for every live row (CLRS-style hints).
+      first_row: int[B] or None: rows before it are not scored (progressive training).
+    """
+    nll = -jnp.where(labels[:, None, :], rows[..., 1], rows[..., 0])  # [B, R, N]
+    r = jnp.arange(rows.shape[1])[None, :]
+    live = r < iterations[:, None]
+    if first_row is not None:
+        live = live & (r >= first_row[:, None])
+    if target == "final":
+        live = live & (r == jnp.clip(iterations - 1, 0, rows.shape[1] - 1)[:, None])
+        weight = live[:, :, None] & real[:, None, :]
+    else:
+        weight = live[:, :, None] & (depth[:, None, :] <= r[:, :, None] + 1) & real[:, None, :]
+    weight = weight.astype(nll.dtype)
+    return jnp.sum(nll * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +82,11 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     normalize_advantages: bool = True
     scale_rewards: bool = True
+    # Auxiliary node-value loss (training-only labels from the env state; the policy never sees them):
+    aux_coef: float = 0.0  # its weight; 0 = off
+    aux_target: str = "hint"  # "final": the last iteration predicts every node; "hint": iteration t, the nodes of depth <= t
+    progressive_alpha: float = 0.0  # recurrent nets: weight of the progressive (Deep Thinking) term of the aux loss
+    random_iterations: bool = False  # recurrent nets: T ~ U{T(obs) .. T_max} per training decision
 
     def __post_init__(self):
         positive = ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches")
@@ -63,9 +106,15 @@ class PPOConfig:
         for name in ("learning_rate", "clip_eps", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("gamma", "gae_lambda"):
+        for name in ("gamma", "gae_lambda", "progressive_alpha"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.aux_coef >= 0:
+            raise ValueError(f"aux_coef must be >= 0, got {self.aux_coef}")
+        if self.aux_target not in AUX_TARGETS:
+            raise ValueError(f"aux_target must be one of {', '.join(AUX_TARGETS)}, got {self.aux_target!r}")
+        if self.progressive_alpha > 0 and self.aux_coef == 0:
+            raise ValueError("progressive_alpha weights a term of the auxiliary loss: set aux_coef > 0 too")
 
     @property
     def batch_size(self) -> int:
@@ -125,6 +174,7 @@ class Totals(NamedTuple):
     regret: jax.Array
     optimal: jax.Array
     nonfinite: jax.Array  # iterations whose loss was NaN or inf
+    aux_loss: jax.Array  # the auxiliary node-value loss (0 when off)
 
     @classmethod
     def zeros(cls) -> Totals:
@@ -147,6 +197,7 @@ def summarize(totals: Totals) -> dict[str, float]:
             "explained_variance",
             "grad_norm",
             "learning_rate",
+            "aux_loss",
         )
     }
     out["episodes"] = t.episodes
@@ -167,6 +218,8 @@ class Transition(NamedTuple):
     terminated: jax.Array
     done: jax.Array
     bootstrap: jax.Array  # V(final obs) where truncated, else 0
+    labels: jax.Array  # bool[N]: node values from the env state (only the auxiliary loss reads them)
+    iterations: jax.Array  # int32: a recurrent net's T for this decision (random_iterations), else 0
 
 
 def gae(
@@ -225,11 +278,31 @@ class PPO:
             optax.clip_by_global_norm(config.max_grad_norm),
             optax.adam(self.learning_rate, eps=1e-5),
         )
+        self.recurrent = hasattr(network, "static_iterations")
+        if (config.random_iterations or config.progressive_alpha > 0) and not self.recurrent:
+            raise ValueError("random_iterations and progressive_alpha need a recurrent network (recurrent, bottleneck)")
+        self.node_values = config.aux_coef > 0
+        if self.node_values and not getattr(network, "node_values", False):
+            raise ValueError("aux_coef > 0 needs a network built with node_values=True (make_network(..., node_values=True))")
 
     # ----- helpers --------------------------------------------------------------
-    def apply(self, params, obs: dict) -> tuple[jax.Array, jax.Array]:
-        """(logits [B, A], values [B]) for a batch of observations."""
-        return networks.apply_batch(self.network, params, obs)
+    def apply(self, params, obs: Observation, iterations=None) -> tuple[jax.Array, jax.Array]:
+        """(logits [B, A], values [B]) for a batch of observations (`iterations`: a recurrent net's T per observation)."""
+        return networks.apply_batch(self.network, params, obs, iterations)
+
+    def rule_iterations(self, obs: Observation) -> jax.Array:
+        """int32[B]: a recurrent net's T(obs) per observation; 0 for the others."""
+        if not self.recurrent:
+            return jnp.zeros(obs.depth.shape[:-1], jnp.int32)
+        return networks.rule_iterations(self.network, obs)
+
+    def _training_iterations(self, key: jax.Array, obs: Observation):
+        """(T per observation or None, stored T): T ~ U{T(obs) .. T_max} with `random_iterations`, else the rule."""
+        rule = self.rule_iterations(obs)
+        if not self.config.random_iterations:
+            return None, rule
+        t = jax.random.randint(key, rule.shape, rule, self.network.static_iterations + 1).astype(jnp.int32)
+        return t, t
 
     def observe(self, env_state) -> dict:
         return jax.vmap(self.env.get_obs)(env_state)
@@ -239,7 +312,8 @@ class PPO:
         key, net_key, env_key = jax.random.split(key, 3)
         env_keys = jax.random.split(env_key, self.config.num_envs)
         obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(env_keys, self.env_params)
-        params = self.network.init(net_key, jax.tree.map(lambda x: x[0], obs))
+        method = "with_node_values" if self.node_values else None
+        params = self.network.init(net_key, jax.tree.map(lambda x: x[0], obs), method=method)
         return TrainState(
             params=params,
             opt_state=self.optimizer.init(params),
@@ -255,9 +329,15 @@ class PPO:
 
         def step(carry, _):
             env_state, ep_return, key, totals = carry
+            before = env_state
             key, act_key, step_key = jax.random.split(key, 3)
             obs = self.observe(env_state)
-            logits, value = self.apply(state.params, obs)
+            if cfg.random_iterations:
+                key, t_key = jax.random.split(key)
+                forced, stored = self._training_iterations(t_key, obs)
+            else:
+                forced, stored = None, self.rule_iterations(obs)
+            logits, value = self.apply(state.params, obs, forced)
             logits = masked_logits(logits, obs.action_mask)
             action = jax.random.categorical(act_key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
@@ -292,6 +372,8 @@ class PPO:
                 terminated=terminated.astype(jnp.float32),
                 done=done.astype(jnp.float32),
                 bootstrap=bootstrap,
+                labels=before.value.astype(bool),
+                iterations=stored,
             )
             return (env_state, ep_return, key, totals), transition
 
@@ -302,9 +384,33 @@ class PPO:
         state = state.replace(env_state=env_state, episode_return=ep_return, key=key)
         return state, traj, last_value, totals
 
-    def _loss(self, params, batch: Transition, advantages: jax.Array, targets: jax.Array):
+    def _aux_loss(self, params, batch: Transition, rows: jax.Array, key: jax.Array) -> jax.Array:
+        """The auxiliary node-value loss (with its progressive term for recurrent nets)."""
         cfg = self.config
-        logits, value = self.apply(params, batch.obs)
+        obs = batch.obs
+        real = obs.node_type != 0
+        if self.recurrent:
+            t = batch.iterations
+        else:
+            t = jnp.full(obs.depth.shape[:-1], rows.shape[-3], jnp.int32)
+        loss = node_value_loss(rows, batch.labels, obs.depth, real, t, cfg.aux_target)
+        if cfg.progressive_alpha > 0:
+            # Deep Thinking's progressive loss: n iterations without gradient, then k with it.
+            n_key, k_key = jax.random.split(key)
+            n = jax.random.randint(n_key, t.shape, 0, t)
+            k = jax.random.randint(k_key, t.shape, 1, t - n + 1)
+            _, _, partial = networks.apply_batch(self.network, params, obs, n + k, method="with_node_values", no_grad=n)
+            later = node_value_loss(partial, batch.labels, obs.depth, real, n + k, cfg.aux_target, first_row=n)
+            loss = (1.0 - cfg.progressive_alpha) * loss + cfg.progressive_alpha * later
+        return loss
+
+    def _loss(self, params, batch: Transition, advantages: jax.Array, targets: jax.Array, key: jax.Array | None = None):
+        cfg = self.config
+        forced = batch.iterations if cfg.random_iterations else None
+        if self.node_values:
+            logits, value, rows = networks.apply_batch(self.network, params, batch.obs, forced, method="with_node_values")
+        else:
+            logits, value = self.apply(params, batch.obs, forced)
         mask = batch.obs.action_mask
         logp_all = log_probs(logits, mask)
         logp = jnp.take_along_axis(logp_all, batch.action[:, None], axis=-1)[:, 0]
@@ -322,7 +428,12 @@ class PPO:
         v_loss = 0.5 * v_loss.mean()
         ent = entropy(logits, mask).mean()
         loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * ent
+        aux_loss = jnp.float32(0.0)
+        if self.node_values:
+            aux_loss = self._aux_loss(params, batch, rows, key)
+            loss = loss + cfg.aux_coef * aux_loss
         aux = {
+            "aux_loss": aux_loss,
             "policy_loss": pg,
             "value_loss": v_loss,
             "entropy": ent,
@@ -350,6 +461,9 @@ class PPO:
             shuffled = jax.tree.map(
                 lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), data
             )
+
+            if cfg.progressive_alpha > 0:
+                shuffled = (*shuffled, jax.random.split(jax.random.fold_in(perm_key, 1), cfg.num_minibatches))
 
             def minibatch(carry, mb):
                 params, opt_state = carry
@@ -380,6 +494,7 @@ class PPO:
             grad_norm=aux["grad_norm"],
             learning_rate=jnp.asarray(self.learning_rate(gradient_steps), jnp.float32),
             nonfinite=(~jnp.isfinite(aux["loss"])).astype(jnp.float32),
+            aux_loss=aux["aux_loss"],
         )
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
         return state, totals

@@ -8,6 +8,17 @@ interval (do1rl.evaluation.stats). Verdicts compare intervals, never a fixed
 threshold: "degrades" means the interval at the deepest test depth lies wholly
 below the interval at the shallowest; overlapping intervals give no verdict of
 change. A rerun that disagrees with the paper says so.
+
+Honest baselines (issue 21): every table lists the trivial policies the sweep
+ran (always the chain's top gate, always C's deepest gate, greedy, random) and
+the prior-only ceiling (the L = 0 ceiling: the best choice knowing only D, k
+and the d1 law). Every verdict on an agent first compares it with the best of
+these at the agent's training depths (the test depths inside
+`train.env.args.depths`): unless its ratio interval lies wholly above the best
+trivial policy's there, it is "not learned" and the rest of its verdict is not
+counted as evidence. Beside the ratio, decisive-case accuracy: forced-choice
+accuracy on the episodes where the L-block ceiling's best choice is wrong,
+for L = 3 and each gnn's own L.
 """
 
 from __future__ import annotations
@@ -19,13 +30,24 @@ import platform
 import time
 from pathlib import Path
 
+from do1rl.agents.baselines import TRIVIAL
+from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES
 from do1rl.evaluation.stats import Interval, lies_below
 from do1rl.experiments.interval_plots import read_ceiling
 from do1rl.experiments.sweep import read_results
 
 SWEEPS = ("generalisation", "deep_wide", "horizon")
-FIXED_DEPTH = ("mlp", "gnn")
-SERIAL = ("recurrent", "mcts")
+FIXED_DEPTH = ("mlp", "gnn")  # trained families with a fixed serial depth; every other trained family is serial
+BLOCK_FAMILIES = ("gnn",)  # network_depth is a count L of message-passing blocks
+SERIAL = (*RECURRENT_FAMILIES, "mcts")
+PRIOR = "prior-only ceiling (L = 0)"
+TRIVIAL_LABELS = {
+    "always_chain": "always the chain's top gate",
+    "always_circuit": "always C's deepest gate",
+    "greedy": "greedy",
+    "random": "random",
+}
+DECISIVE_L = 3  # the ceiling every table scores decisive cases against, beside each gnn's own L
 
 
 def load(runs: Path, name: str) -> list[dict]:
@@ -65,11 +87,84 @@ def label(r: dict) -> str:
     a = r["agent"]
     if a in FIXED_DEPTH:
         return f"{a} (L = {r['network_depth']}, width {r['network_width']})" if a == "gnn" else f"mlp (depth {r['network_depth']})"
-    if a == "recurrent":
-        return f"recurrent (width {r['network_width']}, T = D + 1)"
+    if a in RECURRENT_FAMILIES:
+        return f"{a} (width {r['network_width']}, T = D + 1)"
     if a == "mcts":
         return f"MCTS ({r['simulations']} sims)"
+    if a in TRIVIAL_LABELS:
+        return TRIVIAL_LABELS[a]
+    if trained(r):  # a family this script does not know by name
+        depth = r.get("network_depth") if r.get("network_depth") is not None else r.get("config.train.network.depth")
+        return f"{a} (depth {depth}, width {r['network_width']})"
     return a
+
+
+def trained(r: dict) -> bool:
+    """A row of a trained network (any family)."""
+    return r["agent"] in FAMILIES or r.get("config.train.network.family") is not None
+
+
+def rank(r: dict) -> tuple:
+    """Table order: trained families (in FAMILIES order), MCTS, the trivial baselines, anything else."""
+    a = r["agent"]
+    if a in FAMILIES:
+        return (0, FAMILIES.index(a))
+    if trained(r):
+        return (1, a)
+    if a == "mcts":
+        return (2, "")
+    if a in TRIVIAL:
+        return (3, TRIVIAL.index(a))
+    return (4, a)
+
+
+def own_blocks(r: dict) -> int | None:
+    """The L of a message-passing net (its decisive cases are its own); None for other agents."""
+    return int(r["network_depth"]) if r["agent"] in BLOCK_FAMILIES and r.get("network_depth") is not None else None
+
+
+def plateau(r: dict | None) -> str:
+    """A cell's steps to plateau (mean over seeds), or "—" where it did not train to one (or not every seed got there)."""
+    v = None if r is None else r.get("steps_to_plateau")
+    return "—" if v is None or v == "" else f"{float(v):,.0f}"
+
+
+def prior_ceiling(rows_by_depth: dict[int, list[dict]], fallback: dict) -> dict[int, Interval]:
+    """{test depth: the prior-only (L = 0) ceiling's expected ratio}: from the sweep's rows, else the ceiling JSON's L = 0."""
+    out = {}
+    for depth, rows in rows_by_depth.items():
+        found = next((interval(r, "ceiling_ratio_L0") for r in rows if r.get("ceiling_ratio_L0") is not None), None)
+        if found is not None:
+            out[depth] = found
+        elif depth in fallback:
+            out[depth] = Interval(fallback[depth], fallback[depth], fallback[depth])
+    return out
+
+
+def best_trivial(agents: dict, prior: dict[int, Interval], depth: int) -> tuple[str, Interval] | None:
+    """(name, ratio interval) of the best trivial policy at a test depth: the highest mean of the baselines and the prior-only ceiling."""
+    found = [(name, interval(by.get(depth))) for name, by in agents.items() if by and next(iter(by.values()))["agent"] in TRIVIAL]
+    if depth in prior:
+        found.append((PRIOR, prior[depth]))
+    found = [(n, iv) for n, iv in found if iv is not None]
+    return max(found, key=lambda x: x[1].mean) if found else None
+
+
+def learned_verdict(name: str, by_depth: dict, agents: dict, prior: dict, train_depths: list[int]) -> tuple[bool, str]:
+    """(learned, why): whether the agent's ratio CI lies above the best trivial policy's at every training test depth."""
+    if not train_depths:
+        return True, "no test depth inside the training depths: not checked"
+    kind = "learned" if trained(next(iter(by_depth.values()))) else "above the trivial policies"
+    notes = []
+    for depth in train_depths:
+        best, ours = best_trivial(agents, prior, depth), interval(by_depth.get(depth))
+        if best is None or ours is None:
+            return False, f"not {kind}: no {'trivial policy' if best is None else 'data'} at D = {depth} to compare"
+        if not lies_below(best[1], ours):
+            return False, (f"not {kind}: at training depth D = {depth}, {show(ours)} does not lie above "
+                           f"the best trivial policy, {best[0]} ({show(best[1])})")
+        notes.append(f"D = {depth}: above {best[0]} ({best[1].high:.3f})")
+    return True, f"{kind} ({'; '.join(notes)})"
 
 
 def change_verdict(shallow: Interval | None, deep: Interval | None) -> str:
@@ -83,37 +178,85 @@ def change_verdict(shallow: Interval | None, deep: Interval | None) -> str:
     return f"no significant change, {delta} (CIs overlap)"
 
 
-def generalisation_section(rows: list[dict], ceiling: dict) -> tuple[list[str], dict]:
+def generalisation_section(rows: list[dict], ceiling: dict, prior_json: dict | None = None,
+                           train_depths: list[int] | None = None) -> tuple[list[str], dict]:
     main = [r for r in pooled(rows) if r.get("iterations") is None and r.get("test_depth") is not None]
     if not main:
         return ["(generalisation sweep missing)"], {}
     depths = sorted({int(r["test_depth"]) for r in main})
     top_sims = max((int(r["simulations"]) for r in main if r["agent"] == "mcts"), default=None)
-    agents = {}
+    agents, first = {}, {}
     for r in main:
         if r["agent"] == "mcts" and int(r["simulations"]) != top_sims:
             continue
         agents.setdefault(label(r), {})[int(r["test_depth"])] = r
-    order = sorted(agents, key=lambda name: ("mlp", "gnn", "recurrent", "MCTS", "greedy").index(name.split()[0]))
+        first.setdefault(label(r), r)
+    order = sorted(agents, key=lambda name: (rank(first[name]), name))
+    by_depth = {d: [r for r in main if int(r["test_depth"]) == d] for d in depths}
+    prior = prior_ceiling(by_depth, prior_json or {})
+    inside = [d for d in depths if train_depths and min(train_depths) <= d <= max(train_depths)]
     body_ratio = [[name] + [show(interval(agents[name].get(d))) for d in depths] for name in order]
     body_choice = [[name] + [show(interval(agents[name].get(d), "first_choice_accuracy")) for d in depths] for name in order]
+    body_ratio.append([f"{PRIOR}, expected ratio"] + [show(prior.get(d)) if d in prior else "not computed" for d in depths])
     if ceiling:
         body_ratio.append(["L = 3 message-passing ceiling (upper bound)"] + [f"{ceiling.get(d, float('nan')):.3f}" for d in depths])
+    best = {d: best_trivial(agents, prior, d) for d in depths}
+    body_ratio.append(["best trivial policy"] + [f"{b[0]}: {b[1].mean:.3f}" if b else "none" for b in best.values()])
     lines = two_tables(
         "### (a) Ratio and first-choice accuracy vs test depth",
         ["agent"] + [f"D = {d}" for d in depths],
-        ("Mean approximation ratio r / r* (95% CI over seeds and episodes):", body_ratio),
+        ("Mean approximation ratio r / r* (95% CI over seeds and episodes); the trivial policies and the prior-only "
+         "ceiling (the L = 0 ceiling's expected ratio on the same episodes) are the bar a learned policy must clear:",
+         body_ratio),
         ("First-choice accuracy (the forced choice at t = 0 picks the circuit with the larger V*; ties right):", body_choice),
         "![Generalisation](figures/generalisation.png)",
     )
-    verdicts = {}
+    lines += decisive_tables(agents, order, depths, prior)
+    learned, verdicts = {}, {}
     for name in order:
         rows_by_depth = agents[name]
-        verdicts[name] = change_verdict(interval(rows_by_depth.get(depths[0])), interval(rows_by_depth.get(depths[-1])))
-    lines += [f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}:", ""]
+        change = change_verdict(interval(rows_by_depth.get(depths[0])), interval(rows_by_depth.get(depths[-1])))
+        if first[name]["agent"] in TRIVIAL:
+            learned[name], verdicts[name] = True, change
+            continue
+        learned[name], why = learned_verdict(name, rows_by_depth, agents, prior, inside)
+        verdicts[name] = f"{change}; {why}" if learned[name] else f"{why} (its change, {change}, is not evidence)"
+    lines += [f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}, after the check against the best"
+              f" trivial policy at the training depths ({', '.join(f'D = {d}' for d in inside) or 'none tested'}):", ""]
     lines += [f"- {name}: {verdicts[name]}" for name in order]
     lines.append("")
-    return lines, {"agents": agents, "depths": depths, "verdicts": verdicts, "order": order}
+    return lines, {"agents": agents, "depths": depths, "verdicts": verdicts, "order": order, "learned": learned,
+                   "first": first, "prior": prior, "best": best}
+
+
+def decisive_tables(agents: dict, order: list[str], depths: list[int], prior: dict) -> list[str]:
+    """Per test depth: ratio, decisive-case accuracy at L = 3 and at the agent's own L, steps to plateau."""
+    any_row = [r for by in agents.values() for r in by.values()]
+    if not any(k.startswith("decisive_accuracy_L") for r in any_row for k in r):
+        return ["(no decisive-case accuracy: not one-shot biregular DO1, or the sweep predates it)", ""]
+    lines = [
+        "Decisive cases: forced-choice accuracy on the episodes where the L-block ceiling's best choice is wrong",
+        f"(an L-block net right there beats its own ceiling's guess), for L = {DECISIVE_L} and for a gnn's own L;",
+        "steps to plateau where the cell trained to one (mean over seeds; — where it did not, or not every seed did).",
+        "",
+    ]
+    for d in depths:
+        body = []
+        for name in order:
+            r = agents[name].get(d)
+            if r is None:
+                continue
+            own = own_blocks(r)
+            own_text = "—" if own is None else f"L = {own}: {show(interval(r, f'decisive_accuracy_L{own}'))}"
+            body.append([name, show(interval(r)), show(interval(r, f"decisive_accuracy_L{DECISIVE_L}")), own_text, plateau(r)])
+        if d in prior:
+            body.append([PRIOR, show(prior[d]), "—", "—", "—"])
+        counts = next((r for r in (agents[n].get(d) for n in order) if r is not None), {})
+        n = counts.get(f"decisive_episodes_L{DECISIVE_L}")
+        lines += [f"D = {d} ({'?' if n is None else n} decisive episodes per seed at L = {DECISIVE_L}):", "",
+                  table(["agent", "ratio", f"decisive accuracy, L = {DECISIVE_L}", "decisive accuracy, own L",
+                         "steps to plateau"], body), ""]
+    return lines
 
 
 def iterations_section(rows: list[dict]) -> tuple[list[str], dict]:
@@ -165,33 +308,58 @@ def mcts_section(rows: list[dict]) -> tuple[list[str], dict]:
     return lines, {}
 
 
-def deep_wide_section(rows: list[dict]) -> list[str]:
-    cells = [r for r in pooled(rows) if r.get("test_depth") is not None]
-    if not cells:
+def deep_wide_section(rows: list[dict], prior_json: dict | None = None, train: list[int] | None = None) -> list[str]:
+    cells = [r for r in pooled(rows) if r.get("test_depth") is not None and r.get("iterations") is None]
+    nets = [r for r in cells if trained(r)]
+    if not nets:
         return ["(deep-vs-wide sweep missing)"]
     depths = sorted({int(r["test_depth"]) for r in cells})
+    deepest = depths[-1]
     by = {}
-    for r in cells:
+    for r in nets:
         key = (int(r["network_depth"]), int(r["network_width"]), int(r["param_count"]), int(r["serial_depth"]))
         by.setdefault(key, {})[int(r["test_depth"])] = r
+    agents = {f"L = {k[0]}, W = {k[1]}": v for k, v in by.items()}
+    for r in cells:
+        if r["agent"] in TRIVIAL:
+            agents.setdefault(label(r), {})[int(r["test_depth"])] = r
+    prior = prior_ceiling({d: [r for r in cells if int(r["test_depth"]) == d] for d in depths}, prior_json or {})
+    inside = [d for d in depths if train and min(train) <= d <= max(train)]
+
+    def decisive(r: dict | None, blocks: int | None) -> str:
+        return "—" if r is None or blocks is None else show(interval(r, f"decisive_accuracy_L{blocks}"))
+
     body = [
         [f"L = {L}, W = {w}", f"{p:,}", s] + [show(interval(by[(L, w, p, s)].get(d))) for d in depths]
+        + [decisive(by[(L, w, p, s)].get(deepest), DECISIVE_L), decisive(by[(L, w, p, s)].get(deepest), L),
+           plateau(next(iter(by[(L, w, p, s)].values())))]
         for (L, w, p, s) in sorted(by)
     ]
+    for name, rows_by_depth in agents.items():
+        if not name.startswith("L = "):
+            body.append([name, "0", "—"] + [show(interval(rows_by_depth.get(d))) for d in depths]
+                        + [decisive(rows_by_depth.get(deepest), DECISIVE_L), "—", "—"])
+    body.append([f"{PRIOR}, expected ratio", "—", "—"] + [show(prior[d]) if d in prior else "not computed" for d in depths]
+                + ["—", "—", "—"])
     lines = [
         "### (f) Deep vs wide at matched parameters (gnn; L x W^2 held fixed, L = 9 is the same-depth control)",
         "",
-        table(["network", "parameters", "serial depth"] + [f"D = {d}" for d in depths], body),
+        table(["network", "parameters", "serial depth"] + [f"D = {d}" for d in depths]
+              + [f"decisive accuracy L = {DECISIVE_L}, D = {deepest}", f"decisive accuracy own L, D = {deepest}",
+                 "steps to plateau"], body),
         "",
-        f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}:",
+        f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}, after the check against the best trivial"
+        f" policy at the training depths ({', '.join(f'D = {d}' for d in inside) or 'none tested'}):",
         "",
     ]
     for key in sorted(by):
-        lines.append(f"- L = {key[0]}, W = {key[1]}: "
-                     + change_verdict(interval(by[key].get(depths[0])), interval(by[key].get(depths[-1]))))
-    deepest = sorted(by, key=lambda k: -float(by[k][depths[-1]]["mean_ratio"]) if depths[-1] in by[k] else 0.0)
+        name = f"L = {key[0]}, W = {key[1]}"
+        change = change_verdict(interval(by[key].get(depths[0])), interval(by[key].get(depths[-1])))
+        ok, why = learned_verdict(name, by[key], agents, prior, inside)
+        lines.append(f"- {name}: " + (f"{change}; {why}" if ok else f"{why} (its change, {change}, is not evidence)"))
+    ordered = sorted(by, key=lambda k: -float(by[k][depths[-1]]["mean_ratio"]) if depths[-1] in by[k] else 0.0)
     lines += ["", f"At D = {depths[-1]}, from best to worst: "
-              + ", ".join(f"L = {k[0]}, W = {k[1]} ({show(interval(by[k].get(depths[-1])))})" for k in deepest) + ".", ""]
+              + ", ".join(f"L = {k[0]}, W = {k[1]} ({show(interval(by[k].get(depths[-1])))})" for k in ordered) + ".", ""]
     return lines
 
 
@@ -254,18 +422,35 @@ def horizon_section(rows: list[dict]) -> tuple[list[str], dict]:
     for name, by in agents.items():
         verdicts[name] = change_verdict(interval(by.get(horizons[0]), "mean_regret"), interval(by.get(horizons[-1]), "mean_regret"))
         verdicts[name] = verdicts[name].replace("degrades", "regret falls").replace("improves", "regret grows")
-    learned = [name for name, by in agents.items() if name.split()[0] in FIXED_DEPTH + ("recurrent",)]
-    greedy = agents.get("greedy", {})
+    first = {label(r): r for r in pooled_rows}
+    learned = [name for name in agents if trained(first[name])]
+    trivial = {name: by for name, by in agents.items() if first[name]["agent"] in TRIVIAL}
     for name in learned:
-        ours, base = interval(agents[name].get(horizons[0])), interval(greedy.get(horizons[0]))
-        if ours is not None and base is not None:
+        ours = interval(agents[name].get(horizons[0]))
+        bases = [(n, interval(by.get(horizons[0]))) for n, by in trivial.items()]
+        bases = [(n, iv) for n, iv in bases if iv is not None]
+        if ours is not None and bases:
+            best, base = max(bases, key=lambda x: x[1].mean)
             state = "above" if lies_below(base, ours) else "not above"
-            lines.append(f"At the shortest horizon H = {horizons[0]}, {name}'s ratio CI is {state} greedy's: "
-                         f"{'it has learned there' if state == 'above' else 'it has not clearly learned even there'}.")
+            lines.append(f"At the shortest horizon H = {horizons[0]}, {name}'s ratio CI is {state} the best trivial policy's"
+                         f" ({best}, {show(base)}): "
+                         f"{'it has learned there' if state == 'above' else 'not learned: its regret curve is not evidence'}.")
     lines += ["", f"Change of the mean regret from H = {horizons[0]} to H = {horizons[-1]}:", ""]
     lines += [f"- {name}: {v}" for name, v in sorted(verdicts.items())]
     lines.append("")
     return lines, verdicts
+
+
+def train_depths(runs: Path, sweep: str) -> list[int]:
+    """The training depths of a sweep (`train.env.args.depths`, or its one `depth`), from its saved config."""
+    import yaml
+
+    path = runs / sweep / "sweep.yaml"
+    if not path.exists():
+        return []
+    env_args = (yaml.safe_load(path.read_text()).get("train") or {}).get("env", {}).get("args", {}) or {}
+    found = env_args.get("depths") or ([env_args["depth"]] if env_args.get("depth") is not None else [])
+    return sorted(int(d) for d in found)
 
 
 def setup_numbers(runs: Path) -> dict:
@@ -290,36 +475,49 @@ def main() -> None:
     p.add_argument("--command", default="bash scripts/reproduce_ssh.sh")
     args = p.parse_args()
     ceiling = read_ceiling(args.ceiling) if args.ceiling and args.ceiling.exists() else {}
+    prior_json = read_ceiling(args.ceiling, blocks=0) if args.ceiling and args.ceiling.exists() else {}
     gen = load(args.runs, "generalisation")
-    a_lines, a = generalisation_section(gen, ceiling)
+    a_lines, a = generalisation_section(gen, ceiling, prior_json, train_depths(args.runs, "generalisation"))
     b_lines, b = iterations_section(gen)
     d_lines, _ = mcts_section(gen)
-    f_lines = deep_wide_section(load(args.runs, "deep_wide"))
+    f_lines = deep_wide_section(load(args.runs, "deep_wide"), prior_json, train_depths(args.runs, "deep_wide"))
     c_lines, twins = twins_section(args.twins)
     e_lines, _ = horizon_section(load(args.runs, "horizon"))
     n = setup_numbers(args.runs)
     verdicts = a.get("verdicts", {})
-    fixed = {n: v for n, v in verdicts.items() if n.split()[0] in FIXED_DEPTH}
-    serial = {n: v for n, v in verdicts.items() if n.split()[0] in ("recurrent", "MCTS")}
+    agent_of = {name: r["agent"] for name, r in a.get("first", {}).items()}
+    learned = a.get("learned", {})
+    fixed = {n: v for n, v in verdicts.items() if agent_of.get(n) in FIXED_DEPTH}
+    serial = {n: v for n, v in verdicts.items()
+              if agent_of.get(n) in SERIAL or (agent_of.get(n) not in FIXED_DEPTH and trained(a["first"][n]))}
+    not_learned = [n for n in (*fixed, *serial) if not learned.get(n, True)]
     below, above = [], []
     if ceiling and a:
         deepest = a["depths"][-1]
         for name in fixed:
             iv = interval(a["agents"][name].get(deepest))
             if iv is not None and deepest in ceiling:
+                tail = "" if learned.get(name, True) else "; not learned, so not evidence"
                 below.append(f"{name}: CI upper end {iv.high:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
-                             f" ({'below' if iv.high < ceiling[deepest] else 'not below'})")
+                             f" ({'below' if iv.high < ceiling[deepest] else 'not below'}{tail})")
         for name in serial:
             iv = interval(a["agents"][name].get(deepest))
             if iv is not None and deepest in ceiling:
+                tail = "" if learned.get(name, True) else "; not learned, so not evidence"
                 above.append(f"{name}: CI lower end {iv.low:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
-                             f" ({'above' if iv.low > ceiling[deepest] else 'not above'})")
+                             f" ({'above' if iv.low > ceiling[deepest] else 'not above'}{tail})")
+    best = a.get("best", {})
+    bar = "; ".join(f"D = {d}: {b[0]} {show(b[1])}" for d, b in best.items() if b) or "no trivial policy in the sweep"
     prediction = [
         "## Verdicts",
         "",
         "The paper predicts (Theorem G.2): fixed-depth (parallel) policies degrade as circuits deepen; serial",
-        "agents, whose compute per decision grows with depth, do not.",
+        "agents, whose compute per decision grows with depth, do not. A verdict counts only for an agent whose",
+        "ratio CI lies above the best trivial policy's (constant, greedy, random or the prior-only ceiling) at",
+        "its training depths; any other is \"not learned\" and says nothing about the hypothesis.",
         "",
+        "- The bar (best trivial policy per test depth): " + bar + ".",
+        "- Not learned (not evidence): " + (", ".join(not_learned) if not_learned else "none") + ".",
         "- Fixed-depth networks degrade: " + "; ".join(f"{n}: {v}" for n, v in fixed.items()) + ".",
         "- Serial agents hold: " + "; ".join(f"{n}: {v}" for n, v in serial.items()) + ".",
         "- Recurrent net thinking longer at the deepest test depth: " + b.get("verdict", "no data") + ".",

@@ -208,3 +208,70 @@ def test_random_policy_is_uniform_over_the_mask():
     assert counts[~mask].sum() == 0
     # 4,000 expected per legal action; 5 sigma is about 310.
     np.testing.assert_allclose(counts[mask], 4000, atol=310)
+
+
+# ----- decisive cases (issue 21) ------------------------------------------------------------------
+ONE_SHOT = ["family=biregular", "width=3", "depth=3", "k=2", "stratify_d1=false", "max_selections=1", "chain_scale=circuit"]
+
+
+def test_decisive_metrics_by_hand():
+    from do1rl.evaluation.first_choice import decisive_metrics, format_decisive
+
+    eps = Episodes(
+        returns=np.zeros(4), optimal=np.zeros(4), circuit_depth=np.full(4, 3), length=np.ones(4),
+        d1=np.array([3, 1, 2, 0]), cert_d1=np.full(4, 3), chain_length=np.array([1, 2, 2, 3]),
+        first_circuit=np.array([0, 0, 1, 1]),  # right, wrong, right (tie), right
+    )
+    flags = {0: np.array([True, True, False, False, True]), 3: np.zeros(4, bool)}  # extra flags beyond E are ignored
+    report = decisive_metrics(eps, flags)
+    assert report == {"0": {"episodes": 2, "accuracy": 0.5}, "3": {"episodes": 0, "accuracy": None}}
+    assert "n/a" in format_decisive(report)
+    assert metrics(eps, flags)["decisive"] == report and "decisive" not in metrics(eps)
+
+
+def test_sweep_evaluation_scores_decisive_cases():
+    """On one-shot biregular DO1: decisive_accuracy_L{L} over the flagged episodes, their count, the L = 0 ceiling."""
+    from do1rl.agents.baselines import always_chain_policy
+    from do1rl.envs.make import make
+    from do1rl.evaluation.first_choice import ceiling_ratios, decisive_flags, forced_choice
+    from do1rl.experiments.sweep.evaluate import evaluation
+
+    env, params = make("do1rl/DO1-v0", family="biregular", width=3, depth=3, k=2, stratify_d1=False, max_selections=1,
+                       chain_scale="circuit")
+    starts = reset_starts(env, params, episodes=64, seed=0)
+    player = make_player(env, always_chain_policy)
+    out = evaluation(env, params, [player, player], episodes=60, seed=0, test_depth=3, iterations=None, starts=starts)
+    flags = decisive_flags(env, starts[1], (0, 3))
+    right = forced_choice(play(env, None, None, episodes=60, seed=0, player=player, starts=starts))[0]
+    for blocks in (0, 3):
+        decisive = flags[blocks][:60]
+        assert out["decisive_episodes"][str(blocks)] == int(decisive.sum())
+        assert out["reports"][0]["decisive"][str(blocks)]["episodes"] == int(decisive.sum())
+        if decisive.any():
+            assert out["intervals"][f"decisive_accuracy_L{blocks}"]["mean"] == pytest.approx(right[decisive].mean())
+    assert out["decisive_episodes"]["0"] > 0
+    prior = out["intervals"]["ceiling_ratio_L0"]
+    assert prior["mean"] == pytest.approx(ceiling_ratios(env, starts[1], 0)[:60].mean())
+    assert prior["low"] <= prior["mean"] <= prior["high"] <= 1.0
+
+
+def test_no_decisive_cases_off_biregular_one_shot(players):
+    from do1rl.evaluation.first_choice import ceiling_ratios, decisive_flags
+    from do1rl.experiments.sweep.evaluate import evaluation
+
+    env, params, player = players[("do1", "greedy")]
+    starts = reset_starts(env, params, episodes=8, seed=0)
+    assert decisive_flags(env, starts[1], (0, 3)) is None and ceiling_ratios(env, starts[1], 0) is None
+    out = evaluation(env, params, [player], episodes=8, seed=0, test_depth=None, iterations=None, starts=starts)
+    assert "decisive_episodes" not in out and not any(k.startswith(("decisive", "ceiling")) for k in out["intervals"])
+
+
+def test_cli_eval_reports_decisive_cases(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    args = ["eval", "--agent", "always_chain", "--episodes", "48", "--no-progress", "--out", str(out),
+            "--decisive-blocks", "0", "2"]
+    assert main(args + [f"--env-arg={a}" for a in ONE_SHOT]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["decisive"]) == {"0", "2"}
+    assert report["decisive"]["0"]["episodes"] > 0 and 0.0 <= report["decisive"]["0"]["accuracy"] <= 1.0
+    assert "forced choice on decisive episodes" in capsys.readouterr().out

@@ -167,3 +167,102 @@ def test_plot_bad_file_exits_2(tmp_path, capsys):
     path.write_text("{not json")
     assert main(["plot", str(path), "--out", str(tmp_path / "f")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+# ----- honest baselines and decisive cases (issue 21) ----------------------------------------------
+ONE_SHOT_SWEEP = {
+    "grid": {"agents": ["gnn", "always_chain", "always_circuit", "greedy", "random"], "network_depths": [1, 5],
+             "test_depths": [3]},
+    "train": {"env": {"id": "do1rl/DO1-v0", "args": {"family": "biregular", "width": 3, "k": 2, "depths": [2, 3],
+                                                      "pad_depth": 3, "max_selections": 1}},
+              "network": {"family": "gnn", "depth": 1, "width": 8}},
+}
+
+
+def _config(data):
+    from do1rl.experiments import config as config_lib
+
+    return config_lib.from_dict(sweep.SweepConfig, data)
+
+
+def test_grid_takes_baselines_and_decisive_blocks():
+    cells = sweep.cells(_config(ONE_SHOT_SWEEP))
+    assert [c.agent for c in cells] == ["gnn", "gnn", "always_chain", "always_circuit", "greedy", "random"]
+    assert all(c.decisive_blocks == (0, 1, 3, 5) for c in cells)  # the default [0, 3] and every gnn's L
+    assert cells[2].settings()["decisive_blocks"] == [0, 1, 3, 5]
+    grid = dict(ONE_SHOT_SWEEP["grid"], decisive_blocks=[2])
+    assert all(c.decisive_blocks == (1, 2, 5) for c in sweep.cells(_config(dict(ONE_SHOT_SWEEP, grid=grid))))
+    grid = dict(ONE_SHOT_SWEEP["grid"], decisive_blocks=[])
+    assert all(c.decisive_blocks == () for c in sweep.cells(_config(dict(ONE_SHOT_SWEEP, grid=grid))))
+    import yaml
+
+    plain = sweep.cells(_config(yaml.safe_load(TINY)))  # AlternatingCircuit: no decisive cases, ids as before
+    assert all(c.decisive_blocks == () and "decisive_blocks" not in c.settings() for c in plain)
+
+
+def test_rows_carry_decisive_accuracy_and_steps_to_plateau():
+    interval = {"mean": 0.5, "low": 0.4, "high": 0.6}
+    report = {"episodes": 4, "mean_return": 1.0, "mean_optimal": 2.0, "mean_regret": 1.0, "mean_ratio": 0.5, "by_depth": {},
+              "decisive": {"3": {"episodes": 2, "accuracy": 0.5}, "0": {"episodes": 1, "accuracy": None}}}
+    result = {
+        "cell_id": "gnn-x", "agent": "gnn",
+        "settings": {"agent": "gnn", "train": {"env": {"args": {}}, "network": {"family": "gnn", "depth": 3, "width": 8}}},
+        "info": {"steps_to_plateau": [1000, 3000], "curve": [[], []]},
+        "evaluations": [{"test_depth": 4, "iterations": None, "reports": [report, report],
+                         "intervals": {"mean_ratio": interval, "decisive_accuracy_L3": interval, "ceiling_ratio_L0": interval},
+                         "decisive_episodes": {"3": 2, "0": 1}}],
+    }
+    rows = sweep.rows_of(result, "s")
+    seeds = [r for r in rows if r["seed_index"] != "all"]
+    assert [r["steps_to_plateau"] for r in seeds] == [1000, 3000]
+    assert seeds[0]["decisive_accuracy_L3"] == 0.5 and seeds[0]["decisive_accuracy_L0"] is None
+    assert seeds[0]["decisive_episodes_L0"] == 1
+    pooled = next(r for r in rows if r["seed_index"] == "all")
+    assert pooled["steps_to_plateau"] == 2000 and pooled["decisive_episodes_L3"] == 2
+    assert (pooled["decisive_accuracy_L3"], pooled["decisive_accuracy_L3_low"]) == (0.5, 0.4)
+    assert pooled["ceiling_ratio_L0_high"] == 0.6
+    result["info"]["steps_to_plateau"] = [1000, None]  # one seed never plateaued
+    assert next(r for r in sweep.rows_of(result, "s") if r["seed_index"] == "all")["steps_to_plateau"] is None
+
+
+def _report_rows():
+    def row(agent, d, ratio, **kw):
+        r = _row(sweep="generalisation", agent=agent, seed_index="all", test_depth=d, **kw)
+        for name, mean in (("mean_ratio", ratio), ("first_choice_accuracy", 0.7), ("decisive_accuracy_L3", 0.2),
+                           ("decisive_accuracy_L1", 0.4), ("ceiling_ratio_L0", 0.75)):
+            r[name], r[f"{name}_low"], r[f"{name}_high"] = mean, mean - 0.02, mean + 0.02
+        return r
+
+    rows = []
+    for d in (4, 8, 12):
+        net = {"network_width": 16, "param_count": 10, "serial_depth": 4}
+        rows.append(row("gnn", d, 0.5, network_depth=1, steps_to_plateau=2048, **net))
+        rows.append(row("mlp", d, 0.95 - 0.01 * d, network_depth=8, **net))
+        rows += [row(a, d, v) for a, v in (("always_chain", 0.79), ("always_circuit", 0.3), ("greedy", 0.1), ("random", 0.05))]
+    return rows
+
+
+def test_report_gates_verdicts_on_the_best_trivial_policy(tmp_path):
+    """A net whose ratio CI is not above the best trivial policy's at its training depths is "not learned"."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    runs = tmp_path / "runs"
+    (runs / "generalisation").mkdir(parents=True)
+    sweep.write_table(_report_rows(), runs / "generalisation")
+    (runs / "generalisation" / "sweep.yaml").write_text("train: {num_seeds: 1, eval: {episodes: 4}, ppo: {total_timesteps: 8},"
+                                                        " env: {args: {depths: [4, 5, 6, 7, 8]}}}\n")
+    out = tmp_path / "results.md"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "ssh_report.py"
+    done = subprocess.run([sys.executable, str(script), str(runs), "--out", str(out)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    assert "- Not learned (not evidence): gnn (L = 1, width 16)." in text  # 0.5 < always_chain's 0.79
+    assert "- mlp (depth 8): degrades" in text and "learned (D = 4: above always the chain's top gate" in text
+    for name in ("always the chain's top gate", "always C's deepest gate", "| greedy |", "| random |",
+                 "prior-only ceiling (L = 0), expected ratio | 0.750 [0.730, 0.770]"):
+        assert name in text
+    assert "| gnn (L = 1, width 16) | 0.500 [0.480, 0.520] | 0.200 [0.180, 0.220] | L = 1: 0.400 [0.380, 0.420] | 2,048 |" in text
+    assert "| mlp (depth 8) | 0.910 [0.890, 0.930] | 0.200 [0.180, 0.220] | — | — |" in text

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--env", help="environment id (default: a ppo agent's training env, else do1rl/DO1-v0)"
     )
     parser.add_argument(
-        "--agent", default="greedy", help="random, oracle, greedy, mcts or ppo:RUN_DIR (default: %(default)s)"
+        "--agent", default="greedy", help="random, oracle, greedy, always_chain, always_circuit, mcts or ppo:RUN_DIR (default: %(default)s)"
     )
     parser.add_argument(
         "--episodes", type=int_in(1, limits.MAX_EPISODES), default=1000, help="episodes to play (default: %(default)s)"
@@ -57,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-iterations",
         type=int_in(1, 1 << 16),
         help="ppo with a recurrent net: cap T(obs) here instead of at the trained network.max_iterations",
+    )
+    parser.add_argument(
+        "--decisive-blocks",
+        type=int_in(0, 1 << 10),
+        nargs="*",
+        metavar="L",
+        help="one-shot DO1 on biregular circuits: forced-choice accuracy on the episodes where the L-block ceiling's choice "
+        "is wrong, for each L (default: 0 3, and a trained gnn's L; none: no L)",
     )
     mcts = parser.add_argument_group("mcts agent (do1rl.agents.mcts)")
     mcts.add_argument(
@@ -120,10 +128,49 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def decisive_blocks(args: argparse.Namespace) -> tuple[int, ...]:
+    """The L of `--decisive-blocks`: by default 0 and 3, and a trained gnn's own L."""
+    if args.decisive_blocks is not None:
+        return tuple(dict.fromkeys(args.decisive_blocks))
+    blocks = [0, 3]
+    if args.agent.startswith("ppo:"):  # make_agent has loaded this run already
+        from do1rl.experiments.runs import load_config
+        from do1rl.experiments.sweep.grid import BLOCK_FAMILIES
+
+        network = load_config(args.agent.partition(":")[2]).network
+        if network.family in BLOCK_FAMILIES:
+            blocks.append(int(network.depth))
+    return tuple(sorted(set(blocks)))
+
+
+def _evaluate(env, params, policy, args: argparse.Namespace) -> dict:
+    """`metrics` of the agent's episodes; on biregular DO1 with decisive cases (`decisive` in the report) too."""
+    from do1rl.evaluation import metrics, play, reset_starts
+    from do1rl.evaluation.first_choice import decisive_flags
+    from do1rl.experiments.sweep.grid import has_decisive_cases
+
+    blocks = decisive_blocks(args) if has_decisive_cases(args.env, parse_env_args(args.env_arg)) else ()
+    starts = flags = None
+    if blocks:  # the episodes' resets, made once: the decisive flags read them and play replays them
+        starts = reset_starts(env, params, episodes=args.episodes, seed=args.seed)
+        flags = decisive_flags(env, starts[1], blocks)
+    episodes = play(
+        env,
+        params,
+        policy,
+        episodes=args.episodes,
+        seed=args.seed,
+        progress=not args.no_progress,
+        devices=args.devices,
+        starts=starts,
+    )
+    return metrics(episodes, flags)
+
+
 def _run(args: argparse.Namespace) -> int:
     from do1rl.core.circuit_file import CircuitFileError
     from do1rl.envs.make import EnvArgumentError, make
-    from do1rl.evaluation import check_bounds, evaluate, format_table
+    from do1rl.evaluation import check_bounds, format_table
     from do1rl.experiments.agents import load_trained, make_agent
     from do1rl.sharding import check_device_count
 
@@ -153,15 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.max_iterations is not None:
         extra["max_iterations"] = args.max_iterations
 
-    report = evaluate(
-        env,
-        params,
-        policy,
-        episodes=args.episodes,
-        seed=args.seed,
-        progress=not args.no_progress,
-        devices=args.devices,
-    )
+    report = _evaluate(env, params, policy, args)
     report = {"env": args.env, "agent": args.agent, "seed": args.seed, **extra, **report}
     print(f"{args.agent} on {args.env}, {args.episodes} episodes, seed {args.seed}")
     if "serial_depth_per_decision" in extra:

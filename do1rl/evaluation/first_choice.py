@@ -4,17 +4,34 @@ The forced choice is right when it picks the circuit with the larger V*
 (C when d1 >= k, the chain when k >= d1; ties count as right). Its regret is
 the optimum max(d1, k) minus the best return reachable after it (d1 after
 choosing C, k after choosing the chain). Why it matters: docs/hard-instances.md.
+
+Decisive cases (issue 21): the instances where the L-block ceiling's best
+forced choice is wrong (`do1rl.evaluation.decisive`). A policy that sees no
+more than L blocks' worth of the circuit can be right on them only by chance
+or against its own best guess, so forced-choice accuracy on them is where a
+net that really reads deep gates shows (L = 0: the prior-only choice, which
+knows D, k and the d1 law and nothing of this circuit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from do1rl.envs.types import CHAIN, MAIN
 
-__all__ = ["FIRST_CHOICE_KEYS", "first_choice_metrics", "forced_choice", "format_first_choice"]
+__all__ = [
+    "FIRST_CHOICE_KEYS",
+    "ceiling_ratios",
+    "decisive_flags",
+    "decisive_metrics",
+    "first_choice_metrics",
+    "forced_choice",
+    "format_decisive",
+    "format_first_choice",
+]
 
 FIRST_CHOICE_KEYS = ("episodes", "accuracy", "mean_forced_regret", "max_forced_regret")
 
@@ -77,4 +94,108 @@ def format_first_choice(report: dict) -> str:
         if key == "by_gap":
             lines.append(row("all", report))
         lines += [row(v, m) for v, m in sorted(report[key].items(), key=lambda kv: int(kv[0]))]
+    return "\n".join(lines)
+
+
+def _one_shot_biregular(env) -> bool:
+    from do1rl.envs import DO1
+
+    return isinstance(env, DO1) and getattr(env, "max_selections", None) == 1
+
+
+def decisive_flags(env, states: Any, blocks: Sequence[int]) -> dict[int, np.ndarray] | None:
+    """{L: bool[E]}: the episodes of `states` (DO1 resets, leading axis [E]) where the L-block ceiling's choice is wrong.
+
+    None where the flags do not exist: the env is not one-shot DO1
+    (`max_selections=1`, the game the ceiling is worked out for), its
+    generator is not the biregular family (`do1rl.evaluation.decisive`
+    raises ValueError), or that module is not installed.
+    """
+    if not blocks or not _one_shot_biregular(env):
+        return None
+    try:
+        from do1rl.evaluation.decisive import decisive_from_states
+    except ImportError:  # the decisive-case module is not part of this build
+        return None
+    try:
+        return {int(b): np.asarray(decisive_from_states(env, states, int(b)), bool) for b in dict.fromkeys(blocks)}
+    except ValueError:  # not the biregular family
+        return None
+
+
+def ceiling_ratios(env, states: Any, blocks: int) -> np.ndarray | None:
+    """float[E]: the L-block ceiling's expected ratio on each episode of `states` (one-shot biregular DO1); else None.
+
+    L = 0 is the prior-only ceiling: the best one-shot choice knowing D, k,
+    the kinds, the inputs' count of 1s and the d1 law, and nothing of any
+    gate's value. Its mean over episodes is what a policy that reads no gate
+    can reach in expectation (`do1rl.evaluation.decisive.ceiling_choice`).
+    """
+    if not _one_shot_biregular(env):
+        return None
+    try:
+        from do1rl.evaluation import decisive as lib
+    except ImportError:
+        return None
+    if hasattr(lib, "ceiling_from_states"):  # (choose_circuit, expected_ratio) per episode
+        try:
+            return np.asarray(lib.ceiling_from_states(env, states, int(blocks))[1], np.float64)
+        except ValueError:
+            return None
+    try:
+        width, kval, p_one, stratified = lib._biregular_family(env.generator)
+    except (ValueError, AttributeError):
+        return None
+    from do1rl.core.circuit import AND, INPUT_1, OR
+
+    node_type = np.asarray(states.node_type)
+    main = np.asarray(states.circuit_id) == MAIN
+    value = np.asarray(states.value, bool)
+    depth = np.asarray(states.depth)
+    gate = main & ((node_type == AND) | (node_type == OR))
+    inputs_one = np.sum(main & (node_type == INPUT_1), axis=1)
+    circuit_depth = np.max(np.where(gate, depth, 0), axis=1)
+    first_is_and = np.any(gate & (depth == 1) & (node_type == AND), axis=1)
+    ones = np.stack([np.sum(gate & value & (depth == d), axis=1) for d in range(1, int(circuit_depth.max(initial=0)) + 1)], axis=1)
+    k = np.asarray(states.chain_length).reshape(-1)
+    out = np.zeros(node_type.shape[0])
+    for d in np.unique(circuit_depth):
+        rows = np.flatnonzero(circuit_depth == d)
+        _, out[rows] = lib.ceiling_choice(
+            ones[rows, :d], inputs_one[rows], first_is_and[rows], k[rows], width, kval, p_one, int(blocks), stratified=stratified
+        )
+    return out
+
+
+def decisive_metrics(results: Any, flags: Mapping[int, np.ndarray]) -> dict | None:
+    """Forced-choice accuracy on the decisive episodes of each L: {"L": {"episodes", "accuracy"}}.
+
+    `flags[L]`: bool per episode (at least as many as `results` holds; the
+    first ones are used), True where the L-block ceiling's forced choice is
+    wrong. `accuracy` is None when no episode is decisive. None when the
+    episodes have no forced choice.
+    """
+    outcome = forced_choice(results)
+    if outcome is None or not flags:
+        return None
+    correct = outcome[0]
+    out = {}
+    for blocks in sorted(flags):
+        decisive = np.asarray(flags[blocks], bool)[: correct.size]
+        if decisive.size != correct.size:
+            raise ValueError(f"decisive flags for L = {blocks}: {decisive.size} episodes, results hold {correct.size}")
+        n = int(decisive.sum())
+        out[str(blocks)] = {"episodes": n, "accuracy": float(correct[decisive].mean()) if n else None}
+    return out
+
+
+def format_decisive(report: dict) -> str:
+    """A table of a `decisive_metrics` report: per L, the decisive episodes and the forced choice's accuracy on them."""
+    lines = [
+        "forced choice on decisive episodes (the L-block ceiling's best choice is wrong; L = 0: prior only)",
+        f"{'L':>9} {'episodes':>18} {'accuracy':>18}",
+    ]
+    for blocks, m in sorted(report.items(), key=lambda kv: int(kv[0])):
+        acc = "n/a" if m["accuracy"] is None else f"{m['accuracy']:.4f}"
+        lines.append(f"{blocks:>9} {m['episodes']:>18d} {acc:>18}")
     return "\n".join(lines)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from do1rl.core.solver import approximation_ratio
-from do1rl.evaluation.first_choice import first_choice_metrics, format_first_choice
+from do1rl.evaluation.first_choice import decisive_metrics, first_choice_metrics, format_decisive, format_first_choice
 
 METRIC_KEYS = (
     "episodes",
@@ -42,13 +43,15 @@ def _split(keys: np.ndarray, returns: np.ndarray, optimal: np.ndarray) -> dict:
     return {str(k): _summary(returns[keys == k], optimal[keys == k]) for k in np.unique(keys)}
 
 
-def metrics(results: Any) -> dict:
+def metrics(results: Any, decisive: Mapping[int, np.ndarray] | None = None) -> dict:
     """The spec's metrics over `Episodes`, overall and by depth.
 
     With cert(d1) recorded, also by cert(d1) (`by_cert_d1`) and by the pair
     (`by_depth_cert`, keys "D/c"); on DO1 also the forced choice's scores
     (`first_choice`, see `do1rl.evaluation.first_choice`). Ratio r / r* is 1
-    when r* = 0; regret is r* - r.
+    when r* = 0; regret is r* - r. `decisive` ({L: bool[E]}, the episodes
+    where the L-block ceiling's forced choice is wrong; biregular DO1 only)
+    adds `decisive`: {"L": {"episodes", "accuracy"}} (`decisive_metrics`).
     """
     returns = np.asarray(results.returns, np.float64)
     optimal = np.asarray(results.optimal, np.float64)
@@ -63,6 +66,10 @@ def metrics(results: Any) -> dict:
         choice = first_choice_metrics(results)
         if choice is not None:
             report["first_choice"] = choice
+    if decisive:
+        scores = decisive_metrics(results, decisive)
+        if scores is not None:
+            report["decisive"] = scores
     return report
 
 
@@ -85,4 +92,6 @@ def format_table(report: dict) -> str:
             lines += [row(k, m) for k, m in sorted(report[key].items(), key=lambda kv: _pair_order(kv[0]))]
     if "first_choice" in report:
         lines.append(format_first_choice(report["first_choice"]))
+    if "decisive" in report:
+        lines.append(format_decisive(report["decisive"]))
     return "\n".join(lines)

@@ -48,7 +48,8 @@ def make_agent(name: str, env, params, options: AgentOptions | None = None) -> P
     """The policy `name` names, built for `env`; AgentError if it cannot be.
 
     Args:
-      name: a baseline ("random", "oracle", "greedy"), "mcts", or
+      name: a baseline (`do1rl.agents.baselines.BASELINES`: "random",
+        "oracle", "greedy", "always_chain", "always_circuit"), "mcts", or
         "ppo:RUN_DIR" (a training run folder).
       env, params: the functional env the policy will act in and its params.
       options: `AgentOptions`.

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
-from do1rl.agents.networks import NetworkConfig, make_network, serial_depth
+from do1rl.agents.networks import RECURRENT_FAMILIES, NetworkConfig, make_network, serial_depth
 from do1rl.agents.ppo import PPO
 from do1rl.core.checks import is_integer
 from do1rl.experiments import config as config_lib
@@ -97,7 +98,7 @@ def with_iterations(network: NetworkConfig, iterations: int) -> NetworkConfig:
     The block is weight-tied, so the trained parameters serve any count:
     this is how a trained recurrent net "thinks longer" at test time.
     """
-    if network.family != "recurrent":
+    if network.family not in RECURRENT_FAMILIES:
         raise ValueError(f"test-time iterations need a recurrent network, not {network.family!r}")
     if not is_integer(iterations) or iterations < 1:
         raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
@@ -123,11 +124,37 @@ class TrainedRun(NamedTuple):
 
 def with_max_iterations(network: NetworkConfig, cap: int) -> NetworkConfig:
     """The recurrent `network` with T capped at `cap` instead of its trained cap (the rule T(obs) is kept)."""
-    if network.family != "recurrent":
+    if network.family not in RECURRENT_FAMILIES:
         raise ValueError(f"a cap on iterations needs a recurrent network, not {network.family!r}")
     if not is_integer(cap) or cap < 1:
         raise ValueError(f"max_iterations must be an integer >= 1, got {cap!r}")
     return dataclasses.replace(network, max_iterations=int(cap))
+
+
+def with_iterations_per_depth(network: NetworkConfig, per_depth: float, test_depth: int) -> NetworkConfig:
+    """The recurrent `network` run for T = ceil(per_depth * D_obs) iterations (no extra, capped at D = `test_depth`)."""
+    if network.family not in RECURRENT_FAMILIES:
+        raise ValueError(f"test-time iterations need a recurrent network, not {network.family!r}")
+    cap = max(int(np.ceil(per_depth * test_depth)), 1)
+    return dataclasses.replace(network, iterations_per_depth=float(per_depth), extra_iterations=0, max_iterations=cap)
+
+
+def retarget(run: TrainedRun, env, env_params, network: NetworkConfig | None = None) -> TrainedRun:
+    """`run` rebuilt to act on another env (e.g. deeper circuits than its training pad), params unchanged.
+
+    Graph networks (gnn, recurrent, bottleneck) have no parameter whose shape
+    depends on the circuit's size; their depth and horizon features keep the
+    training env's scale (`networks.env_dims(scales_of=)`). The mlp reads a
+    fixed-size input, so it only runs on envs of its training shapes
+    (ValueError otherwise). `network` replaces the run's (e.g. forced T).
+    """
+    network = run.config.network if network is None else network
+    same_shapes = env.observation_shapes() == run.env.observation_shapes() and env.num_actions == run.env.num_actions
+    if network.family == "mlp" and not same_shapes:
+        raise ValueError("the mlp reads a fixed-size observation: it runs only on envs of its training shapes")
+    module = make_network(network, env, node_values=run.config.ppo.aux_coef > 0, scales_of=run.env)
+    config = dataclasses.replace(run.config, network=network)
+    return TrainedRun(config, env, env_params, PPO(env, env_params, module, run.config.ppo), run.params)
 
 
 def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations: int | None = None) -> TrainedRun:
@@ -149,7 +176,7 @@ def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations:
         network = with_iterations(network, iterations)
     if network != config.network:
         config = dataclasses.replace(config, network=network)
-        ppo = PPO(env, env_params, make_network(network, env), config.ppo)
+        ppo = PPO(env, env_params, make_network(network, env, node_values=config.ppo.aux_coef > 0), config.ppo)
     return TrainedRun(config, env, env_params, ppo, jax.device_put(state.params))
 
 

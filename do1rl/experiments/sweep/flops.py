@@ -30,9 +30,17 @@ def network_flops(network_config: NetworkConfig, env, obs) -> float | None:
     """
     def apply_flops(cfg: NetworkConfig) -> float | None:
         net = make_network(cfg, env)
+        if cfg.family == "bottleneck":  # unrolled, so that XLA counts every iteration
+            net = net.clone(unroll=net.static_iterations)
         params = jax.eval_shape(net.init, jax.random.key(0), obs)
         return _flops(net.apply, params, obs)
 
+    if network_config.family == "bottleneck":  # T iterations of one update: flops(T = 2) - flops(T = 1) each
+        forced = lambda t: dataclasses.replace(network_config, iterations_per_depth=0.0, extra_iterations=t, max_iterations=t)
+        one, two = apply_flops(forced(1)), apply_flops(forced(2))
+        if one is None or two is None:
+            return None
+        return one + (int(num_iterations(network_config, env, obs)) - 1) * (two - one)
     if network_config.family != "recurrent":
         return apply_flops(network_config)
     one = apply_flops(dataclasses.replace(network_config, family="gnn", depth=1))

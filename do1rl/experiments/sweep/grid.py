@@ -13,11 +13,18 @@ from typing import Any
 
 from do1rl.agents.baselines import BASELINES
 from do1rl.agents.mcts import MCTSConfig
-from do1rl.agents.networks import FAMILIES, NetworkConfig
+from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES, NetworkConfig
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.train_config import TrainConfig
 
 AGENTS = (*FAMILIES, "mcts", *BASELINES)
+BLOCK_FAMILIES = ("gnn",)  # families whose network.depth is a count L of message-passing blocks
+DECISIVE_BLOCKS = (0, 3)  # grid.decisive_blocks' default
+
+
+def has_decisive_cases(env_id: str, args: dict) -> bool:
+    """Whether an env has decisive cases (`do1rl.evaluation.decisive`): one-shot DO1 on biregular circuits."""
+    return "DO1" in env_id and args.get("family") == "biregular" and args.get("max_selections") == 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +44,9 @@ class GridConfig:
     # recurrent cells: the cap on T at test, lifting a training cap (network.max_iterations) that
     # only bounds training compute; None keeps the trained cap
     test_max_iterations: int | None = None
+    # one-shot DO1 on biregular circuits: forced-choice accuracy on the episodes where the L-block ceiling's
+    # choice is wrong, for each L here and each gnn's L in the sweep (`decisive_accuracy_L{L}`); [] for none
+    decisive_blocks: tuple[int, ...] = DECISIVE_BLOCKS
 
     def __post_init__(self):
         if not self.agents:
@@ -47,8 +57,9 @@ class GridConfig:
         for name in ("circuit_depths", "network_depths", "network_widths", "simulations", "test_depths", "test_iterations"):
             if any(v < 1 for v in getattr(self, name)):
                 raise ValueError(f"grid.{name}: values must be >= 1")
-        if any(v < 0 for v in self.prefix_chains):
-            raise ValueError("grid.prefix_chains: values must be >= 0")
+        for name in ("prefix_chains", "decisive_blocks"):
+            if any(v < 0 for v in getattr(self, name)):
+                raise ValueError(f"grid.{name}: values must be >= 0")
         if self.test_max_iterations is not None and self.test_max_iterations < 1:
             raise ValueError("grid.test_max_iterations must be >= 1")
         if not self.simulations:
@@ -89,6 +100,7 @@ class Cell:
     test_iterations: tuple[int, ...] = ()  # recurrent only
     test_args: dict = dataclasses.field(default_factory=dict)  # env args changed for testing
     test_max_iterations: int | None = None  # recurrent only: T's cap at test
+    decisive_blocks: tuple[int, ...] = ()  # L of the decisive-case accuracies (biregular DO1 only)
 
     def test_envs(self) -> list[tuple[int | None, dict]]:
         """(test depth, env args) of every evaluation env: the training env's args (with `test_args`) at each test depth."""
@@ -100,13 +112,18 @@ class Cell:
 
     def iterations(self) -> tuple[int | None, ...]:
         """None (the trained rule) and, for recurrent cells, each forced T."""
-        forced = self.test_iterations if self.train.network.family == "recurrent" and self.trains else ()
+        forced = self.test_iterations if self.recurrent else ()
         return (None, *forced)
 
     @property
     def test_cap(self) -> int | None:
         """The cap on T at test for a trained recurrent cell (None: the trained cap)."""
-        return self.test_max_iterations if self.train.network.family == "recurrent" and self.trains else None
+        return self.test_max_iterations if self.recurrent else None
+
+    @property
+    def recurrent(self) -> bool:
+        """A trained cell of a weight-tied family whose T can be forced at test (`RECURRENT_FAMILIES`)."""
+        return self.trains and self.train.network.family in RECURRENT_FAMILIES
 
     @property
     def circuit_depth(self) -> int | None:
@@ -138,6 +155,8 @@ class Cell:
             out["test_iterations"] = list(self.iterations()[1:])
         if self.test_cap is not None:
             out["test_max_iterations"] = self.test_cap
+        if self.decisive_blocks:
+            out["decisive_blocks"] = list(self.decisive_blocks)
         return out
 
     def cell_id(self, mcts: MCTSConfig) -> str:
@@ -152,7 +171,7 @@ class Cell:
             parts.append(f"pc{self.prefix_chain}")
         if self.trains:
             net = self.train.network
-            parts.append(f"w{net.width}" if net.family == "recurrent" else f"d{net.depth}w{net.width}")
+            parts.append(f"w{net.width}" if self.recurrent else f"d{net.depth}w{net.width}")
         if self.agent == "mcts":
             parts.append(f"s{self.simulations}")
         return "-".join(parts + [digest])
@@ -170,7 +189,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
 
 
 def cells(config: SweepConfig) -> list[Cell]:
-    """The grid's cells, in a fixed order (agents, then circuit depth, prefix, shape, budget)."""
+    """The grid's cells, in a fixed order (agents, then circuit depth, prefix, shape, budget).
+
+    On DO1 with biregular circuits every cell scores the decisive cases of
+    each L in `grid.decisive_blocks` and of every gnn's L in the sweep, so
+    baselines and nets are compared on the same episodes.
+    """
     grid = config.grid
     base = config.train
     tests = {
@@ -196,7 +220,14 @@ def cells(config: SweepConfig) -> list[Cell]:
                     out.extend(Cell(agent, train, simulations=s, **tests) for s in grid.simulations)
                 else:
                     out.append(Cell(agent, train, **tests))
-    return out
+    nets = [c.train.network.depth for c in out if c.trains and c.train.network.family in BLOCK_FAMILIES]
+    blocks = tuple(sorted({*grid.decisive_blocks, *nets})) if grid.decisive_blocks else ()  # []: none at all
+    return [
+        dataclasses.replace(c, decisive_blocks=blocks)
+        if blocks and has_decisive_cases(c.train.env.id, dict(c.train.env.args) | dict(c.test_args))
+        else c
+        for c in out
+    ]
 
 
 def _networks(config: SweepConfig, family: str) -> list[NetworkConfig]:
@@ -211,7 +242,7 @@ def _networks(config: SweepConfig, family: str) -> list[NetworkConfig]:
         shapes = [tuple(s) for s in grid.network_shapes]
     else:
         shapes = [(d, w) for d in grid.network_depths or (base.depth,) for w in grid.network_widths or (base.width,)]
-    if family == "recurrent":  # depth is ignored: one cell per width
+    if family in RECURRENT_FAMILIES:  # depth is ignored: one cell per width
         shapes = [(base.depth, w) for w in dict.fromkeys(w for _, w in shapes)]
     return [dataclasses.replace(base, depth=d, width=w) for d, w in shapes]
 

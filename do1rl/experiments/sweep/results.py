@@ -30,6 +30,7 @@ ROW_KEYS = (
     "serial_depth",
     "flops_per_decision",
     "env_steps",
+    "steps_to_plateau",
     "search_env_steps",
     "train_s",
     "eval_s",
@@ -68,6 +69,10 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
     Per evaluation (test env x forced iterations): per seed, an "all" row then
     one per circuit depth; then one row with `seed_index` "all" pooling the
     seeds, with the 95% intervals (`*_low`, `*_high`) over seeds and episodes.
+    On biregular DO1, `decisive_accuracy_L{L}` (per seed, and pooled with its
+    interval) and `decisive_episodes_L{L}` (the decisive episodes per seed).
+    `steps_to_plateau` (from a cell trained to a plateau): the seed's, and on
+    the pooled row the mean over seeds, None unless every seed got there.
     """
     settings = result["settings"]
     train = settings["train"]
@@ -86,6 +91,8 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
         "simulations": settings.get("simulations"),
     }
     base |= {key: info[key] for key in ROW_KEYS if key in info}
+    plateau = info.get("steps_to_plateau")
+    base.pop("steps_to_plateau", None)
     config_columns = flatten(settings, "config.")
     rows = []
 
@@ -96,10 +103,12 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
 
     for ev in evaluations_of(result):
         where = {"test_depth": ev.get("test_depth"), "iterations": ev.get("iterations")}
+        where |= {f"decisive_episodes_L{b}": n for b, n in sorted((ev.get("decisive_episodes") or {}).items(), key=_blocks)}
         for seed_index, report in enumerate(ev["reports"]):
             groups = [("all", report)] + sorted(report.get("by_depth", {}).items(), key=lambda kv: int(kv[0]))
             for group, metrics in groups:
                 row = base | where | {"seed_index": seed_index, "depth_group": group}
+                row["steps_to_plateau"] = _seed_plateau(plateau, seed_index)
                 row |= {key: metrics.get(key) for key in METRICS}
                 choice = report.get("first_choice")
                 if choice is not None:  # DO1's forced choice: overall, or this circuit depth's
@@ -107,11 +116,15 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
                 if choice is not None:
                     row["first_choice_accuracy"] = choice["accuracy"]
                     row["mean_forced_regret"] = choice["mean_forced_regret"]
+                if group == "all":
+                    for b, m in sorted((report.get("decisive") or {}).items(), key=_blocks):
+                        row[f"decisive_accuracy_L{b}"] = m["accuracy"]
                 add(row)
         intervals = ev.get("intervals") or {}
         if intervals:
             reports = ev["reports"]
             row = base | where | {"seed_index": POOLED, "depth_group": "all"}
+            row["steps_to_plateau"] = _pooled_plateau(plateau)
             row["episodes"] = sum(r["episodes"] for r in reports)
             for key in ("mean_return", "mean_optimal", "mean_regret"):
                 row[key] = sum(r[key] for r in reports) / len(reports)  # an interval below may refine it
@@ -119,6 +132,26 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
                 row[name], row[f"{name}_low"], row[f"{name}_high"] = interval["mean"], interval["low"], interval["high"]
             add(row)
     return rows
+
+
+def _blocks(item: tuple[str, Any]) -> int:
+    return int(item[0])
+
+
+def _seed_plateau(plateau: Any, seed_index: int) -> Any:
+    """One seed's steps to plateau from `info["steps_to_plateau"]` (a number for every seed, or one per seed)."""
+    if isinstance(plateau, (list, tuple)):
+        return plateau[seed_index] if seed_index < len(plateau) else None
+    return plateau
+
+
+def _pooled_plateau(plateau: Any) -> Any:
+    """The mean over seeds of the steps to plateau; None unless every seed reached one."""
+    if not isinstance(plateau, (list, tuple)):
+        return plateau
+    if not plateau or any(p is None for p in plateau):
+        return None
+    return sum(plateau) / len(plateau)
 
 
 def evaluations_of(result: dict) -> list[dict]:
