@@ -5,7 +5,10 @@ sweep folders holding them; rows of several sweeps are plotted together.
 Panels (see `do1rl.experiments.plotting`): ratio vs circuit depth per agent family,
 deep vs wide networks, ratio and regret vs MCTS simulations, regret vs
 horizon on chain-prefixed circuits. A panel with no matching rows is
-skipped with a note. Exit 2 if a results file cannot be read.
+skipped with a note. Sweeps whose cells trained to plateau (their
+`cells/*.json` carry learning curves) also get `learning_curves.png`
+(`learning_curves_<folder>.png` each when several sweeps do). Exit 2 if a
+results file cannot be read.
 """
 
 from __future__ import annotations
@@ -55,7 +58,43 @@ def run(args: argparse.Namespace) -> int:
     try:
         plot_all(rows, args.out)
         plot_intervals(rows, args.out, ceiling=ceiling, train_depths=args.train_depths)
+        _plot_curves(args.results, args.out)
     except WriteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _sweep_cells(path: Path) -> list[dict]:
+    """The cell results (cells/*.json) beside a results file or in a sweep folder; unreadable ones skipped."""
+    import json
+
+    from do1rl.core import limits
+
+    folder = path if path.is_dir() else path.parent
+    cells = []
+    for cell in sorted((folder / "cells").glob("*.json")) if (folder / "cells").is_dir() else []:
+        try:
+            data = json.loads(limits.read_regular(cell, _MAX_RESULTS_BYTES, "cell result"))
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("info"), dict):
+            cells.append(data)
+    return cells
+
+
+def _plot_curves(paths: list[Path], out: Path) -> None:
+    """learning_curves.png per sweep whose cells carry curves (named by folder when several do)."""
+    from do1rl.experiments.plotting import plot_learning_curves
+
+    sweeps = {}
+    for path in paths:
+        folder = (path if path.is_dir() else path.parent).resolve()
+        cells = [c for c in _sweep_cells(folder) if c["info"].get("curve")]
+        if cells:
+            sweeps[folder] = cells
+    for folder, cells in sweeps.items():
+        name = "learning_curves.png" if len(sweeps) == 1 else f"learning_curves_{folder.name}.png"
+        written = plot_learning_curves(cells, out / name, title=folder.name)
+        if written is not None:
+            print(f"wrote {written}")

@@ -16,6 +16,12 @@ the results hold none:
 
 Points are means over seeds; error bars show the spread (min to max) over
 seeds when there are several.
+
+`learning_curves.png` (`plot_learning_curves`) reads cell results instead
+of rows: for sweeps whose trained cells ran to plateau (`info["curve"]`),
+one panel per cell, held-out mean ratio vs env steps, one line per seed
+with its 95% band, and each seed's plateau point (its best evaluation when
+it plateaued, `info["steps_to_plateau"]`) marked.
 """
 
 from __future__ import annotations
@@ -216,6 +222,43 @@ def save_figure(fig, path: Path, plt) -> Path:
     plt.close(fig)
     atomic.write_bytes(path, image.getvalue())
     return path
+
+
+def plot_learning_curves(cells: list[dict], path: str | Path, title: str | None = None) -> Path | None:
+    """learning_curves.png of cell results (`do1rl sweep`'s cells/*.json); None if no cell carries a curve."""
+    cells = [c for c in cells if (c.get("info") or {}).get("curve")]
+    if not cells:
+        return None
+    plt = pyplot()
+    cells = sorted(cells, key=lambda c: (agent_rank(c.get("agent")), str(c.get("cell_id"))))
+    cols = min(3, len(cells))
+    rows = -(-len(cells) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.4 * rows), squeeze=False)
+    for ax, cell in zip(axes.ravel(), cells):
+        info = cell["info"]
+        stops = info.get("steps_to_plateau") or []
+        for i, seed in enumerate(info["curve"]):
+            xs = [e["env_steps"] for e in seed]
+            (line,) = ax.plot(xs, [e["mean_ratio"] for e in seed], marker=".", label=f"seed {i}")
+            ax.fill_between(xs, [e["lo"] for e in seed], [e["hi"] for e in seed], color=line.get_color(), alpha=0.15)
+            stop = stops[i] if i < len(stops) else None
+            if stop is not None:
+                at = next((e for e in seed if e["env_steps"] == stop), None)
+                if at is not None:
+                    ax.plot([stop], [at["mean_ratio"]], marker="*", markersize=12, color=line.get_color(),
+                            markeredgecolor="black", linestyle="none")
+        how = "stopped at plateau" if info.get("stopped_early") else "ran to the step cap"
+        ax.set_title(f"{cell.get('cell_id')}\n({how})", fontsize=8)
+        ax.set_xlabel("env steps per seed")
+        ax.set_ylabel("held-out mean ratio")
+        ax.set_ylim(-0.02, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(cells):]:
+        ax.axis("off")
+    fig.suptitle((title + ": " if title else "") + "learning curves (\u2605 plateau: best evaluation when it plateaued)",
+                 fontsize=9)
+    return save_figure(fig, Path(path), plt)
 
 
 PANELS = (

@@ -27,3 +27,19 @@ def log_scalars(writer, stats: dict, steps_per_s: float, step: int) -> None:
             writer.add_scalar(tag, value, step)
     writer.add_scalar("perf/steps_per_s", steps_per_s, step)
     writer.flush()
+
+
+def log_eval_scalars(writer, entries: list[dict], step: int, plateaued: int) -> None:
+    """Writes one plateau evaluation (`do1rl.experiments.plateau`) at env step `step`.
+
+    `eval/ratio` is the mean over seeds of their held-out mean ratios,
+    `eval/ratio/seed_<i>` (with `eval/ratio_lo/seed_<i>`, `eval/ratio_hi/seed_<i>`)
+    each seed's, and `eval/plateaued_seeds` how many seeds have plateaued.
+    """
+    writer.add_scalar("eval/ratio", float(np.mean([e["mean_ratio"] for e in entries])), step)
+    for i, e in enumerate(entries):
+        writer.add_scalar(f"eval/ratio/seed_{i}", e["mean_ratio"], step)
+        writer.add_scalar(f"eval/ratio_lo/seed_{i}", e["lo"], step)
+        writer.add_scalar(f"eval/ratio_hi/seed_{i}", e["hi"], step)
+    writer.add_scalar("eval/plateaued_seeds", plateaued, step)
+    writer.flush()

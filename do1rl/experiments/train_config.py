@@ -33,6 +33,34 @@ class LogConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PlateauConfig:
+    """Train to plateau (`do1rl.experiments.plateau`): stop when every seed's evaluation curve is flat.
+
+    Disabled (the default), nothing is evaluated during training and a run
+    is bitwise what it was without this section. Enabled, every seed's greedy
+    policy plays the same `episodes` held-out episodes (seed `seed`, or
+    `eval.seed + 1` when null) after every `eval_every` PPO iterations (a
+    multiple of `log.updates_per_chunk`, so evaluations fall on chunk ends)
+    and at the last one; the run stops once every seed has plateaued, or at
+    `ppo.total_timesteps` (the cap). A seed plateaus at the first evaluation,
+    at or after iteration `min_updates`, that ends `patience` evaluations in a
+    row none of which beat its best by more than the best's 95% half-width.
+    """
+
+    enabled: bool = False
+    eval_every: int = 10  # PPO iterations between evaluations
+    episodes: int = 256  # held-out episodes per seed and evaluation
+    patience: int = 3  # evaluations without a significant improvement
+    min_updates: int = 0  # no plateau is declared before this iteration
+    seed: int | None = None  # episode seed of the held-out set; null: eval.seed + 1
+
+    def __post_init__(self):
+        for name, low in (("eval_every", 1), ("episodes", 1), ("patience", 1), ("min_updates", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"plateau.{name} must be >= {low}, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """A whole training run (`do1rl train --config`)."""
 
@@ -43,6 +71,7 @@ class TrainConfig:
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
+    plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
 
     def __post_init__(self):
         if self.num_seeds < 1:
@@ -51,3 +80,13 @@ class TrainConfig:
             raise ValueError(f"log.updates_per_chunk must be >= 1, got {self.log.updates_per_chunk}")
         if self.eval.episodes < 1:
             raise ValueError(f"eval.episodes must be >= 1, got {self.eval.episodes}")
+        if self.plateau.enabled and self.plateau.eval_every % self.log.updates_per_chunk:
+            raise ValueError(
+                f"plateau.eval_every ({self.plateau.eval_every}) must be a multiple of log.updates_per_chunk "
+                f"({self.log.updates_per_chunk}): evaluations happen between chunks"
+            )
+
+    @property
+    def plateau_seed(self) -> int:
+        """The episode seed of the plateau rule's held-out evaluations."""
+        return self.eval.seed + 1 if self.plateau.seed is None else self.plateau.seed

@@ -25,7 +25,7 @@ def build(config: TrainConfig, devices: int = 1):
     """
     env, env_params = make(config.env.id, **config.env.args)
     validate(config.network)
-    network = make_network(config.network, env)
+    network = make_network(config.network, env, node_values=config.ppo.aux_coef > 0)
     if devices > 1 and getattr(network, "flat", False):
         network = network.clone(flat=False)
     return env, env_params, network, PPO(env, env_params, network, config.ppo)
@@ -62,6 +62,10 @@ class Trainer:
     Attributes:
       init: `init(seed_keys) -> state`, jitted.
       run_chunk: `run_chunk(state, n) -> (state, totals)`, n PPO iterations, jitted (n static).
+
+    A Trainer depends on the env, network, PPO settings, `num_seeds` and the
+    devices, not on `seed`, `eval`, `log` or `plateau`: runs that differ only
+    in those may share one (`training.train_run(trainer=)`) and its compiled code.
     """
 
     def __init__(self, config: TrainConfig, devices: int = 1):
@@ -76,6 +80,8 @@ class Trainer:
                 f"({devices} per process x {jax.process_count()} process(es))"
             )
         self.devices = devices
+        self._greedy_player = None
+        self._starts: dict = {}
         init = self.ppo.init_seeds
         shape = jax.eval_shape(init, seed_keys(config))
         self.state_shape = shape
@@ -92,6 +98,34 @@ class Trainer:
             self.shardings = None
             self.init = jax.jit(init)
             self.run_chunk = jax.jit(jax.vmap(self.ppo.run, in_axes=(0, None)), static_argnums=1)
+
+    def greedy_player(self):
+        """`player(params, keys, starts) -> Episodes` of every seed's greedy policy, jitted once per Trainer.
+
+        `params` have a leading seed axis; `keys` and `starts` (from
+        `reset_starts`) hold the episodes, the same for every seed; each
+        output field has shape [seeds, episodes].
+        """
+        if self._greedy_player is None:
+            from do1rl.evaluation import play_episode
+
+            env, env_params, ppo = self.env, self.env_params, self.ppo
+
+            def one(net_params, key, start):
+                return play_episode(env, env_params, ppo.policy(net_params, greedy=True), key, start)
+
+            over_episodes = jax.vmap(one, in_axes=(None, 0, 0))
+            self._greedy_player = jax.jit(jax.vmap(over_episodes, in_axes=(0, None, None)))
+        return self._greedy_player
+
+    def held_out_starts(self, episodes: int, seed: int):
+        """`reset_starts` of `episodes` episodes of `seed` on this trainer's env (host arrays), made once."""
+        key = (episodes, seed)
+        if key not in self._starts:
+            from do1rl.evaluation import reset_starts
+
+            self._starts[key] = reset_starts(self.env, self.env_params, episodes=episodes, seed=seed)
+        return self._starts[key]
 
     def place(self, state: Any) -> Any:
         """`state` (e.g. restored on the host) moved onto this trainer's devices."""

@@ -9,7 +9,10 @@ A run folder holds:
   atomically after every chunk of `log.updates_per_chunk` iterations;
 - `eval.json` (at the end): the core evaluator's metrics for seed 0's
   greedy policy, with the keys of `do1rl eval --out`, plus `seeds` (one
-  report per seed) when `num_seeds > 1`.
+  report per seed) when `num_seeds > 1`;
+- with `plateau.enabled` (`do1rl.experiments.plateau`): `curve.json`, every
+  seed's held-out evaluations so far, and at the end `plateau.json`, each
+  seed's steps to plateau and whether the run stopped before the cap.
 
 Training runs chunk by chunk: one jitted call runs `updates_per_chunk` PPO
 iterations for all seeds (vmapped) and returns summed metrics. Between
@@ -19,7 +22,10 @@ hold NaN or inf stops the run (exit 3) before anything of it is saved. The
 run folder is locked (`runs.lock_folder`) for the whole run, so a second
 writer is refused at once. Resuming reloads the checkpoint and runs the same chunks,
 so an interrupted and resumed run is bitwise equal (on CPU) to an
-uninterrupted one.
+uninterrupted one. With `plateau.enabled` the loop also evaluates every
+seed after every `plateau.eval_every` iterations, before that chunk's
+checkpoint (which carries the evaluation history), and stops once every seed
+has plateaued; disabled, the loop and its files are exactly as before.
 """
 
 from __future__ import annotations
@@ -42,8 +48,9 @@ from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.distributed import any_process, is_main_process, local_value
 from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
+from do1rl.experiments.plateau import PlateauTracker
 from do1rl.experiments.runs import RunFolderError, lock_folder
-from do1rl.experiments.scalars import log_scalars
+from do1rl.experiments.scalars import log_eval_scalars, log_scalars
 from do1rl.experiments.signals import StopFlag
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
@@ -63,18 +70,24 @@ def train_run(
     devices: int = 1,
     progress: bool = True,
     log=None,
+    trainer: Trainer | None = None,
 ) -> int:
     """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED).
 
     The config is checked (env, network, memory estimate) before the folder
     is made. Raises RunFolderError if the folder is locked by another
     process, cannot be made, already holds a run (without `resume`), or
-    holds none to resume.
+    holds none to resume. `trainer`: a `Trainer` built for a config that
+    differs from this one at most in `seed`, `eval`, `log` and `plateau`
+    (its compiled code is reused; ValueError otherwise); by default one is built.
     """
     if log is None:  # printed lines reach a redirected log as they are written
         log = functools.partial(print, flush=True)
     with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
-        trainer = build_trainer(config, devices)
+        if trainer is None:
+            trainer = build_trainer(config, devices)
+        else:
+            check_shared_trainer(trainer, config, devices)
         run_dir = Path(run_dir)
         # Process 0 alone holds the lock: the processes of one distributed run share the folder.
         with lock_folder(run_dir) if is_main_process() else contextlib.nullcontext():
@@ -96,6 +109,13 @@ def build_trainer(config: TrainConfig, devices: int = 1) -> Trainer:
         raise ValueError(f"config too large to build ({limits.describe_error(err)})") from None
     check_memory(trainer)
     return trainer
+
+
+def check_shared_trainer(trainer: Trainer, config: TrainConfig, devices: int) -> None:
+    """ValueError unless `trainer` compiles what `config` on `devices` devices would."""
+    same = ("env", "network", "ppo", "num_seeds")
+    if trainer.devices != devices or any(getattr(trainer.config, f) != getattr(config, f) for f in same):
+        raise ValueError(f"the trainer given was built for another {', '.join(same)} or device count")
 
 
 def _nbytes(tree: Any) -> int:
@@ -122,16 +142,31 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         log, progress = (lambda *_: None), False
     ppo_cfg = config.ppo
     total_updates = ppo_cfg.num_updates
+    steps_per_update = ppo_cfg.batch_size
+    plateau = PlateauTracker(trainer, config, run_dir, write=main) if config.plateau.enabled else None
+
+    def meta_at(update: int) -> dict:  # without plateau, exactly the metadata of before
+        meta = {"update": update, "env_steps": update * steps_per_update}
+        return meta | plateau.meta() if plateau is not None else meta
+
+    new_evals = None
     if resume:
         checkpoints = RunCheckpoints.resume(run_dir, trainer)
         state, meta = checkpoints.restore()
         log(f"resumed {run_dir} at iteration {meta.get('update', '?')} of {total_updates}")
+        if plateau is not None:
+            plateau.load(meta, int(local_value(state.update).reshape(-1)[0]))
+            plateau.write_curve()
     else:
         if main:
             config_lib.dump(config, run_dir / "config.yaml")
         checkpoints = RunCheckpoints.start(run_dir, trainer)
         state = trainer.init(seed_keys(config))
-        checkpoints.save(state, {"update": 0, "env_steps": 0})
+        if plateau is not None:  # the untrained policies: the first point of every curve
+            new_evals = plateau.evaluate_if_due(state.params, 0, 0)
+        checkpoints.save(state, meta_at(0))
+        if plateau is not None:
+            plateau.write_curve()
     ckpt_path = run_dir / "checkpoints"
     done_updates = int(local_value(state.update).reshape(-1)[0])
     params0 = jax.tree.map(lambda x: x[0], state.params)
@@ -141,7 +176,8 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
     )
 
     writer = SummaryWriter(str(run_dir)) if main else None
-    steps_per_update = ppo_cfg.batch_size
+    if writer is not None and new_evals:
+        log_eval_scalars(writer, new_evals, 0, plateau.plateaued_count())
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -154,7 +190,8 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
             desc="train",
         )
     status = OK
-    while done_updates < total_updates:
+    plateaued = plateau is not None and any_process(plateau.all_plateaued)  # a resumed run may be done
+    while done_updates < total_updates and not plateaued:
         n = min(config.log.updates_per_chunk, total_updates - done_updates)
         start = time.perf_counter()
         new_state, totals = trainer.run_chunk(state, n)
@@ -171,10 +208,17 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         state = new_state
         done_updates += n
         env_steps = done_updates * steps_per_update
-        checkpoints.save(state, {"update": done_updates, "env_steps": env_steps})
+        if plateau is not None:
+            new_evals = plateau.evaluate_if_due(state.params, done_updates, env_steps)
+            plateaued = any_process(plateau.all_plateaued)  # every process stops after the same chunk
+        checkpoints.save(state, meta_at(done_updates))
+        if plateau is not None:
+            plateau.write_curve()
         steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
         if writer is not None:
             log_scalars(writer, stats, steps_per_s, env_steps)
+            if plateau is not None and new_evals:
+                log_eval_scalars(writer, new_evals, env_steps, plateau.plateaued_count())
         if bar is not None:
             bar.update(n * steps_per_update)
             bar.set_postfix(
@@ -199,6 +243,11 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         writer.close()
     if status != OK:
         return status
+    if plateau is not None:
+        summary = plateau.write_report(done_updates)
+        how = "every seed plateaued" if summary["stopped_early"] else "the step cap"
+        log(f"plateau: stopped at iteration {done_updates}/{total_updates} ({how}); steps to plateau per seed "
+            f"{summary['steps_to_plateau']}")
     report = evaluate_run(trainer, state, config)
     if main:
         atomic.write_json(run_dir / "eval.json", report)

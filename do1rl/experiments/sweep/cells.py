@@ -12,6 +12,7 @@ import jax
 from do1rl.agents.networks import param_count, serial_depth
 from do1rl.envs.make import make
 from do1rl.evaluation import make_player
+from do1rl.experiments import plateau as plateau_lib
 from do1rl.experiments import training
 from do1rl.experiments.agents import AgentOptions, make_agent
 from do1rl.experiments.runs import CHECKPOINT, load_run
@@ -35,7 +36,9 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
     test env (the training env, or each of `grid.test_depths`) and, for
     recurrent cells, each forced iteration count; it holds one report per
     seed and bootstrap intervals over seeds and episodes. `info` holds the
-    accounting columns shared by the cell's rows.
+    accounting columns shared by the cell's rows; a cell trained to plateau
+    (`train.plateau.enabled`) adds `steps_to_plateau`, `stopped_early` and
+    `curve` (`plateau_info`), and its `env_steps` are those it trained.
     """
     cell_id = cell.cell_id(config.mcts)
     start = time.perf_counter()
@@ -57,6 +60,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         info["flops_per_decision"] = network_flops(train.network, run.env, obs)
         info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
         info["horizon"] = int(run.env.max_horizon)
+        info |= plateau_info(run_dir)
         players_of = {t: _trained_players(run_dir, run, t, cell.test_cap) for t in cell.iterations()}
     else:
         env, env_params = make(train.env.id, **train.env.args)
@@ -96,6 +100,26 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         "settings": cell.settings() | ({"mcts": dataclasses.asdict(config.mcts)} if cell.agent == "mcts" else {}),
         "info": info,
         "evaluations": evaluations,
+    }
+
+
+def plateau_info(run_dir: Path) -> dict:
+    """A run's train-to-plateau columns for a cell's `info`; {} if it did not train to plateau.
+
+    `steps_to_plateau`: per seed, the env steps of its best evaluation when
+    it plateaued (None: not before the cap); `stopped_early`: every seed
+    plateaued before the cap; `env_steps`: the env steps trained per seed;
+    `curve`: per seed, its evaluations ({update, env_steps, mean_ratio, lo, hi}).
+    """
+    found = plateau_lib.read_run(run_dir)
+    if found is None:
+        return {}
+    report, curve = found
+    return {
+        "steps_to_plateau": report["steps_to_plateau"],
+        "stopped_early": report["stopped_early"],
+        "env_steps": report["env_steps"],
+        "curve": curve["seeds"],
     }
 
 
