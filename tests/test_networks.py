@@ -23,6 +23,7 @@ CONFIGS = {
     "mlp": NetworkConfig(family="mlp", depth=4, width=16),
     "gnn": NetworkConfig(family="gnn", depth=2, width=16),
     "recurrent": NetworkConfig(family="recurrent", width=16),
+    "bottleneck": NetworkConfig(family="bottleneck", width=16),
 }
 
 

@@ -128,7 +128,7 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     if unknown:
         raise ConfigError(
             f"unknown config key(s) {_cut(', '.join(prefix + k for k in unknown), 200)}; "
-            f"valid keys: {', '.join(valid_keys(cls, prefix))}"
+            f"valid keys: {_cut(', '.join(valid_keys(cls, prefix)), 300)}"
         )
     kwargs = {}
     for name, value in data.items():
