@@ -32,7 +32,7 @@ import numpy as np
 from do1rl.core import count_chain
 from do1rl.core.circuit import AND, INPUT_1, OR
 
-__all__ = ["ceiling_choice", "ceiling_ratio", "d1_of", "decisive", "decisive_accuracy", "decisive_from_states"]
+__all__ = ["ceiling_choice", "ceiling_from_states", "ceiling_ratio", "d1_of", "decisive", "decisive_accuracy", "decisive_from_states"]
 
 
 def d1_of(ones: np.ndarray) -> np.ndarray:
@@ -156,15 +156,9 @@ def _biregular_family(generator) -> tuple[int, int, float, bool]:
     return family.pop()
 
 
-def decisive_from_states(env, states, blocks: int) -> np.ndarray:
-    """bool[E]: `decisive` for a batch of DO1 reset states (host `EnvState`, leading axis E).
-
-    `states` as `do1rl.evaluation.reset_starts(env, params, ...)[1]` gives
-    them; the family is read from `env.generator` (a LayeredBiregular or a
-    padded Mixture of them; ValueError otherwise), each instance's D from
-    its own circuit.
-    """
-    width, kval, p_one, stratified = _biregular_family(env.generator)
+def _by_depth(env, states):
+    """The family's (width, k, p_one, stratified) and, per circuit depth D, (rows, ceiling_choice's per-instance arguments)."""
+    family = _biregular_family(env.generator)
     node_type = np.asarray(states.node_type)
     main = np.asarray(states.circuit_id) == 0
     value = np.asarray(states.value, bool)
@@ -176,10 +170,32 @@ def decisive_from_states(env, states, blocks: int) -> np.ndarray:
     top = int(circuit_depth.max(initial=0))
     ones = np.stack([np.sum(gate & value & (depth == d), axis=1) for d in range(1, top + 1)], axis=1)
     k = np.asarray(states.chain_length).reshape(-1)
-    out = np.zeros(node_type.shape[0], bool)
+    groups = []
     for d in np.unique(circuit_depth):
         rows = np.flatnonzero(circuit_depth == d)
-        out[rows] = decisive(
-            ones[rows, :d], inputs_one[rows], first_is_and[rows], k[rows], width, kval, p_one, blocks, stratified=stratified
-        )
+        groups.append((rows, (ones[rows, :d], inputs_one[rows], first_is_and[rows], k[rows])))
+    return family, node_type.shape[0], groups
+
+
+def ceiling_from_states(env, states, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(choose_circuit bool[E], expected_ratio float[E]): `ceiling_choice` for a batch of DO1 reset states.
+
+    `states` as `do1rl.evaluation.reset_starts(env, params, ...)[1]` gives
+    them; the family is read from `env.generator` (a LayeredBiregular or a
+    padded Mixture of them; ValueError otherwise), each instance's D from
+    its own circuit.
+    """
+    (width, kval, p_one, stratified), count, groups = _by_depth(env, states)
+    choose, ratio = np.zeros(count, bool), np.zeros(count)
+    for rows, args in groups:
+        choose[rows], ratio[rows] = ceiling_choice(*args, width, kval, p_one, blocks, stratified=stratified)
+    return choose, ratio
+
+
+def decisive_from_states(env, states, blocks: int) -> np.ndarray:
+    """bool[E]: `decisive` for a batch of DO1 reset states (as `ceiling_from_states` takes them)."""
+    (width, kval, p_one, stratified), count, groups = _by_depth(env, states)
+    out = np.zeros(count, bool)
+    for rows, args in groups:
+        out[rows] = decisive(*args, width, kval, p_one, blocks, stratified=stratified)
     return out

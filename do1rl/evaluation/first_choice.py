@@ -133,38 +133,12 @@ def ceiling_ratios(env, states: Any, blocks: int) -> np.ndarray | None:
     """
     if not _one_shot_biregular(env):
         return None
-    try:
-        from do1rl.evaluation import decisive as lib
-    except ImportError:
-        return None
-    if hasattr(lib, "ceiling_from_states"):  # (choose_circuit, expected_ratio) per episode
-        try:
-            return np.asarray(lib.ceiling_from_states(env, states, int(blocks))[1], np.float64)
-        except ValueError:
-            return None
-    try:
-        width, kval, p_one, stratified = lib._biregular_family(env.generator)
-    except (ValueError, AttributeError):
-        return None
-    from do1rl.core.circuit import AND, INPUT_1, OR
+    from do1rl.evaluation.decisive import ceiling_from_states
 
-    node_type = np.asarray(states.node_type)
-    main = np.asarray(states.circuit_id) == MAIN
-    value = np.asarray(states.value, bool)
-    depth = np.asarray(states.depth)
-    gate = main & ((node_type == AND) | (node_type == OR))
-    inputs_one = np.sum(main & (node_type == INPUT_1), axis=1)
-    circuit_depth = np.max(np.where(gate, depth, 0), axis=1)
-    first_is_and = np.any(gate & (depth == 1) & (node_type == AND), axis=1)
-    ones = np.stack([np.sum(gate & value & (depth == d), axis=1) for d in range(1, int(circuit_depth.max(initial=0)) + 1)], axis=1)
-    k = np.asarray(states.chain_length).reshape(-1)
-    out = np.zeros(node_type.shape[0])
-    for d in np.unique(circuit_depth):
-        rows = np.flatnonzero(circuit_depth == d)
-        _, out[rows] = lib.ceiling_choice(
-            ones[rows, :d], inputs_one[rows], first_is_and[rows], k[rows], width, kval, p_one, int(blocks), stratified=stratified
-        )
-    return out
+    try:
+        return np.asarray(ceiling_from_states(env, states, int(blocks))[1], np.float64)
+    except ValueError:
+        return None
 
 
 def decisive_metrics(results: Any, flags: Mapping[int, np.ndarray]) -> dict | None:
