@@ -144,9 +144,13 @@ def main() -> None:
     for depth in args.depths:
         ones, d1, first_and = draws(args.width, depth, args.k, args.p_one, args.samples, args.seed)
         weight = stratified_weights(d1, depth)
+        missing = sorted(set(range(depth + 1)) - set(d1.tolist()))
+        if missing:  # reweighting cannot stand for a stratum it never drew: those bounds would be biased
+            print(f"  D = {depth}: no draw has d1 in {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
+                  "sampled bounds skipped (use --exact-paths)")
         for blocks in args.blocks:
             row = {}
-            if blocks >= 1:
+            if blocks >= 1 and not missing:
                 one_shot, do1, forced = bounds(ones, d1, first_and, weight, args.width, blocks)
                 row = {"one_shot": one_shot, "one_shot_do1": do1, "forced_choice": forced}
             if args.exact_paths:

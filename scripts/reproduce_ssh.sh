@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The serial-scaling experiment (issue 14): three sweeps (depth generalisation with test-time
-# iterations and MCTS budgets, deep vs wide, regret vs horizon), the L = 3 ceiling, trained nets on
-# twin pairs, figures with 95% bands and docs/results.md.
+# The serial-scaling experiment (issues 14, 21): four sweeps (depth generalisation with test-time
+# iterations and MCTS budgets, deep vs wide, regret vs horizon, the learned serial agent tested to
+# D = 64), the L = 3 and prior-only ceilings, trained nets on twin pairs, figures with 95% bands and
+# docs/results.md. Every sweep runs the constant, greedy and random policies as the bar.
 #
 #   bash scripts/reproduce_ssh.sh          # CPU size (configs/ssh_*.yaml), measured time in docs/results.md
 #   bash scripts/reproduce_ssh.sh --gpu    # GPU size (configs/ssh_*_gpu.yaml): about 50x the steps, 5 seeds
@@ -23,15 +24,16 @@ fi
 PYTHON="$(dirname "$(command -v "$DO1RL")")/python"
 [[ -x "$PYTHON" ]] || PYTHON=python3
 start=$(date +%s)
-stage() { echo "== [$1/7] $2 ($(( $(date +%s) - start )) s)"; }
+stage() { echo "== [$1/8] $2 ($(( $(date +%s) - start )) s)"; }
 i=0
-for sweep in generalisation deep_wide horizon; do
+for sweep in generalisation deep_wide horizon serial; do
   i=$((i + 1)); stage $i "sweep $sweep"
   "$DO1RL" sweep --config "configs/ssh_${sweep}${suffix}.yaml" --out "$runs/$sweep"
 done
-stage 4 "L = 3 message-passing ceiling"
-[[ -f "$runs/ceiling.json" ]] || "$PYTHON" scripts/ceiling.py --depths 4 8 12 16 --blocks 3 --samples 100000 --json "$runs/ceiling.json"
-stage 5 "twins: the trained gnn (L = 3), the L = 9 control and the recurrent net"
+stage 5 "L = 3 message-passing and prior-only (L = 0) ceilings (exact over 20,000 count paths)"
+[[ -f "$runs/ceiling.json" ]] || "$PYTHON" scripts/ceiling.py --depths 4 8 12 16 32 64 --blocks 0 3 --samples 50000 \
+  --exact-paths 20000 --json "$runs/ceiling.json"
+stage 6 "twins: the trained gnn (L = 3), the L = 9 control and the recurrent net"
 twin_runs=()
 for pattern in "$runs"/generalisation/runs/gnn-d3w* "$runs"/deep_wide/runs/gnn-d9w* "$runs"/generalisation/runs/recurrent-*; do
   [[ -d "$pattern" ]] && twin_runs+=("$pattern")
@@ -40,10 +42,11 @@ if (( ${#twin_runs[@]} )); then
   "$PYTHON" scripts/twins_trained.py "${twin_runs[@]}" --depth 8 --blocks 3 --pairs 40 --tries 400 --max-iterations 64 \
     --json "$runs/twins.json"
 fi
-stage 6 "figures"
+stage 7 "figures"
 "$DO1RL" plot "$runs"/{generalisation,deep_wide,horizon} --out "$figures" --ceiling "$runs/ceiling.json" --train-depths 4 8
+"$DO1RL" plot "$runs"/serial --out "$figures/serial" --ceiling "$runs/ceiling.json" --train-depths 4 8
 elapsed=$(( $(date +%s) - start ))
-stage 7 "report"
+stage 8 "report"
 "$PYTHON" scripts/ssh_report.py "$runs" --figures "$figures" --out "$report" --elapsed "$elapsed" --ceiling "$runs/ceiling.json" \
   --twins "$runs/twins.json" --command "bash scripts/reproduce_ssh.sh${1:+ $1}"
 echo "== done in ${elapsed} s: $report, $figures/"

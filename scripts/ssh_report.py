@@ -35,6 +35,7 @@ from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES
 from do1rl.evaluation.stats import Interval, lies_below
 from do1rl.experiments.interval_plots import read_ceiling
 from do1rl.experiments.sweep import read_results
+from do1rl.experiments.sweep.results import trained_rule
 
 SWEEPS = ("generalisation", "deep_wide", "horizon")
 FIXED_DEPTH = ("mlp", "gnn")  # trained families with a fixed serial depth; every other trained family is serial
@@ -179,10 +180,12 @@ def change_verdict(shallow: Interval | None, deep: Interval | None) -> str:
 
 
 def generalisation_section(rows: list[dict], ceiling: dict, prior_json: dict | None = None,
-                           train_depths: list[int] | None = None) -> tuple[list[str], dict]:
-    main = [r for r in pooled(rows) if r.get("iterations") is None and r.get("test_depth") is not None]
+                           train_depths: list[int] | None = None,
+                           title: str = "### (a) Ratio and first-choice accuracy vs test depth",
+                           figure: str = "![Generalisation](figures/generalisation.png)") -> tuple[list[str], dict]:
+    main = [r for r in pooled(rows) if trained_rule(r) and r.get("test_depth") is not None]
     if not main:
-        return ["(generalisation sweep missing)"], {}
+        return [title, "", "(sweep missing)", ""], {}
     depths = sorted({int(r["test_depth"]) for r in main})
     top_sims = max((int(r["simulations"]) for r in main if r["agent"] == "mcts"), default=None)
     agents, first = {}, {}
@@ -203,13 +206,13 @@ def generalisation_section(rows: list[dict], ceiling: dict, prior_json: dict | N
     best = {d: best_trivial(agents, prior, d) for d in depths}
     body_ratio.append(["best trivial policy"] + [f"{b[0]}: {b[1].mean:.3f}" if b else "none" for b in best.values()])
     lines = two_tables(
-        "### (a) Ratio and first-choice accuracy vs test depth",
+        title,
         ["agent"] + [f"D = {d}" for d in depths],
         ("Mean approximation ratio r / r* (95% CI over seeds and episodes); the trivial policies and the prior-only "
          "ceiling (the L = 0 ceiling's expected ratio on the same episodes) are the bar a learned policy must clear:",
          body_ratio),
         ("First-choice accuracy (the forced choice at t = 0 picks the circuit with the larger V*; ties right):", body_choice),
-        "![Generalisation](figures/generalisation.png)",
+        figure,
     )
     lines += decisive_tables(agents, order, depths, prior)
     learned, verdicts = {}, {}
@@ -257,6 +260,85 @@ def decisive_tables(agents: dict, order: list[str], depths: list[int], prior: di
                   table(["agent", "ratio", f"decisive accuracy, L = {DECISIVE_L}", "decisive accuracy, own L",
                          "steps to plateau"], body), ""]
     return lines
+
+
+# Issue 21's bar for the learned serial agent (trained on D 4..8, tested unchanged with T = D + 1).
+SERIAL_RATIO_TARGETS = {16: 0.95, 32: 0.90}
+SERIAL_DECISIVE_TARGET = (16, 0.9)
+OVERTHINKING_TOLERANCE = 0.02  # |ratio at T = xD - ratio at T = D + 1|
+
+
+def serial_section(rows: list[dict], ceiling: dict, prior_json: dict | None, train: list[int]) -> tuple[list[str], dict]:
+    """The serial sweep: ratio and decisive accuracy per depth, T = xD against T = D + 1, issue 21's targets."""
+    lines, a = generalisation_section(
+        rows, ceiling, prior_json, train,
+        title="### (g) A learned serial agent against fixed-depth nets trained the same way (auxiliary hint loss)",
+        figure="![Serial agent](figures/serial/generalisation.png)",
+    )
+    if not a:
+        return lines, {}
+    longer = [r for r in pooled(rows) if r.get("iterations_per_depth") is not None and r.get("test_depth") is not None]
+    serial = [n for n in a["order"] if a["first"][n]["agent"] in RECURRENT_FAMILIES]
+    gaps, body = {}, []
+    for name in serial:
+        cell = a["first"][name]["cell_id"]
+        mine = [r for r in longer if r["cell_id"] == cell]
+        for r in sorted(mine, key=lambda r: (float(r["iterations_per_depth"]), int(r["test_depth"]))):
+            d, x = int(r["test_depth"]), float(r["iterations_per_depth"])
+            base = interval(a["agents"][name].get(d))
+            more = interval(r)
+            gap = None if base is None or more is None else more.mean - base.mean
+            gaps.setdefault(name, []).append((d, x, gap))
+            body.append([name, f"D = {d}", show(base), f"T = {x:g}D: {show(more)}", "n/a" if gap is None else f"{gap:+.3f}"])
+    if body:
+        lines += ["Thinking longer: the same nets read after T = xD iterations instead of T = D + 1 (no overthinking:"
+                  f" within {OVERTHINKING_TOLERANCE} of T = D + 1):", "",
+                  table(["agent", "test depth", "T = D + 1", "T = xD", "difference of means"], body), ""]
+    lines += ["Issue 21's targets for the learned serial agent (trained on D 4..8, tested unchanged, T = D + 1;"
+              " a target is met when the mean reaches it):", ""]
+    verdicts = {}
+    for name in serial:
+        by = a["agents"][name]
+        parts = []
+        for d, bar in SERIAL_RATIO_TARGETS.items():
+            iv = interval(by.get(d))
+            parts.append(f"ratio at D = {d} {show(iv)} (>= {bar}: {_met(iv, bar)})")
+        d, bar = SERIAL_DECISIVE_TARGET
+        iv = interval(by.get(d), f"decisive_accuracy_L{DECISIVE_L}")
+        parts.append(f"decisive accuracy (L = {DECISIVE_L}) at D = {d} {show(iv)} (>= {bar}: {_met(iv, bar)})")
+        found = [g for g in gaps.get(name, []) if g[2] is not None]
+        if found:
+            worst = max(found, key=lambda g: abs(g[2]))
+            ok = abs(worst[2]) <= OVERTHINKING_TOLERANCE
+            parts.append(f"T = {worst[1]:g}D vs T = D + 1: largest gap {worst[2]:+.3f} at D = {worst[0]}"
+                         f" ({'met' if ok else 'missed'})")
+        learned = a["learned"].get(name, True)
+        verdicts[name] = "; ".join(parts) + ("" if learned else " — not learned at its training depths, so not evidence")
+        lines.append(f"- {name}: {verdicts[name]}.")
+    chance = {d: interval(r, f"decisive_accuracy_L{DECISIVE_L}") for d, r in a["agents"].get(TRIVIAL_LABELS["random"], {}).items()}
+    for name in a["order"]:
+        first = a["first"][name]
+        if first["agent"] not in FIXED_DEPTH:
+            continue
+        parts = []
+        for d in sorted(a["agents"][name]):
+            iv = interval(a["agents"][name][d])
+            if d in ceiling and iv is not None and d > max(train or [0]):
+                parts.append(f"D = {d}: {iv.mean:.3f} vs ceiling {ceiling[d]:.3f} "
+                             f"({'at or below' if iv.low <= ceiling[d] else 'above'})")
+        deepest = max(a["agents"][name])
+        own = own_blocks(first)
+        dec = interval(a["agents"][name][deepest], f"decisive_accuracy_L{own if own is not None else DECISIVE_L}")
+        ch = chance.get(deepest)
+        parts.append(f"decisive accuracy at D = {deepest}: {show(dec)}" + (f" (random: {show(ch)})" if ch else ""))
+        verdicts[name] = "; ".join(parts)
+        lines.append(f"- {name} (fixed depth, same loss): {verdicts[name]}.")
+    lines.append("")
+    return lines, {"verdicts": verdicts, "serial": serial, **a}
+
+
+def _met(iv: Interval | None, bar: float) -> str:
+    return "no data" if iv is None else ("met" if iv.mean >= bar else "missed")
 
 
 def iterations_section(rows: list[dict]) -> tuple[list[str], dict]:
@@ -309,7 +391,7 @@ def mcts_section(rows: list[dict]) -> tuple[list[str], dict]:
 
 
 def deep_wide_section(rows: list[dict], prior_json: dict | None = None, train: list[int] | None = None) -> list[str]:
-    cells = [r for r in pooled(rows) if r.get("test_depth") is not None and r.get("iterations") is None]
+    cells = [r for r in pooled(rows) if r.get("test_depth") is not None and trained_rule(r)]
     nets = [r for r in cells if trained(r)]
     if not nets:
         return ["(deep-vs-wide sweep missing)"]
@@ -460,8 +542,11 @@ def setup_numbers(runs: Path) -> dict:
     path = runs / "generalisation" / "sweep.yaml"
     if not path.exists():
         return {}
-    train = yaml.safe_load(path.read_text())["train"]
-    return {"seeds": train["num_seeds"], "episodes": train["eval"]["episodes"], "steps": train["ppo"]["total_timesteps"]}
+    sweep = yaml.safe_load(path.read_text())
+    train = sweep["train"]
+    return {"seeds": train["num_seeds"], "episodes": train["eval"]["episodes"], "steps": train["ppo"]["total_timesteps"],
+            "plateau": (train.get("plateau") or {}).get("enabled", False),
+            "pad": train["env"]["args"].get("pad_depth"), "tests": (sweep.get("grid") or {}).get("test_depths") or []}
 
 
 def main() -> None:
@@ -483,6 +568,7 @@ def main() -> None:
     f_lines = deep_wide_section(load(args.runs, "deep_wide"), prior_json, train_depths(args.runs, "deep_wide"))
     c_lines, twins = twins_section(args.twins)
     e_lines, _ = horizon_section(load(args.runs, "horizon"))
+    g_lines, g = serial_section(load(args.runs, "serial"), ceiling, prior_json, train_depths(args.runs, "serial"))
     n = setup_numbers(args.runs)
     verdicts = a.get("verdicts", {})
     agent_of = {name: r["agent"] for name, r in a.get("first", {}).items()}
@@ -527,6 +613,13 @@ def main() -> None:
     if above:
         prediction.append("- Serial agents against the same ceiling (it binds only L = 3 nets; they may pass it): "
                           + "; ".join(above) + ".")
+    if g.get("serial"):
+        prediction.append("- A learned serial agent, trained on D 4..8 and tested unchanged (section (g)): "
+                          + "; ".join(f"{k}: {g['verdicts'][k]}" for k in g["serial"]) + ".")
+        fixed_same = [k for k in g["order"] if g["first"][k]["agent"] in FIXED_DEPTH]
+        if fixed_same:
+            prediction.append("- Fixed-depth nets with the same auxiliary loss against their ceiling: "
+                              + "; ".join(f"{k}: {g['verdicts'][k]}" for k in fixed_same) + ".")
     if twins:
         prediction.append("- Twins (same forced choice on both twins of a pair; an L-block GNN must give 1): "
                           + "; ".join(f"{k}: {v:.3f}" for k, v in twins.items()) + ".")
@@ -542,17 +635,22 @@ def main() -> None:
         "forced choice at t = 0 is the only decision and no agent has a scratchpad), on d1-stratified layered",
         "biregular circuits (width 4, k = 2, p_one 0.6), where cert(d1) = D on every instance and no L-block",
         "message-passing net can tell gates deeper than L apart (docs/hard-instances.md). Networks train on",
-        "a mixture of depths 4..8 padded to depth 16 and are tested unchanged at D = 4, 8, 12, 16; the chain",
+        f"a mixture of depths 4..8 padded to depth {n.get('pad', '?')} and are tested unchanged at "
+        f"D = {', '.join(str(d) for d in n.get('tests', [])) or '?'}; the chain",
         f"length k is uniform in 1..d(C). {n.get('seeds', '?')} seeds per cell (vmapped), {n.get('episodes', '?')} evaluation"
         " episodes per seed and test depth (the same episodes for every agent), 95% bootstrap intervals over",
-        "episodes stratified by seed (`do1rl.evaluation.stats`). Every network cell trains for the same",
-        f"{n.get('steps', '?'):,} steps per seed (`train.ppo.total_timesteps`): equal steps, not trained to a" if n else
-        "? steps per seed (`train.ppo.total_timesteps`): equal steps, not trained to a",
-        "plateau, so an under-trained net reads as a weak one; the training curves are in each run's",
-        "TensorBoard events. Deep vs wide holds parameters fixed (L x W^2 constant).",
+        "episodes stratified by seed (`do1rl.evaluation.stats`). "
+        + (f"Every network cell trains until its held-out evaluation stops improving beyond its interval (`train.plateau`),"
+           f" capped at {n.get('steps', 0):,} steps per seed; the steps each cell took are in the tables (\"steps to plateau\"),"
+           " and a cell whose seeds hit the cap shows —" if n.get("plateau") else
+           f"Every network cell trains for the same {n.get('steps', 0):,} steps per seed (`train.ppo.total_timesteps`):"
+           " equal steps, not trained to a plateau, so an under-trained net reads as a weak one") + ".",
+        "Learning curves are in each run's TensorBoard events and `curve.json`."
+        " Section (g) trains on depths 4..8 padded to 8 and tests at each depth's own size (graph nets are size-free).",
+        "Deep vs wide holds parameters fixed (L x W^2 constant).",
         "",
     ]
-    text = "\n".join(head + prediction + a_lines + b_lines + c_lines + d_lines + e_lines + f_lines) + "\n"
+    text = "\n".join(head + prediction + a_lines + b_lines + c_lines + d_lines + e_lines + f_lines + g_lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,9 +23,10 @@ TINY = textwrap.dedent(
     name: tiny_generalisation
     grid:
       agents: [recurrent, greedy]
-      test_depths: [2, 4]
+      test_depths: [2, 4, 6]  # 6: beyond the pad, at its own size (retargeted)
       test_iterations: [1, 3, 5]
-      test_max_iterations: 5
+      test_iterations_per_depth: [1.16]  # ceil(1.16 D) = D + 1 at D = 2, 4, 6: the trained rule
+      test_max_iterations: 7
     train:
       num_seeds: 2
       env: {id: do1rl/DO1-v0, args: {family: biregular, width: 3, k: 2, depths: [2, 3], pad_depth: 4,
@@ -73,14 +75,17 @@ def tiny(tmp_path_factory):
 def test_every_cell_is_evaluated_at_every_test_depth_with_intervals(tiny):
     _, rows = tiny
     pooled = [r for r in rows if r["seed_index"] == "all"]
-    got = sorted((r["agent"], r["test_depth"], r["iterations"] or 0) for r in pooled)
-    want = sorted([("greedy", d, 0) for d in (2, 4)] + [("recurrent", d, t) for d in (2, 4) for t in (0, 1, 3, 5)])
+    got = sorted((r["agent"], r["test_depth"], r["iterations"] or 0, r["iterations_per_depth"] or 0) for r in pooled)
+    want = sorted([("greedy", d, 0, 0) for d in (2, 4, 6)]
+                  + [("recurrent", d, t, 0) for d in (2, 4, 6) for t in (0, 1, 3, 5)]
+                  + [("recurrent", d, 0, 1.16) for d in (2, 4, 6)])
     assert got == want
     for r in pooled:
         assert r["mean_ratio_low"] <= r["mean_ratio"] <= r["mean_ratio_high"]
         assert r["first_choice_accuracy_low"] <= r["first_choice_accuracy"] <= r["first_choice_accuracy_high"]
         seeds = [s for s in rows if s["cell_id"] == r["cell_id"] and s["test_depth"] == r["test_depth"]
-                 and s["iterations"] == r["iterations"] and s["seed_index"] != "all" and s["depth_group"] == "all"]
+                 and s["iterations"] == r["iterations"] and s["iterations_per_depth"] == r["iterations_per_depth"]
+                 and s["seed_index"] != "all" and s["depth_group"] == "all"]
         assert r["episodes"] == sum(s["episodes"] for s in seeds)
         assert r["mean_ratio"] == pytest.approx(np.mean([s["mean_ratio"] for s in seeds]))
     recurrent = [r for r in pooled if r["agent"] == "recurrent"]
@@ -89,13 +94,46 @@ def test_every_cell_is_evaluated_at_every_test_depth_with_intervals(tiny):
 
 def test_forced_iterations_equal_to_the_trained_rule_give_the_trained_numbers(tiny):
     _, rows = tiny
-    at = {(r["test_depth"], r["iterations"]): r for r in rows if r["agent"] == "recurrent" and r["seed_index"] == "all"}
+    at = {(r["test_depth"], r["iterations"]): r for r in rows
+          if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations_per_depth"] is None}
     # T = D + 1 at D = 2 is 3: forcing T = 3 must reproduce the unforced evaluation exactly.
     assert at[(2, 3)]["mean_ratio"] == at[(2, None)]["mean_ratio"]
     assert at[(2, 3)]["first_choice_accuracy"] == at[(2, None)]["first_choice_accuracy"]
     # At D = 4, T = 5 exceeds the training cap (4); test_max_iterations lifts it, so the rule's T = 5 runs.
     assert at[(4, 5)]["mean_ratio"] == at[(4, None)]["mean_ratio"]
     assert at[(4, 5)]["first_choice_accuracy"] == at[(4, None)]["first_choice_accuracy"]
+
+
+def test_iterations_per_depth_rebuilt_nets_give_the_trained_numbers(tiny):
+    """T = ceil(1.16 D) = D + 1 is the trained rule: the rebuilt (retargeted) nets must give the trained nets' numbers,
+    inside the pad (same shapes) and beyond it (D = 6, its own size, where both are retargeted)."""
+    _, rows = tiny
+    pooled = [r for r in rows if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations"] is None]
+    rule = {r["test_depth"]: r for r in pooled if r["iterations_per_depth"] is None}
+    longer = {r["test_depth"]: r for r in pooled if r["iterations_per_depth"] == 1.16}
+    for depth in (2, 4, 6):
+        assert longer[depth]["mean_ratio"] == pytest.approx(rule[depth]["mean_ratio"], abs=1e-12)
+        assert longer[depth]["first_choice_accuracy"] == pytest.approx(rule[depth]["first_choice_accuracy"], abs=1e-12)
+
+
+def test_an_mlp_skips_test_depths_of_other_shapes():
+    """An mlp reads a fixed-size input: a test env beyond its pad gets no players (the cell lists it as skipped)."""
+    from types import SimpleNamespace
+
+    from do1rl.agents.networks import NetworkConfig
+    from do1rl.experiments.sweep.cells import _TrainedPlayers
+    from do1rl.experiments.sweep.grid import Cell
+    from do1rl.experiments.train_config import TrainConfig
+
+    env, _ = make("DO1", **BASE, depths=[2, 3], pad_depth=4)
+    deeper, deeper_params = make("DO1", **BASE, depth=6)
+    config = TrainConfig(network=NetworkConfig(family="mlp", depth=4, width=8))
+    run = SimpleNamespace(config=config, env=env)
+    players = _TrainedPlayers(run, Cell("mlp", config, test_depths=(4, 6)))
+    assert players(deeper, deeper_params, 6) is None
+    cell = Cell("mlp", dataclasses.replace(config, env=dataclasses.replace(
+        config.env, id="do1rl/DO1-v0", args={**BASE, "depths": [2, 3], "pad_depth": 4})), test_depths=(4, 6))
+    assert [a.get("pad_depth") for _, a in cell.test_envs()] == [4, None]  # beyond the pad: its own size
 
 
 def test_plot_and_report_read_the_pooled_rows(tiny, tmp_path):

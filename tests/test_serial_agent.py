@@ -64,8 +64,13 @@ def test_node_value_loss_matches_loops(target):
         np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
-def test_bottleneck_reads_the_same_with_more_nodes(small):
-    """Nothing in the bottleneck depends on the circuit's size: padding slots leave every node's logit unchanged."""
+@pytest.mark.parametrize("family", ["bottleneck", "gnn", "recurrent"])
+def test_graph_nets_read_the_same_with_more_nodes(small, family):
+    """Nothing in a graph net depends on the circuit's size: padding slots leave every node's logit unchanged.
+
+    This is what lets a sweep retarget a trained graph net to deeper test envs
+    (`runs.retarget`, with the depth scale of the training env: `scales_of`).
+    """
     env, _, obs, _ = small
     extra, n = 5, env.num_nodes
     padded = obs._replace(
@@ -78,8 +83,8 @@ def test_bottleneck_reads_the_same_with_more_nodes(small):
     )
     bigger = SimpleNamespace(num_nodes=n + extra, fanin_slots=env.fanin_slots, num_actions=env.num_actions + extra,
                              max_depth=env.max_depth, max_horizon=env.max_horizon, stop_action=env.stop_action)
-    config = NetworkConfig(family="bottleneck", width=8)
-    net, net_big = make_network(config, env), make_network(config, bigger)
+    config = NetworkConfig(family=family, width=8, depth=2)
+    net, net_big = make_network(config, env), make_network(config, bigger, scales_of=env)
     p = net.init(jax.random.key(1), jax.tree.map(lambda x: x[0], obs))
     logits, _ = apply_batch(net, p, obs)
     logits_big, _ = apply_batch(net_big, p, padded)

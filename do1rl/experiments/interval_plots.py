@@ -19,12 +19,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from do1rl.experiments.plotting import MARKERS, agent_rank, number, pyplot, save_figure, shape_label
+from do1rl.experiments.sweep.results import trained_rule
 
 
 def read_ceiling(path: str | Path, blocks: int = 3, column: str = "one_shot_do1") -> dict[int, float]:
-    """{test depth: bound} from `scripts/ceiling.py --json` output (the L-block message-passing ceiling)."""
+    """{test depth: bound} from `scripts/ceiling.py --json` output (the L-block message-passing ceiling).
+
+    Where the exact one-shot DO1 ceiling (`exact_one_shot_do1`) is there, it
+    is used for `one_shot_do1`.
+    """
     table = json.loads(Path(path).read_text())
-    return {int(d): float(row[str(blocks)][column]) for d, row in table.items() if str(blocks) in row}
+    out = {}
+    for depth, row in table.items():
+        cell = row.get(str(blocks), {})
+        value = cell.get("exact_one_shot_do1") if column == "one_shot_do1" else None
+        value = cell.get(column) if value is None else value
+        if value is not None:
+            out[int(depth)] = float(value)
+    return out
 
 
 def pooled(rows: list[dict]) -> list[dict]:
@@ -46,7 +58,7 @@ def _band(ax, rows: list[dict], x: Callable[[dict], float], metric: str, label: 
 
 
 def plot_generalisation(rows, out: Path, plt, ceiling: dict | None = None, train_depths=None) -> Path | None:
-    rows = [r for r in pooled(rows) if r.get("test_depth") is not None and r.get("iterations") is None]
+    rows = [r for r in pooled(rows) if r.get("test_depth") is not None and trained_rule(r)]
     lines = defaultdict(list)
     for r in rows:
         if r["agent"] == "mcts":

@@ -15,7 +15,14 @@ from do1rl.evaluation import make_player
 from do1rl.experiments import plateau as plateau_lib
 from do1rl.experiments import training
 from do1rl.experiments.agents import AgentOptions, make_agent
-from do1rl.experiments.runs import CHECKPOINT, load_run
+from do1rl.experiments.runs import (
+    CHECKPOINT,
+    load_run,
+    retarget,
+    with_iterations,
+    with_iterations_per_depth,
+    with_max_iterations,
+)
 from do1rl.experiments.sweep.evaluate import evaluation, seed_players, test_env
 from do1rl.experiments.sweep.flops import env_step_flops, network_flops
 from do1rl.experiments.sweep.grid import Cell, SweepConfig
@@ -34,8 +41,12 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
 
     Each evaluation (`do1rl.experiments.sweep.evaluate.evaluation`) is one
     test env (the training env, or each of `grid.test_depths`) and, for
-    recurrent cells, each forced iteration count; it holds one report per
-    seed and bootstrap intervals over seeds and episodes. `info` holds the
+    recurrent cells, each forced iteration count and each T = ceil(x * D) of
+    `grid.test_iterations_per_depth`; it holds one report per seed and
+    bootstrap intervals over seeds and episodes. A test depth beyond the
+    training pad is played at its own size: graph nets are retargeted to it
+    (`runs.retarget`), untrained agents built on it, and an mlp skips it
+    (listed in `info["skipped_test_depths"]`). `info` holds the
     accounting columns shared by the cell's rows; a cell trained to plateau
     (`train.plateau.enabled`) adds `steps_to_plateau`, `stopped_early` and
     `curve` (`plateau_info`), and its `env_steps` are those it trained.
@@ -61,7 +72,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
         info["horizon"] = int(run.env.max_horizon)
         info |= plateau_info(run_dir)
-        players_of = {t: _trained_players(run_dir, run, t, cell.test_cap) for t in cell.iterations()}
+        players_for = _TrainedPlayers(run, cell)
     else:
         env, env_params = make(train.env.id, **train.env.args)
         options = AgentOptions(mcts=dataclasses.replace(config.mcts, simulations=cell.simulations or 1))
@@ -72,24 +83,30 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
             step = env_step_flops(env, env_params, jax.jit(env.reset)(jax.random.key(0), env_params))
             info["flops_per_decision"] = None if step is None else cell.simulations * step
         info["horizon"] = int(env.max_horizon)
-        players_of = {None: [make_player(env, policy)]}
+        players_for = _BuiltPlayers(cell, options)
     t0 = time.perf_counter()
     evaluations = []
     for test_depth, args in cell.test_envs():
         env, env_params, starts = test_env(train.env.id, args, episodes=train.eval.episodes, seed=train.eval.seed)
-        for iterations, players in players_of.items():
-            evaluations.append(
-                evaluation(
-                    env,
-                    env_params,
-                    players,
-                    episodes=train.eval.episodes,
-                    seed=train.eval.seed,
-                    test_depth=test_depth,
-                    iterations=iterations,
-                    starts=starts,
-                )
+        modes = players_for(env, env_params, test_depth)
+        if modes is None:
+            info.setdefault("skipped_test_depths", []).append(test_depth)
+            continue
+        for (iterations, per_depth), players in modes.items():
+            ev = evaluation(
+                env,
+                env_params,
+                players,
+                episodes=train.eval.episodes,
+                seed=train.eval.seed,
+                test_depth=test_depth,
+                iterations=iterations,
+                starts=starts,
+                decisive_blocks=cell.decisive_blocks,
             )
+            if per_depth is not None:
+                ev["iterations_per_depth"] = per_depth
+            evaluations.append(ev)
     if cell.agent == "mcts":
         info["search_env_steps"] = sum(e["decisions"] for e in evaluations) * int(cell.simulations)
     info["eval_s"] = time.perf_counter() - t0
@@ -123,7 +140,48 @@ def plateau_info(run_dir: Path) -> dict:
     }
 
 
-def _trained_players(run_dir: Path, run, iterations: int | None, cap: int | None) -> list:
-    if iterations is not None or cap is not None:
-        run = load_run(run_dir, iterations, cap)
-    return seed_players(run.env, run.ppo, run.params)
+class _BuiltPlayers:
+    """An untrained agent's (mcts, baselines) player on a test env, built on that env (its model, for mcts)."""
+
+    def __init__(self, cell: Cell, options: AgentOptions):
+        self.cell, self.options = cell, options
+
+    def __call__(self, env, env_params, test_depth: int | None) -> dict:
+        return {(None, None): [make_player(env, make_agent(self.cell.agent, env, env_params, self.options))]}
+
+
+class _TrainedPlayers:
+    """A trained cell's players on a test env, keyed (forced T, x of T = ceil(x * D)); None if it cannot act there.
+
+    On an env of the training shapes with the trained network the run's own
+    players are reused; otherwise the run is retargeted (`runs.retarget`):
+    graph nets act on any size, an mlp only on its training shapes.
+    """
+
+    def __init__(self, run, cell: Cell):
+        self.run, self.cell = run, cell
+        self.network = run.config.network
+        if cell.test_cap is not None:
+            self.network = with_max_iterations(self.network, cell.test_cap)
+        self.own = None
+
+    def __call__(self, env, env_params, test_depth: int | None) -> dict | None:
+        run = self.run
+        same = env.observation_shapes() == run.env.observation_shapes() and env.num_actions == run.env.num_actions
+        if not same and self.network.family == "mlp":
+            return None
+        depth = test_depth if test_depth is not None else int(env.max_depth)
+        modes = {(None, None): self.network}
+        modes |= {(t, None): with_iterations(self.network, t) for t in self.cell.iterations()[1:]}
+        for x in self.cell.iterations_per_depth():
+            modes[(None, x)] = with_iterations_per_depth(self.network, x, depth)
+        out = {}
+        for mode, network in modes.items():
+            if same and network == run.config.network:
+                if self.own is None:
+                    self.own = seed_players(run.env, run.ppo, run.params)
+                out[mode] = self.own
+            else:
+                moved = retarget(run, env, env_params, network)
+                out[mode] = seed_players(moved.env, moved.ppo, moved.params)
+        return out

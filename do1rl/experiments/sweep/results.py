@@ -26,6 +26,7 @@ ROW_KEYS = (
     "simulations",
     "test_depth",
     "iterations",
+    "iterations_per_depth",
     "param_count",
     "serial_depth",
     "flops_per_decision",
@@ -66,7 +67,8 @@ def flatten(data: Any, prefix: str = "") -> dict:
 def rows_of(result: dict, sweep: str) -> list[dict]:
     """The table rows of one cell result.
 
-    Per evaluation (test env x forced iterations): per seed, an "all" row then
+    Per evaluation (test env x forced iterations, `iterations`, or T = ceil(x * D),
+    `iterations_per_depth` x; both None: the trained rule): per seed, an "all" row then
     one per circuit depth; then one row with `seed_index` "all" pooling the
     seeds, with the 95% intervals (`*_low`, `*_high`) over seeds and episodes.
     On biregular DO1, `decisive_accuracy_L{L}` (per seed, and pooled with its
@@ -102,7 +104,7 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
         rows.append({k: row.get(k) for k in ROW_KEYS} | {k: v for k, v in row.items() if k not in ROW_KEYS})
 
     for ev in evaluations_of(result):
-        where = {"test_depth": ev.get("test_depth"), "iterations": ev.get("iterations")}
+        where = {k: ev.get(k) for k in ("test_depth", "iterations", "iterations_per_depth")}
         where |= {f"decisive_episodes_L{b}": n for b, n in sorted((ev.get("decisive_episodes") or {}).items(), key=_blocks)}
         for seed_index, report in enumerate(ev["reports"]):
             groups = [("all", report)] + sorted(report.get("by_depth", {}).items(), key=lambda kv: int(kv[0]))
@@ -132,6 +134,11 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
                 row[name], row[f"{name}_low"], row[f"{name}_high"] = interval["mean"], interval["low"], interval["high"]
             add(row)
     return rows
+
+
+def trained_rule(row: dict) -> bool:
+    """Whether a row evaluates the cell as trained (no forced T, no T = ceil(x * D))."""
+    return row.get("iterations") is None and row.get("iterations_per_depth") is None
 
 
 def _blocks(item: tuple[str, Any]) -> int:

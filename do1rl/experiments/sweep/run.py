@@ -96,6 +96,8 @@ def _summary_line(result: dict) -> str:
         label = "".join(
             f"{tag}{ev[key]} " for key, tag in (("test_depth", "D="), ("iterations", "T=")) if ev.get(key) is not None
         )
+        if ev.get("iterations_per_depth") is not None:
+            label += f"T={ev['iterations_per_depth']:g}D "
         parts.append(f"{label}{ratio:.3f}")
     wall = result["info"].get("wall_s", math.nan)
     return f"{result['cell_id']}: mean ratio {', '.join(parts)} ({wall:.0f} s)"
