@@ -45,7 +45,7 @@ def pooled(rows: list[dict]) -> list[dict]:
 
 
 def _band(ax, rows: list[dict], x: Callable[[dict], float], metric: str, label: str, marker: str = "o") -> None:
-    points = sorted((x(r), r) for r in rows if number(r.get(metric)) is not None)
+    points = sorted(((x(r), r) for r in rows if number(r.get(metric)) is not None), key=lambda p: p[0])
     if not points:
         return
     xs = [p[0] for p in points]
