@@ -139,6 +139,11 @@ def with_iterations_per_depth(network: NetworkConfig, per_depth: float, test_dep
     return dataclasses.replace(network, iterations_per_depth=float(per_depth), extra_iterations=0, max_iterations=cap)
 
 
+def same_shapes(env, other) -> bool:
+    """Whether two envs give observations and actions of the same shapes (one trained network's input)."""
+    return env.observation_shapes() == other.observation_shapes() and env.num_actions == other.num_actions
+
+
 def retarget(run: TrainedRun, env, env_params, network: NetworkConfig | None = None) -> TrainedRun:
     """`run` rebuilt to act on another env (e.g. deeper circuits than its training pad), params unchanged.
 
@@ -149,8 +154,7 @@ def retarget(run: TrainedRun, env, env_params, network: NetworkConfig | None = N
     (ValueError otherwise). `network` replaces the run's (e.g. forced T).
     """
     network = run.config.network if network is None else network
-    same_shapes = env.observation_shapes() == run.env.observation_shapes() and env.num_actions == run.env.num_actions
-    if network.family == "mlp" and not same_shapes:
+    if network.family == "mlp" and not same_shapes(env, run.env):
         raise ValueError("the mlp reads a fixed-size observation: it runs only on envs of its training shapes")
     module = make_network(network, env, node_values=run.config.ppo.aux_coef > 0, scales_of=run.env)
     config = dataclasses.replace(run.config, network=network)

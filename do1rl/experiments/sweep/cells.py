@@ -19,6 +19,7 @@ from do1rl.experiments.runs import (
     CHECKPOINT,
     load_run,
     retarget,
+    same_shapes,
     with_iterations,
     with_iterations_per_depth,
     with_max_iterations,
@@ -167,7 +168,7 @@ class _TrainedPlayers:
 
     def __call__(self, env, env_params, test_depth: int | None) -> dict | None:
         run = self.run
-        same = env.observation_shapes() == run.env.observation_shapes() and env.num_actions == run.env.num_actions
+        same = same_shapes(env, run.env)
         if not same and self.network.family == "mlp":
             return None
         depth = test_depth if test_depth is not None else int(env.max_depth)

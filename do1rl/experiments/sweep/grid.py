@@ -20,6 +20,7 @@ from do1rl.experiments.train_config import TrainConfig
 AGENTS = (*FAMILIES, "mcts", *BASELINES)
 BLOCK_FAMILIES = ("gnn",)  # families whose network.depth is a count L of message-passing blocks
 DECISIVE_BLOCKS = (0, 3)  # grid.decisive_blocks' default
+MAX_ITERATIONS_PER_DEPTH = 64  # bounds test-time compute: T = ceil(x * D) iterations per decision
 
 
 def has_decisive_cases(env_id: str, args: dict) -> bool:
@@ -61,8 +62,8 @@ class GridConfig:
         for name in ("circuit_depths", "network_depths", "network_widths", "simulations", "test_depths", "test_iterations"):
             if any(v < 1 for v in getattr(self, name)):
                 raise ValueError(f"grid.{name}: values must be >= 1")
-        if any(not x > 0 for x in self.test_iterations_per_depth):
-            raise ValueError("grid.test_iterations_per_depth: values must be > 0")
+        if any(not 0 < x <= MAX_ITERATIONS_PER_DEPTH for x in self.test_iterations_per_depth):
+            raise ValueError(f"grid.test_iterations_per_depth: values must be in (0, {MAX_ITERATIONS_PER_DEPTH}]")
         for name in ("prefix_chains", "decisive_blocks"):
             if any(v < 0 for v in getattr(self, name)):
                 raise ValueError(f"grid.{name}: values must be >= 0")
