@@ -109,8 +109,9 @@ class PPOConfig:
         for name in ("gamma", "gae_lambda", "progressive_alpha"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if not self.aux_coef >= 0:
-            raise ValueError(f"aux_coef must be >= 0, got {self.aux_coef}")
+        for name in ("vf_coef", "ent_coef", "aux_coef"):  # a negative weight would ascend its loss
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.aux_target not in AUX_TARGETS:
             raise ValueError(f"aux_target must be one of {', '.join(AUX_TARGETS)}, got {self.aux_target!r}")
         if self.progressive_alpha > 0 and self.aux_coef == 0:

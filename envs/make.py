@@ -32,8 +32,9 @@ from __future__ import annotations
 from os import PathLike
 from typing import Any
 
-from do1rl.core import limits
+from do1rl.core import checks, limits
 from do1rl.core.checks import is_integer
+from do1rl.core.generators import RANDOM_ALTERNATING_ARGS
 from do1rl.registration import ALTERNATING_ID, DO1_ID
 
 ENV_IDS = (DO1_ID, ALTERNATING_ID)
@@ -41,7 +42,7 @@ ENV_IDS = (DO1_ID, ALTERNATING_ID)
 ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID,
            "AlternatingCircuit-v0": ALTERNATING_ID}
 
-GENERATOR_KWARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
+GENERATOR_KWARGS = RANDOM_ALTERNATING_ARGS
 BIREGULAR_KWARGS = ("depth", "width", "k", "p_one", "stratify_d1")
 FAMILIES = ("random", "biregular")
 CHAIN_SCALES = ("max", "circuit")
@@ -50,8 +51,6 @@ VALID_KWARGS = {
     DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length", "chain_scale"),
     ALTERNATING_ID: GENERATOR_KWARGS + _COMMON,
 }
-_INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0, "k": 1, "pad_depth": 1}
-_PROBABILITIES = ("skip_prob", "p_one", "input_prob")
 
 
 class EnvArgumentError(TypeError, ValueError):
@@ -68,17 +67,14 @@ def canonical_id(env_id: str) -> str:
 
 
 def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
-    for key, minimum in _INT_MINIMUM.items():
-        maximum = limits.MAX_FANIN if key in ("max_fanin", "k") else limits.MAX_NODES
-        if key in kwargs and (not is_integer(kwargs[key]) or not minimum <= kwargs[key] <= maximum):
-            raise EnvArgumentError(
-                f"{env_id}: {key} must be an integer in {minimum}..{maximum}, got {limits.show(kwargs[key])}"
-            )
-    for key in _PROBABILITIES:
+    for key in (*checks.INT_MINIMUM, *checks.PROBABILITIES):
         if key in kwargs:
             value = kwargs[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            if key in checks.PROBABILITIES and not isinstance(value, (bool, int, float)):  # no arrays from configs
                 raise EnvArgumentError(f"{env_id}: {key} must be a probability in [0, 1], got {limits.show(value)}")
+            problem = checks.argument_problem(key, value)
+            if problem:
+                raise EnvArgumentError(f"{env_id}: {problem}")
     for key in ("stop_action", "stratify_d1"):
         if key in kwargs and not isinstance(kwargs[key], bool):
             raise EnvArgumentError(f"{env_id}: {key} must be true or false, got {limits.show(kwargs[key])}")

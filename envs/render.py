@@ -24,7 +24,15 @@ _CIRCUIT_NAMES = {MAIN: "C", CHAIN: "chain"}
 class _View:
     """numpy copies of one (unbatched) state and the facts every drawing needs."""
 
+    FIELDS = ("node_type", "fanin", "depth", "circuit_id", "value", "selected", "chosen", "steps_left", "terminated",
+              "horizon", "chain_length")
+
     def __init__(self, state: Any, show_values: bool | None):
+        missing = [name for name in self.FIELDS if not hasattr(state, name)]
+        if missing:
+            raise TypeError(f"render: expected one env state (EnvState), got {type(state).__name__}")
+        if np.ndim(state.chosen) != 0:
+            raise TypeError(f"render: expected one env state, got a batch of shape {np.shape(state.chosen)}; index it first")
         get = lambda name: np.asarray(getattr(state, name))
         self.node_type, self.fanin, self.depth = get("node_type"), get("fanin"), get("depth")
         self.circuit_id, self.value, self.selected = get("circuit_id"), get("value"), get("selected")

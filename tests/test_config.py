@@ -35,12 +35,21 @@ def test_round_trip(tmp_path):
     "text, overrides, needle",
     [
         ("ppo:\n  num_env: 3\n", [], "unknown config key(s) ppo.num_env; valid keys: ppo.total_timesteps"),
-        ("", ["network.widht=3"], "unknown config key(s) network.widht"),
+        ("seed: 0\n", ["network.widht=3"], "unknown config key(s) network.widht"),
         ("seed: one\n", [], "seed: expected an integer, got 'one'"),
         ("ppo:\n  anneal_lr: 1\n", [], "ppo.anneal_lr: expected true or false"),
         ("ppo: 3\n", [], "ppo: expected a mapping"),
-        ("", ["ppo.num_envs=0"], "num_envs must be >= 1"),
-        ("", ["novalue"], "expected KEY=VALUE"),
+        ("seed: 0\n", ["ppo.num_envs=0"], "num_envs must be >= 1"),
+        ("seed: 0\n", ["novalue"], "expected KEY=VALUE"),
+        ("", [], "the config is empty"),
+        ("# only a comment\n", [], "the config is empty"),
+        ("seed: 1\nppo: {num_envs: 8}\nseed: 2\n", [], "duplicate key 'seed' (line 3)"),
+        ("ppo:\n  num_envs: 8\n  num_envs: 16\n", [], "duplicate key 'num_envs' (line 3)"),
+        ("seed: -5\n", [], "seed must be an integer in 0.."),
+        ("eval: {seed: -1}\n", [], "seed must be an integer in 0.."),
+        ("plateau: {seed: -1}\n", [], "seed must be an integer in 0.."),
+        ("ppo: {vf_coef: -1}\n", [], "vf_coef must be >= 0"),
+        ("ppo: {ent_coef: -5}\n", [], "ent_coef must be >= 0"),
         ("[1, 2]\n", [], "expected a mapping of config keys"),
         ("a: [\n", [], "not valid YAML"),
     ],
@@ -52,6 +61,13 @@ def test_bad_configs(tmp_path, text, overrides, needle):
         C.load(TrainConfig, path, overrides)
     assert needle in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_yaml_merge_key_may_be_overridden(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 0\nenv:\n  args: &base {depth: 3, width: 3}\nnetwork: {family: gnn}\n"
+                    "eval: {episodes: 5}\nlog: {updates_per_chunk: 2}\nppo: {<<: {num_envs: 8}, num_envs: 16}\n")
+    assert C.load(TrainConfig, path).ppo.num_envs == 16
 
 
 def test_train_cli_rejects_bad_config_in_one_line(tmp_path, capsys):

@@ -242,3 +242,36 @@ def test_biregular_distribution_is_the_documented_one():
     perm_id = np.vectorize(lambda *p: index[p])(*np.moveaxis(perms, -1, 0))  # [count, depth, k]
     assert_uniform(perm_id, len(index))
     assert_uniform(perm_id[..., 0] * len(index) + perm_id[..., 1], len(index) ** 2)  # the k = 2 are independent
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, needle",
+    [
+        (RandomAlternating, {"p_one": 2.0}, "p_one must be a probability in [0, 1], got 2.0"),
+        (RandomAlternating, {"p_one": -1.0}, "p_one must be a probability"),
+        (RandomAlternating, {"p_one": float("nan")}, "p_one must be a probability"),
+        (RandomAlternating, {"skip_prob": True}, "skip_prob must be a probability"),
+        (RandomAlternating, {"depth": 0}, "depth must be an integer in 1.."),
+        (RandomAlternating, {"depth": 2.5}, "depth must be an integer in 1.."),
+        (RandomAlternating, {"width": 0}, "width must be an integer in 1.."),
+        (RandomAlternating, {"max_fanin": 1}, "max_fanin must be an integer in 2.."),
+        (LayeredBiregular, {"k": 0}, "k must be an integer in 1.."),
+        (LayeredBiregular, {"p_one": 1.5, "stratify_d1": False}, "p_one must be a probability"),
+    ],
+)
+def test_constructors_apply_the_rules_of_make(cls, kwargs, needle):
+    """The JAX-API generators refuse what `make` refuses, with the same words (`checks.argument_problem`)."""
+    from do1rl.envs.make import EnvArgumentError, make
+
+    with pytest.raises(ValueError) as err:
+        cls(**kwargs)
+    assert needle in str(err.value) and str(err.value).startswith(cls.__name__)
+    family = {"family": "biregular"} if cls is LayeredBiregular else {}
+    with pytest.raises(EnvArgumentError) as made:
+        make("do1rl/DO1-v0", **family, **kwargs)
+    assert needle in str(made.value)
+
+
+def test_traced_probabilities_are_not_checked():
+    draw = jax.vmap(lambda p: RandomAlternating(n_inputs=3, depth=3, width=3, p_one=p)(jax.random.key(0)).node_type)
+    assert draw(jnp.array([0.2, 0.7])).shape[0] == 2

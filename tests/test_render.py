@@ -62,3 +62,16 @@ def test_render_command(tmp_path, capsys):
     assert main(["render", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "bad.json" in err
+
+
+@pytest.mark.parametrize("state", [None, 3, "state"])
+def test_a_non_state_gets_one_line(state):
+    with pytest.raises(TypeError, match="expected one env state") as err:
+        render.ansi(state)
+    assert "\n" not in str(err.value)
+
+
+def test_a_batch_of_states_gets_one_line(episode):
+    batch = jax.tree.map(lambda x: np.stack([x, x]), episode[0])
+    with pytest.raises(TypeError, match="a batch of shape"):
+        render.ansi(batch)

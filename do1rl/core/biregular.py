@@ -27,7 +27,7 @@ import numpy as np
 from flax import struct
 from scipy.special import comb
 
-from do1rl.core import count_chain, random_bits
+from do1rl.core import checks, count_chain, random_bits
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
 
 __all__ = ["LayeredBiregular", "save_instances"]
@@ -109,6 +109,7 @@ class LayeredBiregular:
     p_one: float = 0.6
 
     def __post_init__(self):
+        checks.check_generator(self, ("depth", "width", "k", "p_one"))
         if not self.stratify_d1:
             return
         p_one = self.p_one

@@ -13,12 +13,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from do1rl.core import random_bits
+from do1rl.core import checks, random_bits
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
 
 # At depth 16, AND gates that read an extra circuit input with this
 # probability keep d1 spread over [0, depth] (see docs/generators.md).
 _INPUT_READS_AT_DEPTH_16 = 0.9
+# RandomAlternating's arguments (`envs.make` takes the same names, with the same rules: `checks.argument_problem`)
+RANDOM_ALTERNATING_ARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
 
 
 class Generator(Protocol):
@@ -73,6 +75,9 @@ class RandomAlternating:
     p_one: float = 0.5
     skip_prob: float = 0.1
     input_prob: float = _INPUT_READS_AT_DEPTH_16
+
+    def __post_init__(self):
+        checks.check_generator(self, RANDOM_ALTERNATING_ARGS)
 
     @property
     def num_nodes(self) -> int:

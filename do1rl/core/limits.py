@@ -134,6 +134,11 @@ def check_int(value: Any, name: str, minimum: int, maximum: int) -> int:
     return int(value)
 
 
+def check_seed(value: Any, name: str = "seed") -> int:
+    """`value` as a seed: one rule for configs, the CLI and the APIs (an integer in 0..MAX_SEED)."""
+    return check_int(value, name, 0, MAX_SEED)
+
+
 def check_float(value: Any, name: str, minimum: float = -math.inf, maximum: float = math.inf) -> float:
     """`value` as a finite float in [minimum, maximum] (bools, NaN and inf refused), else InputError."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -207,8 +207,36 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, mark):
+        super().__init__(f"duplicate key {_cut(repr(key), 60)}")
+        self.problem_mark = mark
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping (YAML's "last one wins" hides typos)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark)
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader says so itself
+                break
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: str | Path) -> dict:
-    """A YAML mapping from a file, or `ConfigError` saying what is wrong with it."""
+    """A YAML mapping from a file, or `ConfigError` saying what is wrong with it.
+
+    Safe loading only (no Python objects); an empty file and a key given
+    twice in one mapping are refused, since either is almost surely a mistake.
+    """
     path = Path(path)
     try:
         raw = limits.read_regular(path, limits.MAX_CONFIG_BYTES, "config")
@@ -219,7 +247,9 @@ def read_yaml(path: str | Path) -> dict:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a yaml.SafeLoader subclass: no Python objects
+    except _DuplicateKey as err:
+        raise ConfigError(f"{path}: {err} (line {err.problem_mark.line + 1})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -227,8 +257,8 @@ def read_yaml(path: str | Path) -> dict:
     except (ValueError, RecursionError) as err:  # e.g. a 5000-digit integer, deep nesting
         reason = "nested too deeply" if isinstance(err, RecursionError) else limits.describe_error(err)
         raise ConfigError(f"{path}: not a usable config ({reason})") from None
-    if data is None:
-        return {}
+    if data is None or data == {}:
+        raise ConfigError(f"{path}: the config is empty (every key has a default; give the ones you mean)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
     _check_size(data, str(path))

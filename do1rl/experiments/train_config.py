@@ -6,6 +6,7 @@ import dataclasses
 
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
+from do1rl.core import limits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,9 @@ class EvalConfig:
     episodes: int = 1000
     seed: int = 10_000  # instances apart from those of training seeds
     greedy: bool = True
+
+    def __post_init__(self):
+        limits.check_seed(self.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +62,8 @@ class PlateauConfig:
         for name, low in (("eval_every", 1), ("episodes", 1), ("patience", 1), ("min_updates", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"plateau.{name} must be >= {low}, got {getattr(self, name)}")
+        if self.seed is not None:
+            limits.check_seed(self.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +80,7 @@ class TrainConfig:
     plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
 
     def __post_init__(self):
+        limits.check_seed(self.seed)
         if self.num_seeds < 1:
             raise ValueError(f"num_seeds must be >= 1, got {self.num_seeds}")
         if self.log.updates_per_chunk < 1:
