@@ -97,7 +97,7 @@ def test_nan_state_with_finite_loss_is_never_saved(tiny, tmp_path, monkeypatch, 
     monkeypatch.setattr(training, "Trainer", Poisoned)
     run = tmp_path / "nan"
     assert cli.main(["train", "--config", str(tiny), "--out", str(run), "--no-progress"]) == 3
-    assert "NaN or inf" in capsys.readouterr().out
+    assert "NaN or inf" in capsys.readouterr().err
     target = real_build(config_lib.load(TrainConfig, tiny)).state_shape
     state, meta = checkpoint.restore(run / CHECKPOINT, target)
     assert meta["update"] == 1
@@ -443,6 +443,68 @@ def test_eval_of_a_run_with_a_wrong_checkpoint(tmp_path, capsys):
     one_line(capsys, "does not match")
     assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 2
     one_line(capsys, "does not match")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished one-process run of TINY (msgpack checkpoints)."""
+    folder = tmp_path_factory.mktemp("integrity")
+    config = folder / "tiny.yaml"
+    config.write_text(TINY)
+    assert cli.main(["train", "--config", str(config), "--out", str(folder / "run"), "--no-progress"]) == 0
+    return folder / "run"
+
+
+def _copy_run(run, to):
+    import shutil
+
+    return shutil.copytree(run, to)
+
+
+def test_a_flipped_byte_is_refused_by_eval_and_resume(tiny_run, tmp_path, capsys):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    data = bytearray((run / CHECKPOINT).read_bytes())
+    for i in range(8):  # 8 bytes in the body's last quarter (array data), as the attack did
+        data[len(data) * 3 // 4 + i] ^= 0xFF
+    (run / CHECKPOINT).write_bytes(bytes(data))
+    capsys.readouterr()
+    assert cli.main(["eval", "--agent", f"ppo:{run}", "--episodes", "2", "--no-progress"]) == 2
+    one_line(capsys, str(run / CHECKPOINT), "checksum mismatch")
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 2
+    one_line(capsys, "checksum mismatch")
+
+
+def test_a_checkpoint_of_another_config_is_refused(tiny_run, tmp_path, capsys):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    config_lib.dump(config_lib.load(TrainConfig, run / "config.yaml", ["seed=4"]), run / "config.yaml")  # same shapes
+    capsys.readouterr()
+    assert cli.main(["eval", "--agent", f"ppo:{run}", "--episodes", "2", "--no-progress"]) == 2
+    one_line(capsys, "written for another config")
+    # An evaluation setting is not part of the fingerprint: the checkpoint still fits.
+    config_lib.dump(config_lib.load(TrainConfig, tiny_run / "config.yaml", ["eval.episodes=3"]), run / "config.yaml")
+    assert cli.main(["eval", "--agent", f"ppo:{run}", "--episodes", "2", "--no-progress"]) == 0
+
+
+def test_stale_temp_files_are_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "latest.msgpack"
+    stale = tmp_path / ".latest.msgpack.tmp-abc123"
+    stale.write_bytes(b"half a checkpoint")
+    checkpoint.save(path, {"w": np.ones(2, np.float32)}, {"update": 1})
+    assert not stale.exists()
+    state, meta = checkpoint.restore(path, {"w": np.zeros(2, np.float32)})
+    assert meta == {"update": 1} and np.array_equal(state["w"], np.ones(2))
+
+
+def test_orbax_refuses_nan_too(tmp_path):
+    from types import SimpleNamespace
+
+    from do1rl.experiments.global_checkpoint import ORBAX, RunCheckpoints
+
+    trainer = SimpleNamespace(config=TrainConfig())
+    saver = RunCheckpoints(tmp_path, trainer, ORBAX)
+    with pytest.raises(checkpoint.CheckpointError, match="NaN or inf"):
+        saver.save({"w": jax.numpy.array([1.0, np.nan])}, {"update": 1})
+    assert not (tmp_path / "checkpoints").exists()
 
 
 # ---------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path, ca
                  "ppo.num_minibatches=1", "log.updates_per_chunk=1"]
     assert cli.main(args + overrides) == 3
     captured = capsys.readouterr()
-    assert "NaN or inf" in captured.out + captured.err
+    assert "NaN or inf" in captured.err and "NaN or inf" not in captured.out  # an error goes to stderr
     # Without a bar, each logged chunk gets one line with its throughput.
     assert "iteration 1/" in captured.out and "env-steps/s" in captured.out
     state, meta = _state(run)

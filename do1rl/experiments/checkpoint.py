@@ -9,10 +9,18 @@ their raw key data and rebuilt on restore.
 Only finite states are written (`save` refuses NaN or inf in any floating
 array), and `restore` refuses a checkpoint that holds them, so a diverged
 run can never leave a NaN "last good" checkpoint behind.
+
+The file is an envelope `{"do1rl_checkpoint": VERSION, "sha256": ..., "body":
+...}` whose body is the msgpack of `{"state", "meta"}`: `restore` checks the
+body's SHA-256 before reading it, so a flipped byte is refused rather than
+scored. Files written before the envelope (a bare `{"state", "meta"}`) still
+load, unchecked. Temporary files left by a kill during a write are removed
+by the next `save`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,9 @@ import numpy as np
 from flax import serialization
 
 from do1rl.core import atomic, limits
+
+
+VERSION = 2  # the envelope with a checksum; 1 (implicit) is the bare {"state", "meta"}
 
 
 class CheckpointError(ValueError):
@@ -74,7 +85,37 @@ def save(path: str | Path, state: Any, meta: dict | None = None) -> None:
         "state": serialization.to_state_dict(host),
         "meta": dict(meta or {}),
     }
-    atomic.write_bytes(path, serialization.msgpack_serialize(payload))
+    body = serialization.msgpack_serialize(payload)
+    envelope = {"do1rl_checkpoint": VERSION, "sha256": hashlib.sha256(body).hexdigest(), "body": body}
+    path = Path(path)
+    _remove_stale_temps(path)
+    atomic.write_bytes(path, serialization.msgpack_serialize(envelope))
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Deletes the temporary files of earlier writes of `path` that a kill left behind (the run folder is locked)."""
+    if path.parent.is_dir():
+        for stale in path.parent.glob(f".{path.name}.tmp-*"):
+            stale.unlink(missing_ok=True)
+
+
+def _open_envelope(path: Path, data: bytes) -> Any:
+    """The `{"state", "meta"}` payload of a checkpoint file's bytes, its checksum verified."""
+    try:
+        payload = serialization.msgpack_restore(data)
+    except Exception as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or "do1rl_checkpoint" not in payload:
+        return payload  # written before the envelope: no checksum to check
+    body, digest = payload.get("body"), payload.get("sha256")
+    if payload["do1rl_checkpoint"] != VERSION or not isinstance(body, bytes) or not isinstance(digest, str):
+        raise CheckpointError(f"{path}: not a do1rl checkpoint of version {VERSION}")
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise CheckpointError(f"{path}: checksum mismatch (changed or damaged after it was written); refusing to use it")
+    try:
+        return serialization.msgpack_restore(body)
+    except Exception as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__})") from None
 
 
 def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
@@ -82,7 +123,8 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
 
     `target` may be a pytree of arrays or of `jax.ShapeDtypeStruct`s (e.g.
     from `jax.eval_shape`). Raises `CheckpointError` if the file is missing,
-    unreadable, or does not match `target`'s structure and shapes.
+    unreadable, fails its checksum, or does not match `target`'s structure
+    and shapes.
     """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -91,10 +133,7 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
         data = limits.read_regular(path, None, "checkpoint")
     except limits.InputError as err:
         raise CheckpointError(f"{path}: {err}") from None
-    try:
-        payload = serialization.msgpack_restore(data)
-    except Exception as err:
-        raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__})") from None
+    payload = _open_envelope(path, data)
     if not isinstance(payload, dict) or "state" not in payload:
         raise CheckpointError(f"{path}: not a do1rl checkpoint")
     meta = payload.get("meta")

@@ -21,6 +21,9 @@ from do1rl.core import atomic
 from do1rl.experiments import checkpoint
 from do1rl.experiments.checkpoint import CheckpointError
 from do1rl.experiments.runs import CHECKPOINT
+from do1rl.experiments.train_config import TrainConfig, fingerprint
+
+FINGERPRINT_KEY = "config_fingerprint"  # in every checkpoint's metadata
 
 __all__ = ["FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format", "restore_latest"]
 
@@ -90,17 +93,32 @@ def _restore_orbax(run_dir: Path, shape: Any, shardings: Any) -> tuple[Any, dict
     return state, dict(restored["meta"] or {})
 
 
-def restore_latest(run_dir: str | Path, shape: Any) -> tuple[Any, dict]:
+def check_fingerprint(where: str | Path, meta: dict, config: TrainConfig) -> None:
+    """CheckpointError unless `meta` was written for `config` (checkpoints from before fingerprints pass)."""
+    written = meta.get(FINGERPRINT_KEY)
+    if written is not None and written != fingerprint(config):
+        raise CheckpointError(
+            f"{where}: written for another config (seed, env, network or ppo differ from the run's config.yaml); "
+            "refusing to use it"
+        )
+
+
+def restore_latest(run_dir: str | Path, shape: Any, config: TrainConfig | None = None) -> tuple[Any, dict]:
     """(state, meta) of a run's latest checkpoint in this one process, whichever format and process count wrote it.
 
     `shape`: the run's state as `jax.ShapeDtypeStruct`s (e.g. `Trainer.state_shape`).
-    Orbax arrays land on the first local device.
+    Orbax arrays land on the first local device. With `config`, a checkpoint
+    written for another config is refused (`check_fingerprint`).
     """
     run_dir = Path(run_dir)
     if read_format(run_dir)["format"] == MSGPACK:
-        return checkpoint.restore(run_dir / CHECKPOINT, shape)
-    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    return _restore_orbax(run_dir, shape, jax.tree.map(lambda _: device, shape))
+        state, meta = checkpoint.restore(run_dir / CHECKPOINT, shape)
+    else:
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        state, meta = _restore_orbax(run_dir, shape, jax.tree.map(lambda _: device, shape))
+    if config is not None:
+        check_fingerprint(run_dir / "checkpoints", meta, config)
+    return state, meta
 
 
 class RunCheckpoints:
@@ -146,12 +164,18 @@ class RunCheckpoints:
         return self._manager
 
     def save(self, state: Any, meta: dict) -> None:
-        """Writes `state` and `meta` as the run's latest checkpoint, atomically."""
+        """Writes `state` and `meta` (plus the config's fingerprint) as the run's latest checkpoint, atomically.
+
+        CheckpointError, writing nothing, if `state` holds NaN or inf (both formats).
+        """
+        meta = dict(meta) | {FINGERPRINT_KEY: fingerprint(self.trainer.config)}
         if self.format == MSGPACK:
             checkpoint.save(self.run_dir / CHECKPOINT, state, meta)
             return
         import orbax.checkpoint as ocp
 
+        if not checkpoint.all_finite(state):
+            raise CheckpointError(f"{self.run_dir / ORBAX_DIR}: refusing to save a state that holds NaN or inf")
         tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, state)
         manager = self._orbax()
         manager.save(
@@ -165,5 +189,8 @@ class RunCheckpoints:
         """(state on the trainer's devices, meta) of the latest checkpoint; CheckpointError if none fits."""
         if self.format == MSGPACK:
             state, meta = checkpoint.restore(self.run_dir / CHECKPOINT, self.trainer.state_shape)
-            return self.trainer.place(state), meta
-        return _restore_orbax(self.run_dir, self.trainer.state_shape, self.trainer.shardings)
+            state = self.trainer.place(state)
+        else:
+            state, meta = _restore_orbax(self.run_dir, self.trainer.state_shape, self.trainer.shardings)
+        check_fingerprint(self.run_dir / "checkpoints", meta, self.trainer.config)
+        return state, meta

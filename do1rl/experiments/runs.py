@@ -172,7 +172,7 @@ def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations:
     shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
     from do1rl.experiments.global_checkpoint import restore_latest  # lazy: it imports this module
 
-    state, _ = restore_latest(run_dir, shape)  # msgpack or orbax, whichever format the run has
+    state, _ = restore_latest(run_dir, shape, config)  # msgpack or orbax, whichever format the run has
     network = config.network
     if max_iterations is not None:
         network = with_max_iterations(network, max_iterations)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
@@ -97,3 +99,23 @@ class TrainConfig:
     def plateau_seed(self) -> int:
         """The episode seed of the plateau rule's held-out evaluations."""
         return self.eval.seed + 1 if self.plateau.seed is None else self.plateau.seed
+
+
+FINGERPRINT_FIELDS = ("seed", "num_seeds", "env", "network", "ppo")  # what makes a run's training state
+
+
+def fingerprint(config: TrainConfig) -> str:
+    """SHA-256 (hex) of the config fields that make a run's training state: a checkpoint carries it, loads check it.
+
+    Only values that differ from the defaults count, so a field added later
+    (with a default) leaves the fingerprints of existing runs unchanged.
+    """
+    given, default = dataclasses.asdict(config), dataclasses.asdict(TrainConfig())
+    fields = {name: _changed(given[name], default[name]) for name in FINGERPRINT_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _changed(given, default):
+    if isinstance(given, dict) and isinstance(default, dict):
+        return {k: _changed(v, default.get(k)) for k, v in given.items() if k not in default or v != default[k]}
+    return given

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -199,9 +200,11 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         elapsed = time.perf_counter() - start
         stats = summarize(totals)
         if stats["nonfinite"] > 0 or not checkpoint.all_finite(new_state):  # what would be saved
-            log(
+            print(  # an error: stderr, whatever `log` writes to
                 f"error: training diverged (NaN or inf in the loss or the parameters) between iterations "
-                f"{done_updates} and {done_updates + n}; stopped, keeping the last good checkpoint ({ckpt_path})"
+                f"{done_updates} and {done_updates + n}; stopped, keeping the last good checkpoint ({ckpt_path})",
+                file=sys.stderr,
+                flush=True,
             )
             status = DIVERGED
             break
