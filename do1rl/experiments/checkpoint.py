@@ -30,7 +30,6 @@ from flax import serialization
 
 from do1rl.core import atomic, limits
 
-
 VERSION = 2  # the envelope with a checksum; 1 (implicit) is the bare {"state", "meta"}
 
 
