@@ -316,3 +316,19 @@ def test_async_vectorisation_never_hangs(context):
         assert "raised" in out.stdout and "cannot be built in a forked process" in out.stderr
     else:
         assert "ran" in out.stdout, out.stderr[-2000:]
+
+
+def test_module_prefix_id_works_in_a_fresh_interpreter():
+    """What a spawned worker (SubprocVecEnv) sees: no `import do1rl`; the "do1rl:" prefix imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gymnasium as gym\n"
+        "env = gym.make('do1rl:do1rl/DO1-v0', n_inputs=2, depth=2, width=2)\n"
+        "obs, _ = env.reset(seed=0)\n"
+        "print(sorted(obs)[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "action_mask"
