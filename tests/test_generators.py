@@ -250,7 +250,7 @@ def test_biregular_distribution_is_the_documented_one():
         (RandomAlternating, {"p_one": 2.0}, "p_one must be a probability in [0, 1], got 2.0"),
         (RandomAlternating, {"p_one": -1.0}, "p_one must be a probability"),
         (RandomAlternating, {"p_one": float("nan")}, "p_one must be a probability"),
-        (RandomAlternating, {"skip_prob": True}, "skip_prob must be a probability"),
+        (RandomAlternating, {"skip_prob": "0.1"}, "skip_prob must be a probability"),
         (RandomAlternating, {"depth": 0}, "depth must be an integer in 1.."),
         (RandomAlternating, {"depth": 2.5}, "depth must be an integer in 1.."),
         (RandomAlternating, {"width": 0}, "width must be an integer in 1.."),
@@ -275,3 +275,11 @@ def test_constructors_apply_the_rules_of_make(cls, kwargs, needle):
 def test_traced_probabilities_are_not_checked():
     draw = jax.vmap(lambda p: RandomAlternating(n_inputs=3, depth=3, width=3, p_one=p)(jax.random.key(0)).node_type)
     assert draw(jnp.array([0.2, 0.7])).shape[0] == 2
+
+
+def test_pytree_placeholders_are_not_checked():
+    """jax rebuilds generators with placeholder leaves (custom_vmap's batched trees hold bools)."""
+    gen = RandomAlternating(n_inputs=3, depth=3, width=3)
+    leaves, tree = jax.tree.flatten(gen)
+    for placeholder in (False, True, None, object()):
+        assert jax.tree.unflatten(tree, [placeholder] * len(leaves)).depth == 3

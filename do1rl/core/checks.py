@@ -34,7 +34,8 @@ def argument_problem(key: str, value: Any) -> str | None:
 
     Sizes (`INT_MINIMUM`) must be integers in [minimum, `int_maximum(key)`];
     probabilities (`PROBABILITIES`) numbers in [0, 1]. Probabilities that
-    are arrays, tracers or the placeholders jax puts in a pytree are not
+    are arrays, tracers or the placeholders jax puts in a pytree (`None`,
+    `object()`, and the bools of `custom_vmap`'s batched-leaf trees) are not
     checked: they are data, not arguments.
     """
     from do1rl.core import limits
@@ -43,10 +44,10 @@ def argument_problem(key: str, value: Any) -> str | None:
         minimum = INT_MINIMUM[key]
         if not is_integer(value) or not minimum <= value <= int_maximum(key):
             return f"{key} must be an integer in {minimum}..{int_maximum(key)}, got {limits.show(value)}"
-    elif key in PROBABILITIES:
-        wrong_kind = isinstance(value, (bool, np.bool_, str))
-        if wrong_kind or (_concrete_number(value) and not 0.0 <= float(value) <= 1.0):  # NaN fails too
-            return f"{key} must be a probability in [0, 1], got {limits.show(value)}"
+    elif key in PROBABILITIES and (
+        isinstance(value, str) or (_concrete_number(value) and not 0.0 <= float(value) <= 1.0)  # NaN fails too
+    ):
+        return f"{key} must be a probability in [0, 1], got {limits.show(value)}"
     return None
 
 
