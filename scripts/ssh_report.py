@@ -38,6 +38,15 @@ from do1rl.experiments.sweep import read_results
 from do1rl.experiments.sweep.results import trained_rule
 
 SWEEPS = ("generalisation", "deep_wide", "horizon")
+ALL_SWEEPS = ("generalisation", "serial", "deep_wide", "horizon")
+
+
+def compute_minutes(runs: Path, name: str) -> tuple[int, float]:
+    """(cells, minutes): the sum of a sweep's cell wall times, whether this command ran them or found them done."""
+    walls = []
+    for path in sorted((runs / name / "cells").glob("*.json")):
+        walls.append(float(json.loads(path.read_text()).get("info", {}).get("wall_s", 0.0)))
+    return len(walls), sum(walls) / 60
 FIXED_DEPTH = ("mlp", "gnn")  # trained families with a fixed serial depth; every other trained family is serial
 BLOCK_FAMILIES = ("gnn",)  # network_depth is a count L of message-passing blocks
 SERIAL = (*RECURRENT_FAMILIES, "mcts")
@@ -394,7 +403,8 @@ def deep_wide_section(rows: list[dict], prior_json: dict | None = None, train: l
     cells = [r for r in pooled(rows) if r.get("test_depth") is not None and trained_rule(r)]
     nets = [r for r in cells if trained(r)]
     if not nets:
-        return ["(deep-vs-wide sweep missing)"]
+        return ["### (f) Deep vs wide at matched parameters", "",
+                "(not run by this command: `bash scripts/reproduce_ssh.sh --all` adds it)", ""]
     depths = sorted({int(r["test_depth"]) for r in cells})
     deepest = depths[-1]
     by = {}
@@ -486,7 +496,8 @@ def _iv(d: dict | None) -> Interval | None:
 def horizon_section(rows: list[dict]) -> tuple[list[str], dict]:
     pooled_rows = [r for r in pooled(rows) if r.get("test_depth") is None]
     if not pooled_rows:
-        return ["### (e) Regret vs horizon\n", "(horizon sweep missing)", ""], {}
+        return ["### (e) Regret vs horizon", "", "(not run by this command: `bash scripts/reproduce_ssh.sh --all` adds it)",
+                ""], {}
     horizons = sorted({int(r["horizon"]) for r in pooled_rows})
     agents = {}
     for r in pooled_rows:
@@ -546,7 +557,16 @@ def setup_numbers(runs: Path) -> dict:
     train = sweep["train"]
     return {"seeds": train["num_seeds"], "episodes": train["eval"]["episodes"], "steps": train["ppo"]["total_timesteps"],
             "plateau": (train.get("plateau") or {}).get("enabled", False),
-            "pad": train["env"]["args"].get("pad_depth"), "tests": (sweep.get("grid") or {}).get("test_depths") or []}
+            "pad": train["env"]["args"].get("pad_depth"), "tests": (sweep.get("grid") or {}).get("test_depths") or [],
+            "family_pads": {f: a["pad_depth"] for f, a in (sweep.get("family_env") or {}).items() if "pad_depth" in a},
+            "epochs": train["ppo"].get("update_epochs")}
+
+
+def learning_curve_links(figures: Path, report_dir: Path, elapsed: float) -> list[str]:
+    """Markdown links to the learning-curve figures this command wrote (older files in `figures` are left out)."""
+    since = time.time() - elapsed - 60
+    found = sorted(p for p in figures.rglob("learning_curves*.png") if p.stat().st_mtime >= since)
+    return [f"[{p.relative_to(figures).with_suffix('')}]({os.path.relpath(p, report_dir)})" for p in found]
 
 
 def main() -> None:
@@ -558,17 +578,23 @@ def main() -> None:
     p.add_argument("--ceiling", type=Path, help="scripts/ceiling.py --json output; the L = 3 one-shot DO1 bound is drawn")
     p.add_argument("--twins", type=Path, help="scripts/twins_trained.py --json output")
     p.add_argument("--command", default="bash scripts/reproduce_ssh.sh")
+    p.add_argument("--sweeps", nargs="+", default=list(ALL_SWEEPS), choices=ALL_SWEEPS,
+                   help="the sweeps the command ran; others in RUNS are left out of the report")
     args = p.parse_args()
+
+    def load_sweep(name: str) -> list[dict]:
+        return load(args.runs, name) if name in args.sweeps else []
+
     ceiling = read_ceiling(args.ceiling) if args.ceiling and args.ceiling.exists() else {}
     prior_json = read_ceiling(args.ceiling, blocks=0) if args.ceiling and args.ceiling.exists() else {}
-    gen = load(args.runs, "generalisation")
+    gen = load_sweep("generalisation")
     a_lines, a = generalisation_section(gen, ceiling, prior_json, train_depths(args.runs, "generalisation"))
     b_lines, b = iterations_section(gen)
     d_lines, _ = mcts_section(gen)
-    f_lines = deep_wide_section(load(args.runs, "deep_wide"), prior_json, train_depths(args.runs, "deep_wide"))
+    f_lines = deep_wide_section(load_sweep("deep_wide"), prior_json, train_depths(args.runs, "deep_wide"))
     c_lines, twins = twins_section(args.twins)
-    e_lines, _ = horizon_section(load(args.runs, "horizon"))
-    g_lines, g = serial_section(load(args.runs, "serial"), ceiling, prior_json, train_depths(args.runs, "serial"))
+    e_lines, _ = horizon_section(load_sweep("horizon"))
+    g_lines, g = serial_section(load_sweep("serial"), ceiling, prior_json, train_depths(args.runs, "serial"))
     n = setup_numbers(args.runs)
     verdicts = a.get("verdicts", {})
     agent_of = {name: r["agent"] for name, r in a.get("first", {}).items()}
@@ -625,29 +651,36 @@ def main() -> None:
                           + "; ".join(f"{k}: {v:.3f}" for k, v in twins.items()) + ".")
     prediction.append("")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    curve_links = learning_curve_links(args.figures, args.out.parent, args.elapsed)
     head = [
         "# Serial-scaling results",
         "",
         f"Produced by `{args.command}` on {when} ({platform.machine()}, {os.cpu_count()} CPUs) in "
         f"{args.elapsed / 60:.1f} min. Every number comes from that command; nothing is edited by hand.",
+        "Compute per sweep (the sum of its cells' wall times, also for cells an earlier run of the command"
+        " finished): " + "; ".join(f"{name} {c[1]:.1f} min ({c[0]} cells)"
+                                  for name in args.sweeps if (c := compute_minutes(args.runs, name))[0]) + ".",
         "",
         "**Setup.** DO1, one-shot (`max_selections: 1`: the episode ends at the first selection, so the",
         "forced choice at t = 0 is the only decision and no agent has a scratchpad), on d1-stratified layered",
         "biregular circuits (width 4, k = 2, p_one 0.6), where cert(d1) = D on every instance and no L-block",
         "message-passing net can tell gates deeper than L apart (docs/hard-instances.md). Networks train on",
-        f"a mixture of depths 4..8 padded to depth {n.get('pad', '?')} and are tested unchanged at "
-        f"D = {', '.join(str(d) for d in n.get('tests', [])) or '?'}; the chain",
+        f"a mixture of depths 4..8 padded to depth {n.get('pad', '?')}"
+        + "".join(f" ({f}: {d})" for f, d in n.get("family_pads", {}).items())
+        + f" and are tested unchanged at D = {', '.join(str(d) for d in n.get('tests', [])) or '?'}"
+        " (graph nets are size-free: beyond the pad each is rebuilt around the test env's own size); the chain",
         f"length k is uniform in 1..d(C). {n.get('seeds', '?')} seeds per cell (vmapped), {n.get('episodes', '?')} evaluation"
         " episodes per seed and test depth (the same episodes for every agent), 95% bootstrap intervals over",
-        "episodes stratified by seed (`do1rl.evaluation.stats`). "
+        f"episodes stratified by seed (`do1rl.evaluation.stats`). PPO takes {n.get('epochs', '?')} epochs per update. "
         + (f"Every network cell trains until its held-out evaluation stops improving beyond its interval (`train.plateau`),"
            f" capped at {n.get('steps', 0):,} steps per seed; the steps each cell took are in the tables (\"steps to plateau\"),"
            " and a cell whose seeds hit the cap shows —" if n.get("plateau") else
            f"Every network cell trains for the same {n.get('steps', 0):,} steps per seed (`train.ppo.total_timesteps`):"
            " equal steps, not trained to a plateau, so an under-trained net reads as a weak one") + ".",
-        "Learning curves are in each run's TensorBoard events and `curve.json`."
+        "Learning curves are in each run's TensorBoard events and `curve.json`"
+        + (" and drawn per cell in " + ", ".join(curve_links) if curve_links else "") + "."
         " Section (g) trains on depths 4..8 padded to 8 and tests at each depth's own size (graph nets are size-free).",
-        "Deep vs wide holds parameters fixed (L x W^2 constant).",
+        *(["Deep vs wide holds parameters fixed (L x W^2 constant)."] if "deep_wide" in args.sweeps else []),
         "",
     ]
     text = "\n".join(head + prediction + a_lines + b_lines + c_lines + d_lines + e_lines + f_lines + g_lines) + "\n"

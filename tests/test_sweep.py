@@ -6,6 +6,7 @@ import csv
 import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from do1rl.cli import main
@@ -99,6 +100,8 @@ def test_changed_config_is_a_new_cell(tiny_sweep, monkeypatch):
         ("grid: {agents: [transformer]}\n", "transformer"),
         ("grid: {agents: [gnn], circuit_depths: [two]}\n", "circuit_depths"),
         ("grid: {agents: [mlp]}\nfamily_networks: {mlp: {depth: 3}}\n", "multiple of 4"),
+        ("grid: {agents: [mlp]}\nfamily_env: {mpl: {pad_depth: 16}}\n", "family_env"),
+        ("grid: {agents: [mlp]}\nfamily_env: {mlp: {pad_depth: 16}}\n", "chain_scale: circuit"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, text, needle):
@@ -198,6 +201,41 @@ def test_grid_takes_baselines_and_decisive_blocks():
 
     plain = sweep.cells(_config(yaml.safe_load(TINY)))  # AlternatingCircuit: no decisive cases, ids as before
     assert all(c.decisive_blocks == () and "decisive_blocks" not in c.settings() for c in plain)
+
+
+def test_family_env_overrides_one_familys_training_env():
+    data = dict(ONE_SHOT_SWEEP, grid=dict(ONE_SHOT_SWEEP["grid"], agents=["mlp", "gnn", "greedy"], network_depths=[4]))
+    data["family_env"] = {"mlp": {"pad_depth": 9}}
+    data["train"] = dict(data["train"], env=dict(data["train"]["env"], args=dict(data["train"]["env"]["args"],
+                                                                                   chain_scale="circuit")))
+    cells = sweep.cells(_config(data))
+    pads = {c.agent: c.train.env.args.get("pad_depth") for c in cells}
+    base = ONE_SHOT_SWEEP["train"]["env"]["args"].get("pad_depth")
+    assert pads == {"mlp": 9, "gnn": base, "greedy": base}
+    assert cells[0].cell_id(sweep.SweepConfig().mcts) != sweep.cells(_config(dict(data, family_env={})))[0].cell_id(
+        sweep.SweepConfig().mcts
+    )
+
+
+def test_the_pad_changes_no_test_instance():
+    """Cells at different pads (family_env) still play the same episodes when k follows the circuit's depth.
+
+    With the default chain_scale "max", k ~ U{1..max depth} and the pad raises the max: not the same episodes.
+    """
+    import jax
+
+    from do1rl.envs.make import make
+
+    args = {"family": "biregular", "width": 3, "k": 2, "depth": 3, "stratify_d1": True, "max_selections": 1,
+            "chain_scale": "circuit"}
+    small, small_params = make("do1rl/DO1-v0", pad_depth=3, **args)
+    large, large_params = make("do1rl/DO1-v0", pad_depth=6, **args)
+    keys = jax.random.split(jax.random.key(0), 8)
+    a = jax.vmap(small.reset, (0, None))(keys, small_params)[1]
+    b = jax.vmap(large.reset, (0, None))(keys, large_params)[1]
+    assert a.value.shape != b.value.shape
+    for field in ("optimal_return", "cert_depth", "chain_length", "circuit_depth"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
 def test_rows_carry_decisive_accuracy_and_steps_to_plateau():

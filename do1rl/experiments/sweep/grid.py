@@ -86,6 +86,7 @@ class SweepConfig:
     grid: GridConfig = dataclasses.field(default_factory=GridConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     family_networks: dict = dataclasses.field(default_factory=dict)  # family -> NetworkConfig fields
+    family_env: dict = dataclasses.field(default_factory=dict)  # family -> training env args it overrides
     mcts: MCTSConfig = dataclasses.field(default_factory=lambda: MCTSConfig(gumbel_scale=0.0))
 
     def __post_init__(self):
@@ -94,6 +95,18 @@ class SweepConfig:
                 raise ValueError(f"family_networks: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
             if not isinstance(fields, dict):
                 raise ValueError(f"family_networks.{family}: expected a mapping of network fields")
+        for family, args in self.family_env.items():
+            if family not in FAMILIES:
+                raise ValueError(f"family_env: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+            if not isinstance(args, dict):
+                raise ValueError(f"family_env.{family}: expected a mapping of env args")
+            env = dict(self.train.env.args) | dict(self.grid.test_args)
+            same_k = env.get("chain_scale") == "circuit" or env.get("chain_length")
+            if "pad_depth" in args and not same_k:
+                raise ValueError(
+                    f"family_env.{family}.pad_depth: with chain_scale max, k is drawn up to the padded depth, so this "
+                    "family would play other episodes; set train.env.args.chain_scale: circuit (or a chain_length)"
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,8 +252,12 @@ def cells(config: SweepConfig) -> list[Cell]:
                     args["prefix_chain"] = pc
                 train = dataclasses.replace(base, env=dataclasses.replace(base.env, args=args))
                 if agent in FAMILIES:
+                    own = train
+                    if agent in config.family_env:
+                        own_args = args | dict(config.family_env[agent])
+                        own = dataclasses.replace(train, env=dataclasses.replace(train.env, args=own_args))
                     for network in _networks(config, agent):
-                        out.append(Cell(agent, dataclasses.replace(train, network=network), **tests))
+                        out.append(Cell(agent, dataclasses.replace(own, network=network), **tests))
                 elif agent == "mcts":
                     out.extend(Cell(agent, train, simulations=s, **tests) for s in grid.simulations)
                 else:
