@@ -5,9 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from do1rl.core.generators import RandomAlternating
 from do1rl.envs import DO1, AutoReset
+
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 GEN = RandomAlternating(n_inputs=3, depth=3, width=3)

@@ -242,6 +242,7 @@ def test_save_replaces_atomically(tmp_path):
         circuit_file.to_json(jax.tree.map(lambda x: x[None], circuit_file.load(path)[0]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_slots", [buckets.MAX_BATCH_SLOTS, 16 * 4 * 4])
 def test_pad_bucket_and_solve_many(monkeypatch, max_slots):
     monkeypatch.setattr(buckets, "MAX_BATCH_SLOTS", max_slots)  # small: chunked buckets

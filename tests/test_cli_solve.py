@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from strategies import random_lists
 
 from do1rl import cli
@@ -93,6 +94,7 @@ def test_stdin(tmp_path, monkeypatch, capsys):
     assert lines(capsys.readouterr().out)[0]["do1"] == 2
 
 
+@pytest.mark.slow
 def test_thousand_files_compile_once_per_bucket(tmp_path, capsys):
     rng = np.random.default_rng(7)
     names, expected = [], []

@@ -42,6 +42,7 @@ def test_oracle_has_zero_regret(players, env):
     assert out.optimal.max() > 0  # the instances are not all trivial
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", ["do1", "alt"])
 def test_random_has_positive_regret(players, env):
     report = metrics(_play(players, env, "random"))
@@ -50,6 +51,7 @@ def test_random_has_positive_regret(players, env):
     assert report["max_regret"] >= 1
 
 
+@pytest.mark.slow
 def test_greedy_returns_zero_or_its_pick_depth(players):
     """Greedy picks the deepest selectable gate once: its return is 0 or that depth."""
     out = _play(players, "alt", "greedy")
@@ -80,6 +82,7 @@ def test_metrics_by_hand():
     assert m["by_depth"]["7"]["episodes"] == 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_any_chunk(players):
     a = _play(players, "do1", "random", episodes=40, seed=3, chunk=1024)
     b = _play(players, "do1", "random", episodes=40, seed=3, chunk=16)
@@ -89,6 +92,7 @@ def test_same_seed_same_numbers_any_chunk(players):
     assert not np.array_equal(a.returns, c.returns) or not np.array_equal(a.optimal, c.optimal)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", ["do1_stop", "alt"])
 def test_starts_give_the_same_episodes(players, env):
     """Resets made once (`reset_starts`) and replayed give the episodes `play` makes itself, chunked or not."""
@@ -143,6 +147,7 @@ def test_value_report_matches_python_loop(do1_stop):
         assert report["zero_state_max_abs_value"] == pytest.approx(max(zero_values))
 
 
+@pytest.mark.slow
 def test_assert_regret_within_passes_and_fails():
     report = assert_regret_within("oracle", "do1rl/DO1-v0", episodes=64, max_regret=0, min_ratio=1.0, seed=0, **SMALL_KW)
     assert report["mean_regret"] == 0
@@ -229,6 +234,7 @@ def test_decisive_metrics_by_hand():
     assert metrics(eps, flags)["decisive"] == report and "decisive" not in metrics(eps)
 
 
+@pytest.mark.slow
 def test_sweep_evaluation_scores_decisive_cases():
     """On one-shot biregular DO1: decisive_accuracy_L{L} over the flagged episodes, their count, the L = 0 ceiling."""
     from do1rl.agents.baselines import always_chain_policy

@@ -16,6 +16,8 @@ from do1rl.cli import main
 from do1rl.envs import make
 from do1rl.envs.make import EnvArgumentError
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 BASE = {"family": "biregular", "width": 3, "k": 2, "max_selections": 1, "chain_scale": "circuit"}
 
 TINY = textwrap.dedent(

@@ -145,6 +145,7 @@ def test_register_is_idempotent():
     assert "do1rl/DO1-v0" in gym.registry and "do1rl/AlternatingCircuit-v0" in gym.registry
 
 
+@pytest.mark.slow
 def test_vector_env_matches_single_env(do1):
     n = 3
     venv = CircuitVectorEnv(do1.env, n)
@@ -303,6 +304,7 @@ except Exception as e:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("context", [None, "spawn"])
 def test_async_vectorisation_never_hangs(context):
     """Default fork context: a clear error (from the child), never a hang; spawn: it runs."""

@@ -23,6 +23,7 @@ def do1():
     return make("DO1", **SMALL)
 
 
+@pytest.mark.slow
 def test_functional_env_has_the_gymnax_face(do1):
     env, params = do1
     assert env.name == "do1rl/DO1-v0" and make(env.name)[0].name == env.name
@@ -60,6 +61,7 @@ def _scan_random_policy(env, params, mask_of, num_envs, steps, seed=0):
     return jax.lax.scan(body, (obs, state), jax.random.split(jax.random.key(seed + 1), steps))
 
 
+@pytest.mark.slow
 def test_adapter_auto_resets_like_gymnax(do1):
     env, params = do1
     adapter = GymnaxAdapter(env, flatten=False, legacy_step=False)

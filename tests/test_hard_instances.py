@@ -49,6 +49,7 @@ def wl_colours(lists, rounds):
 
 
 # ----- the biregular family ----------------------------------------------------
+@pytest.mark.slow
 def test_biregular_degrees_alternation_and_cert(plain_batch):
     _, circuits = plain_batch
     for c in circuits:
@@ -205,6 +206,7 @@ def test_twins_keep_colours_change_d1(twin_pair):
     assert np.all(np.isin(np.asarray(twin.node_type)[np.asarray(twin.depth) > 0], [AND, OR]))
 
 
+@pytest.mark.slow
 def test_gnn_with_l_blocks_cannot_tell_twins_apart(twin_pair):
     from do1rl.agents.networks import NetworkConfig, make_network
 
@@ -257,6 +259,7 @@ def test_solve_cli_prints_cert_d1(tmp_path, capsys):
     assert f'"cert_d1": {DEPTH}' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_env_state_cert_depth_is_the_solvers():
     from do1rl.core.generators import RandomAlternating
 
@@ -270,6 +273,7 @@ def test_env_state_cert_depth_is_the_solvers():
     assert "cert_depth" not in env.get_obs(jax.tree.map(lambda x: x[0], states))._fields
 
 
+@pytest.mark.slow
 def test_an_l_block_policy_chooses_alike_on_twins(twin_pair):
     """`twin_choice_report`: an untrained 2-block GNN picks the same circuit on both twins at every k;
     on the split cases (k strictly between the twins' d1) it is right exactly half the time."""

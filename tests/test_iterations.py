@@ -13,6 +13,8 @@ from do1rl.core.generators import RandomAlternating
 from do1rl.envs import AlternatingCircuit
 from do1rl.experiments.runs import with_iterations, with_max_iterations
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 ENV = AlternatingCircuit(RandomAlternating(n_inputs=3, depth=4, width=3), stop_action=True)
 RECURRENT = NetworkConfig(family="recurrent", width=16, iterations_per_depth=1.0, extra_iterations=1)
 

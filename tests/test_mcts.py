@@ -90,6 +90,7 @@ def zero_regret_run(request):
     return env, [np.asarray(x) for x in out]
 
 
+@pytest.mark.slow
 def test_full_root_budget_has_zero_regret(zero_regret_run):
     """With STOP and simulations >= legal root actions, the search finds d1 (and the chain) exactly."""
     env, (returns, optimal, _, _, _) = zero_regret_run
@@ -110,6 +111,7 @@ def illegal_loving_prior(obs):
     return jnp.where(obs.action_mask, 0.0, 20.0), jnp.float32(1.5)
 
 
+@pytest.mark.slow
 def test_muzero_runs_and_stays_legal():
     env = DO1(DEPTH3, stop_action=True, chain_length=2)
     params = env.default_params
@@ -148,6 +150,7 @@ def sweep(tmp_path_factory):
     return [r for r in read_results(out) if r["depth_group"] == "all" and r["seed_index"] != "all"]
 
 
+@pytest.mark.slow
 def test_sweep_rows_share_one_batch(sweep):
     assert [r["simulations"] for r in sweep] == [1, 2, 4]
     assert len({r["mean_optimal"] for r in sweep}) == 1  # the same instances at every budget
@@ -159,6 +162,7 @@ def test_sweep_rows_share_one_batch(sweep):
             assert key in r
 
 
+@pytest.mark.slow
 def test_ratio_does_not_decrease_with_budget(sweep):
     ratios = [r["mean_ratio"] for r in sweep]
     assert all(b >= a - 0.02 for a, b in itertools.pairwise(ratios)), ratios
@@ -199,6 +203,7 @@ def quick_xla():
     jax.config.update("jax_disable_most_optimizations", old)
 
 
+@pytest.mark.slow
 def test_cli_eval_mcts(tmp_path, capsys, quick_xla):
     out = tmp_path / "mcts.json"
     args = ["eval", "--agent", "mcts", "--simulations", "8", "--env-arg", "depth=3", "--env-arg", "width=3",

@@ -11,6 +11,8 @@ from do1rl.core.generators import RandomAlternating
 from do1rl.core.mixtures import Mixture
 from do1rl.core.solver import solve
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 PARTS = [RandomAlternating(n_inputs=3, depth=d, width=3) for d in (2, 3, 4)]
 
 

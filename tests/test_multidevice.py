@@ -10,6 +10,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 SCRIPT = textwrap.dedent(
     """
     import jax, numpy as np

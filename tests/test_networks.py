@@ -59,6 +59,7 @@ def init_params(family, fns, obs):
     return _PARAMS[key]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", networks.FAMILIES)
 def test_apply_shapes_vmap_jit_no_retrace(family, alternating_stop):
     env = alternating_stop.env
@@ -101,6 +102,7 @@ def test_do1_without_stop(family, do1):
     assert not np.allclose(logits[0], logits[1])
 
 
+@pytest.mark.slow
 def test_recurrent_gradients(alternating_stop):
     """The recurrent loop is reverse-mode differentiable (PPO needs it), also under vmap."""
     net = networks.make_network(CONFIGS["recurrent"], alternating_stop.env)
@@ -118,6 +120,7 @@ def test_recurrent_gradients(alternating_stop):
     assert all(np.isfinite(norms)) and float(jnp.linalg.norm(block)) > 0
 
 
+@pytest.mark.slow
 def test_unrolled_recurrent_matches_rolled_loop(alternating_stop):
     """The unrolled loop with shared edge bookkeeping gives the rolled loop's outputs bitwise.
 
@@ -148,6 +151,7 @@ def test_unrolled_recurrent_matches_rolled_loop(alternating_stop):
         assert_matmul_close(b, a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["gnn", "recurrent"])
 def test_flat_batch_matches_vmapped_observations(family, do1):
     """A batch taken whole (one graph of B * N nodes) gives the per-observation path's outputs and gradients.
@@ -192,6 +196,7 @@ def test_runs_over_several_devices_vmap_graph_networks():
         assert build(config)[2].flat and not build(config, devices=2)[2].flat
 
 
+@pytest.mark.slow
 def test_initialisation_scales(alternating_stop):
     obs = index(varied_batch(alternating_stop), 0)
     p = init_params("mlp", alternating_stop, obs)["params"]
@@ -353,6 +358,7 @@ def test_recurrent_block_evaluates_one_layer_per_iteration(alternating_stop):
     assert not np.any(wrong & real & shallow)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["gnn", "recurrent"])
 def test_block_without_means_is_the_block_with_zero_mean_weights(family, alternating_stop):
     """mean_aggregates=False drops the fan-in and fan-out means: the same outputs as the full block

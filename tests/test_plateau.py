@@ -21,6 +21,8 @@ from do1rl.experiments.runs import CHECKPOINT, load_config
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 TINY = textwrap.dedent(
     """
     seed: 3

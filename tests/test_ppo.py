@@ -15,6 +15,8 @@ from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
 from do1rl.testing import assert_regret_within
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 # A shallow AlternatingCircuit: depth 3, three gates per layer, STOP enabled.
 SHALLOW = dict(n_inputs=3, depth=3, width=3, stop_action=True)
 ENV_ID = "do1rl/AlternatingCircuit-v0"

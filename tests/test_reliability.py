@@ -73,6 +73,7 @@ def write(path, obj):
 # 1. NaN: the state is checked before it is saved; non-finite config floats are refused.
 
 
+@pytest.mark.slow
 def test_nan_state_with_finite_loss_is_never_saved(tiny, tmp_path, monkeypatch, capsys):
     from do1rl.experiments import training
 
@@ -461,6 +462,7 @@ def _copy_run(run, to):
     return shutil.copytree(run, to)
 
 
+@pytest.mark.slow
 def test_a_flipped_byte_is_refused_by_eval_and_resume(tiny_run, tmp_path, capsys):
     run = _copy_run(tiny_run, tmp_path / "run")
     data = bytearray((run / CHECKPOINT).read_bytes())
@@ -474,6 +476,7 @@ def test_a_flipped_byte_is_refused_by_eval_and_resume(tiny_run, tmp_path, capsys
     one_line(capsys, "checksum mismatch")
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_config_is_refused(tiny_run, tmp_path, capsys):
     run = _copy_run(tiny_run, tmp_path / "run")
     config_lib.dump(config_lib.load(TrainConfig, run / "config.yaml", ["seed=4"]), run / "config.yaml")  # same shapes

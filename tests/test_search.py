@@ -14,6 +14,8 @@ from do1rl.agents.mcts import MCTSConfig, make_mcts_policy, search_node
 from do1rl.core.generators import RandomAlternating
 from do1rl.envs import DO1
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 TREE_FIELDS = (
     "node_visits", "raw_values", "node_values", "parents", "action_from_parent", "children_index",

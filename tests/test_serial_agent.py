@@ -64,6 +64,7 @@ def test_node_value_loss_matches_loops(target):
         np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["bottleneck", "gnn", "recurrent"])
 def test_graph_nets_read_the_same_with_more_nodes(small, family):
     """Nothing in a graph net depends on the circuit's size: padding slots leave every node's logit unchanged.
@@ -92,6 +93,7 @@ def test_graph_nets_read_the_same_with_more_nodes(small, family):
     np.testing.assert_allclose(logits[:, n:], logits_big[:, n + extra:], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_recall_with_zero_weights_is_the_plain_net(small):
     env, _, obs, _ = small
     plain = make_network(NetworkConfig(family="recurrent", width=8), env)
@@ -108,6 +110,7 @@ def test_recall_with_zero_weights_is_the_plain_net(small):
     np.testing.assert_allclose(apply_batch(recall, zeroed, obs)[0], apply_batch(plain, trimmed, obs)[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_no_grad_iterations_stop_the_gradient(small):
     """With no_grad = n the gradient equals that of k iterations started from the (constant) state after n."""
     env, _, obs, _ = small
@@ -148,6 +151,7 @@ def test_random_iterations_range(small):
     assert set(np.unique(draws)) == set(range(int(rule.min()), net.static_iterations + 1))
 
 
+@pytest.mark.slow
 def test_labels_reach_only_the_auxiliary_loss(small):
     """The policy never observes gate values; the PPO loss depends on them only through the auxiliary term."""
     env, params, obs, states = small
@@ -182,6 +186,7 @@ def test_config_refusals(small):
         PPOConfig(progressive_alpha=0.5)
 
 
+@pytest.mark.slow
 def test_bottleneck_trains_a_few_updates_with_every_option(small):
     env, params, _, _ = small
     net = make_network(NetworkConfig(family="bottleneck", width=8, max_iterations=6), env)

@@ -59,6 +59,7 @@ def test_generic_path(paths, first, seed, eval_width):
     assert_matches_reference(assert_paths_equal(paths, circuits), lists, node_indices, eval_width)
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=20)
 @given(
     first=layered_circuits(INPUTS, LAYER_SIZES, FANIN),

@@ -38,6 +38,7 @@ def tiny_sweep(tmp_path_factory):
     return config, out
 
 
+@pytest.mark.slow
 def test_table_rows_and_columns(tiny_sweep):
     _, out = tiny_sweep
     rows = json.loads((out / "results.json").read_text())
@@ -61,6 +62,7 @@ def test_table_rows_and_columns(tiny_sweep):
     assert len(list((out / "cells").glob("*.json"))) == 2
 
 
+@pytest.mark.slow
 def test_resume_recomputes_nothing(tiny_sweep, monkeypatch):
     config, out = tiny_sweep
     before = (out / "results.csv").read_text()
@@ -73,6 +75,7 @@ def test_resume_recomputes_nothing(tiny_sweep, monkeypatch):
     assert (out / "results.csv").read_text() == before
 
 
+@pytest.mark.slow
 def test_changed_config_is_a_new_cell(tiny_sweep, monkeypatch):
     config, out = tiny_sweep
     ran = []
@@ -217,6 +220,7 @@ def test_family_env_overrides_one_familys_training_env():
     )
 
 
+@pytest.mark.slow
 def test_the_pad_changes_no_test_instance():
     """Cells at different pads (family_env) still play the same episodes when k follows the circuit's depth.
 
@@ -280,6 +284,7 @@ def _report_rows():
     return rows
 
 
+@pytest.mark.slow
 def test_report_gates_verdicts_on_the_best_trivial_policy(tmp_path):
     """A net whose ratio CI is not above the best trivial policy's at its training depths is "not learned"."""
     import subprocess

@@ -20,6 +20,8 @@ from do1rl.experiments import checkpoint
 from do1rl.experiments.runs import CHECKPOINT, load_config
 from do1rl.experiments.trainer import Trainer
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 TINY = textwrap.dedent(
     """
     seed: 7

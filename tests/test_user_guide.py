@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
+
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "user-guide.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(), flags=re.S | re.M)
 
