@@ -40,13 +40,6 @@ from do1rl.experiments.sweep.results import trained_rule
 SWEEPS = ("generalisation", "deep_wide", "horizon")
 ALL_SWEEPS = ("generalisation", "serial", "deep_wide", "horizon")
 
-
-def compute_minutes(runs: Path, name: str) -> tuple[int, float]:
-    """(cells, minutes): the sum of a sweep's cell wall times, whether this command ran them or found them done."""
-    walls = []
-    for path in sorted((runs / name / "cells").glob("*.json")):
-        walls.append(float(json.loads(path.read_text()).get("info", {}).get("wall_s", 0.0)))
-    return len(walls), sum(walls) / 60
 FIXED_DEPTH = ("mlp", "gnn")  # trained families with a fixed serial depth; every other trained family is serial
 BLOCK_FAMILIES = ("gnn",)  # network_depth is a count L of message-passing blocks
 SERIAL = (*RECURRENT_FAMILIES, "mcts")
@@ -560,6 +553,14 @@ def setup_numbers(runs: Path) -> dict:
             "pad": train["env"]["args"].get("pad_depth"), "tests": (sweep.get("grid") or {}).get("test_depths") or [],
             "family_pads": {f: a["pad_depth"] for f, a in (sweep.get("family_env") or {}).items() if "pad_depth" in a},
             "epochs": train["ppo"].get("update_epochs")}
+
+
+def compute_minutes(runs: Path, name: str) -> tuple[int, float]:
+    """(cells, minutes): the sum of a sweep's cell wall times, whether this command ran them or found them done."""
+    walls = []
+    for path in sorted((runs / name / "cells").glob("*.json")):
+        walls.append(float(json.loads(path.read_text()).get("info", {}).get("wall_s", 0.0)))
+    return len(walls), sum(walls) / 60
 
 
 def learning_curve_links(figures: Path, report_dir: Path, elapsed: float) -> list[str]:
