@@ -48,11 +48,18 @@ class NetworkConfig:
         bottleneck: T = clip(ceil(iterations_per_depth * D_obs) +
         extra_iterations, 1, max_iterations), D_obs = the deepest node in the
         observation.
+      loop_iterations: recurrent and bottleneck: the compiled loop's length
+        when it should exceed the rule's largest T on the env (0 = that T);
+        PPO's `random_iterations` reads the policy up to it.
       mean_aggregates: gnn and recurrent: also feed each block the means
         (sum / count) over fan-in and fan-out; False drops them, a cheaper
         block (docs/design/networks.md).
       recall: recurrent: feed the embedded node input to every iteration
         (Deep Thinking's recall); the bottleneck always does.
+      state_init_scale: bottleneck: the orthogonal init scale of the layer
+        giving the next node state's logits; a small one (0.01) starts every
+        state near uniform, away from the saturated "all 0" attractor of
+        reward-only training (docs/design/curriculum.md).
     """
 
     family: str = "mlp"
@@ -61,8 +68,10 @@ class NetworkConfig:
     iterations_per_depth: float = 1.0
     extra_iterations: int = 1
     max_iterations: int = 64
+    loop_iterations: int = 0
     mean_aggregates: bool = True
     recall: bool = False
+    state_init_scale: float = math.sqrt(2.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +138,11 @@ def validate(config: NetworkConfig) -> None:
             raise ValueError(f"extra_iterations must be an integer >= 0, got {config.extra_iterations!r}")
         if not is_integer(config.max_iterations) or config.max_iterations < 1:
             raise ValueError(f"max_iterations must be an integer >= 1, got {config.max_iterations!r}")
+        scale = config.state_init_scale
+        if not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"state_init_scale must be a finite number > 0, got {scale!r}")
+        if not is_integer(config.loop_iterations) or config.loop_iterations < 0:
+            raise ValueError(f"loop_iterations must be an integer >= 0, got {config.loop_iterations!r}")
 
 
 # ----- features ---------------------------------------------------------------
@@ -435,6 +449,7 @@ class RecurrentGNN(nn.Module):
     iterations_per_depth: float = 1.0
     extra_iterations: int = 1
     max_iterations: int = 64
+    loop_iterations: int = 0
     unrolled: bool = True
     flat: bool = True
     mean_aggregates: bool = True
@@ -443,10 +458,9 @@ class RecurrentGNN(nn.Module):
 
     @property
     def static_iterations(self) -> int:
-        """The most iterations any observation of this env can get."""
-        return _static_iterations(
-            self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth
-        )
+        """The compiled loop's length: the most iterations any observation of this env can get."""
+        rule = _static_iterations(self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth)
+        return max(rule, self.loop_iterations)
 
     def setup(self):
         self.embed = _dense(self.width)
@@ -514,6 +528,7 @@ class _BottleneckStep(nn.Module):
     """One iteration: each node's {unknown, 0, 1} distribution, re-encoded with its input and neighbours."""
 
     width: int
+    state_init_scale: float
 
     @nn.compact
     def __call__(self, carry, fanin: Edges, iterations, no_grad, x):
@@ -523,7 +538,8 @@ class _BottleneckStep(nn.Module):
         z = jnp.concatenate([state, x, mean, hi, lo, up_mean], axis=-1)
         u = nn.swish(_dense(self.width, name="dense0")(z))
         u = nn.swish(_dense(self.width, name="dense1")(u))
-        logp = jax.nn.log_softmax(_dense(3, name="logits")(u))
+        init = nn.initializers.orthogonal(self.state_init_scale)
+        logp = jax.nn.log_softmax(_dense(3, init, name="logits")(u))
         new = jnp.exp(logp)
         new = jnp.where(step + 1 == no_grad, jax.lax.stop_gradient(new), new)
         live = step < iterations
@@ -549,16 +565,17 @@ class BottleneckRecurrent(nn.Module):
     iterations_per_depth: float = 1.0
     extra_iterations: int = 1
     max_iterations: int = 64
+    loop_iterations: int = 0
+    state_init_scale: float = math.sqrt(2.0)  # the orthogonal init scale of the state logits
     flat: bool = True
     node_values: bool = True  # the node states are its decoded values
     unroll: int = 1  # iterations per step of the compiled loop (lax.scan's unroll)
 
     @property
     def static_iterations(self) -> int:
-        """The most iterations any observation of this env can get."""
-        return _static_iterations(
-            self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth
-        )
+        """The compiled loop's length: the most iterations any observation of this env can get."""
+        rule = _static_iterations(self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth)
+        return max(rule, self.loop_iterations)
 
     def setup(self):
         loop = nn.scan(
@@ -569,7 +586,7 @@ class BottleneckRecurrent(nn.Module):
             length=self.static_iterations,
             unroll=self.unroll,
         )
-        self.loop = loop(self.width, name="loop")
+        self.loop = loop(self.width, self.state_init_scale, name="loop")
         self.log_beta = self.param("log_beta", nn.initializers.zeros, ())
         self.other_logits = _dense(self.dims.num_actions - self.dims.num_nodes, _POLICY)
         self.value_head = _dense(1, _VALUE)
@@ -665,9 +682,10 @@ def make_network(config: NetworkConfig, env, node_values: bool = False, scales_o
         "iterations_per_depth": float(config.iterations_per_depth),
         "extra_iterations": int(config.extra_iterations),
         "max_iterations": int(config.max_iterations),
+        "loop_iterations": int(config.loop_iterations),
     }
     if config.family == "bottleneck":
-        return BottleneckRecurrent(dims, width=config.width, **iterations)
+        return BottleneckRecurrent(dims, width=config.width, state_init_scale=float(config.state_init_scale), **iterations)
     return RecurrentGNN(dims, width=config.width, mean_aggregates=bool(config.mean_aggregates),
                         recall=bool(config.recall), node_values=node_values, **iterations)
 

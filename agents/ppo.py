@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from do1rl.agents import curriculum as curriculum_lib
 from do1rl.agents import networks
+from do1rl.agents.curriculum import CurriculumConfig, CurriculumState
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.solver import approximation_ratio
 from do1rl.envs.types import Observation
@@ -143,6 +145,7 @@ class TrainState(struct.PyTreeNode):
       episode_return: float32[num_envs], return so far of each running episode.
       key: the run's PRNG key.
       update: int32[], PPO iterations done.
+      curriculum: the depth curriculum's `CurriculumState`, or None without one.
     """
 
     params: Any
@@ -151,6 +154,7 @@ class TrainState(struct.PyTreeNode):
     episode_return: jax.Array
     key: jax.Array
     update: jax.Array
+    curriculum: Any = None
 
 
 class Totals(NamedTuple):
@@ -176,6 +180,10 @@ class Totals(NamedTuple):
     optimal: jax.Array
     nonfinite: jax.Array  # iterations whose loss was NaN or inf
     aux_loss: jax.Array  # the auxiliary node-value loss (0 when off)
+    curriculum: jax.Array  # iterations run with a depth curriculum
+    level: jax.Array  # the curriculum level of each iteration (0 without one)
+    greedy_ratio: jax.Array  # with a curriculum: ratios of the greedy action on the rollouts' episodes
+    greedy_episodes: jax.Array  # ... and how many episodes it scored
 
     @classmethod
     def zeros(cls) -> Totals:
@@ -201,6 +209,8 @@ def summarize(totals: Totals) -> dict[str, float]:
             "aux_loss",
         )
     }
+    out["curriculum_level"] = t.level / t.curriculum if t.curriculum else float("nan")
+    out["greedy_ratio"] = t.greedy_ratio / t.greedy_episodes if t.greedy_episodes else float("nan")
     out["episodes"] = t.episodes
     for name in ("returns", "ratio", "regret", "optimal"):
         out[f"mean_{name.rstrip('s')}"] = getattr(t, name) / per_episode if t.episodes else float("nan")
@@ -261,11 +271,30 @@ class PPO:
       config: PPOConfig.
       partial_reset: reset only the envs whose episode ended (`AutoReset.step_batch`;
         bitwise the same rollouts); False = a reset for every env on every step.
+      curriculum: a depth curriculum (`CurriculumConfig`) over the depths of
+        `env_params.generator` (a `Mixture`); None or no levels = none.
     """
 
-    def __init__(self, env, env_params, network, config: PPOConfig, partial_reset: bool = False):
+    def __init__(
+        self,
+        env,
+        env_params,
+        network,
+        config: PPOConfig,
+        partial_reset: bool = False,
+        curriculum: CurriculumConfig | None = None,
+    ):
         self.env = AutoReset(env, partial=partial_reset)
         self.env_params = env_params
+        self.curriculum = curriculum if curriculum is not None and curriculum.enabled else None
+        self.level_weights = None
+        if self.curriculum is not None:
+            depths = getattr(env_params.generator, "component_depths", None)
+            if depths is None:
+                raise ValueError("a depth curriculum needs a mixture of depths to draw from: give the env `depths`")
+            if self.curriculum.gate == "greedy_ratio" and getattr(env, "max_selections", None) != 1:
+                raise ValueError("the greedy_ratio gate scores one-decision episodes: use it with max_selections=1")
+            self.level_weights = jnp.asarray(self.curriculum.level_weights(depths))
         self.network = network
         self.config = config
         self.reward_scale = 1.0 / max(int(env.max_depth), 1) if config.scale_rewards else 1.0
@@ -308,13 +337,34 @@ class PPO:
     def observe(self, env_state) -> dict:
         return jax.vmap(self.env.get_obs)(env_state)
 
+    def level_params(self, level: jax.Array | int):
+        """The env params of a curriculum level (its depths drawn uniformly); `env_params` without a curriculum."""
+        if self.curriculum is None:
+            return self.env_params
+        generator = self.env_params.generator.replace(weights=self.level_weights[level])
+        return self.env_params.replace(generator=generator)
+
+    @property
+    def final_params(self):
+        """The env params of the last curriculum level (what training ends on); `env_params` without one."""
+        return self.level_params(len(self.curriculum.levels) - 1) if self.curriculum is not None else self.env_params
+
+    def _params(self, state: TrainState):
+        return self.level_params(state.curriculum.level) if self.curriculum is not None else self.env_params
+
+    def _fresh_params(self, key: jax.Array, obs: Observation):
+        """New network parameters (initialised on the first of a batch of observations)."""
+        method = "with_node_values" if self.node_values else None
+        return self.network.init(key, jax.tree.map(lambda x: x[0], obs), method=method)
+
     def init(self, key: jax.Array) -> TrainState:
         """Fresh network, optimizer and envs for one seed."""
         key, net_key, env_key = jax.random.split(key, 3)
         env_keys = jax.random.split(env_key, self.config.num_envs)
-        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(env_keys, self.env_params)
-        method = "with_node_values" if self.node_values else None
-        params = self.network.init(net_key, jax.tree.map(lambda x: x[0], obs), method=method)
+        curriculum = CurriculumState.start() if self.curriculum is not None else None
+        env_params = self.level_params(0)
+        obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(env_keys, env_params)
+        params = self._fresh_params(net_key, obs)
         return TrainState(
             params=params,
             opt_state=self.optimizer.init(params),
@@ -322,11 +372,27 @@ class PPO:
             episode_return=jnp.zeros((self.config.num_envs,), jnp.float32),
             key=key,
             update=jnp.int32(0),
+            curriculum=curriculum,
         )
 
     # ----- one iteration -----------------------------------------------------
+    def _greedy_totals(self, totals: Totals, env_state, logits, mask, key, env_params) -> Totals:
+        """`totals` plus the ratios the greedy action would score on these one-decision episodes."""
+        greedy = jnp.argmax(masked_logits(logits, mask), axis=-1).astype(jnp.int32)
+        keys = jax.random.split(key, greedy.shape[0])
+        _, _, reward, terminated, _, info = jax.vmap(self.env.env.step, in_axes=(0, 0, 0, None))(
+            keys, env_state, greedy, env_params
+        )
+        f = terminated.astype(jnp.float32)
+        ratio = approximation_ratio(reward, info["optimal_return"].astype(jnp.float32))
+        return totals._replace(
+            greedy_ratio=totals.greedy_ratio + (f * ratio).sum(),
+            greedy_episodes=totals.greedy_episodes + f.sum(),
+        )
+
     def _rollout(self, state: TrainState) -> tuple[TrainState, Transition, jax.Array, Totals]:
         cfg = self.config
+        env_params = self._params(state)
 
         def step(carry, _):
             env_state, ep_return, key, totals = carry
@@ -339,12 +405,15 @@ class PPO:
             else:
                 forced, stored = None, self.rule_iterations(obs)
             logits, value = self.apply(state.params, obs, forced)
+            if self.curriculum is not None and self.env.max_selections == 1:
+                key, greedy_key = jax.random.split(key)
+                totals = self._greedy_totals(totals, env_state, logits, obs.action_mask, greedy_key, env_params)
             logits = masked_logits(logits, obs.action_mask)
             action = jax.random.categorical(act_key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             step_keys = jax.random.split(step_key, cfg.num_envs)
             _, env_state, reward, terminated, truncated, info = self.env.step_batch(
-                step_keys, env_state, action, self.env_params
+                step_keys, env_state, action, env_params
             )
             done = terminated | truncated
             if self.can_truncate:
@@ -447,6 +516,10 @@ class PPO:
         """One PPO iteration: a rollout, GAE, then epochs of minibatch steps."""
         cfg = self.config
         state, traj, last_value, totals = self._rollout(state)
+        if self.curriculum is not None:
+            batch_ratio = totals.greedy_ratio / jnp.maximum(totals.greedy_episodes, 1.0)
+            totals = totals._replace(curriculum=jnp.float32(1), level=state.curriculum.level.astype(jnp.float32))
+            state = state.replace(curriculum=curriculum_lib.advance(self.curriculum, state.curriculum, batch_ratio))
         next_values = jnp.concatenate([traj.value[1:], last_value[None]], axis=0)
         next_values = jnp.where(traj.done > 0, traj.bootstrap, next_values)
         advantages, targets = gae(
@@ -498,7 +571,21 @@ class PPO:
             aux_loss=aux["aux_loss"],
         )
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
+        if self.curriculum is not None and self.curriculum.restart_after:
+            state = self._restart_if_stalled(state)
         return state, totals
+
+    def _restart_if_stalled(self, state: TrainState) -> TrainState:
+        """Fresh parameters and optimizer at curriculum level 0 if the run stalled at a level (counted)."""
+        stalled = curriculum_lib.stalled(self.curriculum, state.curriculum)
+        key = jax.random.fold_in(jax.random.fold_in(state.key, 0x5EED), state.curriculum.restarts)
+        params = self._fresh_params(key, self.observe(state.env_state))
+        pick = lambda new, old: jnp.where(stalled, new, old)
+        return state.replace(
+            params=jax.tree.map(pick, params, state.params),
+            opt_state=jax.tree.map(pick, self.optimizer.init(params), state.opt_state),
+            curriculum=curriculum_lib.restart(state.curriculum, stalled),
+        )
 
     # ----- many iterations -----------------------------------------------------
     def run(self, state: TrainState, num_updates: int) -> tuple[TrainState, Totals]:

@@ -1,5 +1,8 @@
 """`Mixture`: draws each circuit from one of several generators, padded to one declared shape.
 
+Components are drawn uniformly, or by `weights` (a pytree leaf, so a
+training loop can move them under jit: the depth curriculum does).
+
 Training on a mixture of circuit depths and testing on deeper circuits needs
 one observation shape and one feature scale for both: declare the test
 size (`num_nodes`, `max_depth`, `max_gates`) on the training mixture and on
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 from do1rl.core.circuit import Circuit, pad
@@ -29,6 +33,8 @@ class Mixture:
       eval_width: the solver's chunk width, the widest of the components'.
       layers: the components' layout (`Circuit.layers`) if they all share
         one, else None.
+      weights: float32[len(generators)] relative draw weights (>= 0, not all
+        0), or None for uniform.
     """
 
     generators: tuple
@@ -38,6 +44,7 @@ class Mixture:
     max_gates: int = struct.field(pytree_node=False)
     eval_width: int = struct.field(pytree_node=False)
     layers: tuple[tuple[int, int], ...] | None = struct.field(pytree_node=False, default=None)
+    weights: jax.Array | None = None
 
     @classmethod
     def of(
@@ -77,9 +84,17 @@ class Mixture:
             "max_gates": int(generator.max_gates),
         }
 
+    @property
+    def component_depths(self) -> tuple[int, ...]:
+        """Each component's `max_depth` (its circuit depth for a fixed-depth generator)."""
+        return tuple(int(g.max_depth) for g in self.generators)
+
     def __call__(self, key: jax.Array) -> Circuit:
         pick_key, key = jax.random.split(key)
-        index = jax.random.randint(pick_key, (), 0, len(self.generators))
+        if self.weights is None:
+            index = jax.random.randint(pick_key, (), 0, len(self.generators))
+        else:
+            index = jax.random.categorical(pick_key, jnp.log(jnp.asarray(self.weights, jnp.float32)))
 
         def branch(generator):
             def draw(k):

@@ -25,6 +25,11 @@ The rule (`plateau_point`), per seed, on its evaluations e_0, e_1, ... in order:
   best evaluation at that moment. The verdict is final: a seed that
   plateaued stays plateaued (later evaluations still join its curve).
 
+With a depth curriculum (`curriculum.levels`), the held-out episodes are
+the last level's, each evaluation records the seed's level, and the rule
+reads only a seed's evaluations at the last level: a seed still climbing
+the curriculum has not plateaued.
+
 The run stops after the chunk at which every seed has plateaued, or at
 `ppo.total_timesteps` (the cap). PPO anneals the learning rate linearly to
 0 over `total_timesteps`, so a run that stops early stops mid-schedule (its
@@ -64,7 +69,9 @@ def half_width(entry: dict) -> float:
     return (float(entry["hi"]) - float(entry["lo"])) / 2.0
 
 
-def plateau_point(curve: list[dict], patience: int, min_updates: int = 0) -> tuple[int, int] | None:
+def plateau_point(
+    curve: list[dict], patience: int, min_updates: int = 0, final_level: int | None = None
+) -> tuple[int, int] | None:
     """(index at which the seed plateaued, index of its best evaluation then) in `curve`, or None.
 
     `curve`: one seed's evaluations in order, each with `update`,
@@ -72,17 +79,26 @@ def plateau_point(curve: list[dict], patience: int, min_updates: int = 0) -> tup
     best is the last evaluation that beat the previous best's mean by more
     than that best's half-width; the seed plateaus at the first evaluation
     at or after iteration `min_updates` that is `patience` evaluations past
-    the best.
+    the best. `final_level`: only the evaluations recorded at that curriculum
+    level count (the others are skipped).
     """
     if patience < 1:
         raise ValueError(f"patience must be >= 1, got {patience}")
+    counted = [j for j, e in enumerate(curve) if final_level is None or e.get("level", final_level) == final_level]
     best = 0
-    for j, entry in enumerate(curve):
-        if j > 0 and float(entry["mean_ratio"]) > float(curve[best]["mean_ratio"]) + half_width(curve[best]):
-            best = j
-        if j - best >= patience and int(entry["update"]) >= min_updates:
-            return j, best
+    for i, j in enumerate(counted):
+        entry, top = curve[j], curve[counted[best]]
+        if i > 0 and float(entry["mean_ratio"]) > float(top["mean_ratio"]) + half_width(top):
+            best = i
+        if i - best >= patience and int(entry["update"]) >= min_updates:
+            return j, counted[best]
     return None
+
+
+def final_level(config: Any) -> int | None:
+    """The last curriculum level of a run's config, None without a curriculum."""
+    levels = getattr(getattr(config, "curriculum", None), "levels", ())
+    return len(levels) - 1 if levels else None
 
 
 def is_due(update: int, eval_every: int, total_updates: int) -> bool:
@@ -156,8 +172,10 @@ class PlateauTracker:
     def meta(self) -> dict:
         return {META_KEY: json.dumps(self.curves)}
 
-    def evaluate_if_due(self, params: Any, update: int, env_steps: int) -> list[dict] | None:
+    def evaluate_if_due(self, params: Any, update: int, env_steps: int, levels=None) -> list[dict] | None:
         """Evaluates (and records) every seed after iteration `update` if one is due and not yet recorded.
+
+        `levels`: each seed's curriculum level (recorded with its evaluation), or None.
 
         The caller saves the checkpoint (with `meta()`) and then `write_curve()`.
         """
@@ -166,12 +184,15 @@ class PlateauTracker:
         if any(e["update"] == update for e in self.curves[0]):
             return None
         entries = self.evaluator(params, update, env_steps)
+        if levels is not None:
+            entries = [dict(e, level=int(level)) for e, level in zip(entries, levels)]
         for curve, entry in zip(self.curves, entries):
             curve.append(entry)
         return entries
 
     def points(self) -> list[tuple[int, int] | None]:
-        return [plateau_point(c, self.cfg.patience, self.cfg.min_updates) for c in self.curves]
+        last = final_level(self.config)
+        return [plateau_point(c, self.cfg.patience, self.cfg.min_updates, last) for c in self.curves]
 
     @property
     def all_plateaued(self) -> bool:
@@ -208,7 +229,7 @@ def plateau_report(curves: list[list[dict]], config: Any, done_updates: int) -> 
     """
     cfg = config.plateau
     batch = config.ppo.batch_size
-    points = [plateau_point(c, cfg.patience, cfg.min_updates) for c in curves]
+    points = [plateau_point(c, cfg.patience, cfg.min_updates, final_level(config)) for c in curves]
     total = config.ppo.num_updates
     return {
         "patience": cfg.patience,

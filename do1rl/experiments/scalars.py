@@ -20,12 +20,22 @@ def log_scalars(writer, stats: dict, steps_per_s: float, step: int) -> None:
         "episode/approx_ratio": "mean_ratio",
         "episode/regret": "mean_regret",
         "episode/count": "episodes",
+        "curriculum/level": "curriculum_level",  # mean over seeds and the chunk's iterations
+        "curriculum/greedy_ratio": "greedy_ratio",  # the gate's metric: greedy actions on the rollouts' circuits
     }
     for tag, key in names.items():
-        value = stats[key]
+        value = stats.get(key, float("nan"))
         if np.isfinite(value):
             writer.add_scalar(tag, value, step)
     writer.add_scalar("perf/steps_per_s", steps_per_s, step)
+    writer.flush()
+
+
+def log_curriculum_scalars(writer, levels: list[int], restarts: list[int], step: int) -> None:
+    """Writes each seed's depth-curriculum level and restarts so far (`curriculum/level/seed_<i>`, `curriculum/restarts/seed_<i>`)."""
+    for i, (level, count) in enumerate(zip(levels, restarts)):
+        writer.add_scalar(f"curriculum/level/seed_{i}", level, step)
+        writer.add_scalar(f"curriculum/restarts/seed_{i}", count, step)
     writer.flush()
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 
+from do1rl.agents.curriculum import CurriculumConfig
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
 from do1rl.core import limits
@@ -80,6 +81,7 @@ class TrainConfig:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
     plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
+    curriculum: CurriculumConfig = dataclasses.field(default_factory=CurriculumConfig)  # none by default
 
     def __post_init__(self):
         limits.check_seed(self.seed)
@@ -101,7 +103,9 @@ class TrainConfig:
         return self.eval.seed + 1 if self.plateau.seed is None else self.plateau.seed
 
 
-FINGERPRINT_FIELDS = ("seed", "num_seeds", "env", "network", "ppo")  # what makes a run's training state
+FINGERPRINT_FIELDS = ("seed", "num_seeds", "env", "network", "ppo", "curriculum")
+# sections added later: left out of the fingerprint at their defaults, as a later field is
+_LATER_SECTIONS = ("curriculum",)  # what makes a run's training state
 
 
 def fingerprint(config: TrainConfig) -> str:
@@ -112,6 +116,7 @@ def fingerprint(config: TrainConfig) -> str:
     """
     given, default = dataclasses.asdict(config), dataclasses.asdict(TrainConfig())
     fields = {name: _changed(given[name], default[name]) for name in FINGERPRINT_FIELDS}
+    fields = {name: v for name, v in fields.items() if v != {} or name not in _LATER_SECTIONS}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

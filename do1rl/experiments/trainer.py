@@ -18,6 +18,9 @@ from do1rl.sharding import check_device_count, global_mesh
 def build(config: TrainConfig, devices: int = 1):
     """(env, env_params, network, PPO) for a config; raises on a bad env or network.
 
+    With a depth curriculum, `env_params` are its last level's (what
+    evaluations play); the PPO moves through the levels itself.
+
     Across several devices (`devices`, all processes together) a graph network
     is vmapped over observations (`flat=False`): the flat batch's global node
     indices hide from XLA that each device's rows only read its own rows, and
@@ -28,7 +31,8 @@ def build(config: TrainConfig, devices: int = 1):
     network = make_network(config.network, env, node_values=config.ppo.aux_coef > 0)
     if devices > 1 and getattr(network, "flat", False):
         network = network.clone(flat=False)
-    return env, env_params, network, PPO(env, env_params, network, config.ppo)
+    ppo = PPO(env, env_params, network, config.ppo, curriculum=config.curriculum)
+    return env, ppo.final_params, network, ppo
 
 
 def seed_keys(config: TrainConfig) -> jax.Array:

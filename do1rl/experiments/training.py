@@ -51,7 +51,7 @@ from do1rl.experiments.distributed import any_process, is_main_process, local_va
 from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
 from do1rl.experiments.plateau import PlateauTracker
 from do1rl.experiments.runs import RunFolderError, lock_folder
-from do1rl.experiments.scalars import log_eval_scalars, log_scalars
+from do1rl.experiments.scalars import log_curriculum_scalars, log_eval_scalars, log_scalars
 from do1rl.experiments.signals import StopFlag
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
@@ -61,6 +61,7 @@ OK, INTERRUPTED, DIVERGED = 0, 130, 3
 # Largest training state plus rollout estimate (bytes) a run may ask for; checked before allocating.
 MAX_TRAIN_BYTES = 64 << 30
 MAX_SEEDS = 1024  # num_seeds trained at once
+CURRICULUM_FILE = "curriculum.json"  # per seed: the level it ended at and its restarts
 
 
 def train_run(
@@ -164,7 +165,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         checkpoints = RunCheckpoints.start(run_dir, trainer)
         state = trainer.init(seed_keys(config))
         if plateau is not None:  # the untrained policies: the first point of every curve
-            new_evals = plateau.evaluate_if_due(state.params, 0, 0)
+            new_evals = plateau.evaluate_if_due(state.params, 0, 0, curriculum_levels(state))
         checkpoints.save(state, meta_at(0))
         if plateau is not None:
             plateau.write_curve()
@@ -212,7 +213,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         done_updates += n
         env_steps = done_updates * steps_per_update
         if plateau is not None:
-            new_evals = plateau.evaluate_if_due(state.params, done_updates, env_steps)
+            new_evals = plateau.evaluate_if_due(state.params, done_updates, env_steps, curriculum_levels(state))
             plateaued = any_process(plateau.all_plateaued)  # every process stops after the same chunk
         checkpoints.save(state, meta_at(done_updates))
         if plateau is not None:
@@ -220,6 +221,8 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
         if writer is not None:
             log_scalars(writer, stats, steps_per_s, env_steps)
+            if state.curriculum is not None:
+                log_curriculum_scalars(writer, curriculum_levels(state), curriculum_restarts(state), env_steps)
             if plateau is not None and new_evals:
                 log_eval_scalars(writer, new_evals, env_steps, plateau.plateaued_count())
         if bar is not None:
@@ -246,6 +249,8 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         writer.close()
     if status != OK:
         return status
+    if state.curriculum is not None and main:
+        atomic.write_json(run_dir / CURRICULUM_FILE, curriculum_report(state, config))
     if plateau is not None:
         summary = plateau.write_report(done_updates)
         how = "every seed plateaued" if summary["stopped_early"] else "the step cap"
@@ -259,6 +264,28 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         f"mean ratio {report['mean_ratio']:.4f}, mean regret {report['mean_regret']:.4f}"
     )
     return OK
+
+
+def curriculum_levels(state: Any) -> list[int] | None:
+    """Each seed's curriculum level, None without a curriculum."""
+    if state.curriculum is None:
+        return None
+    return [int(x) for x in np.asarray(local_value(state.curriculum.level)).reshape(-1)]
+
+
+def curriculum_restarts(state: Any) -> list[int]:
+    """Each seed's curriculum restarts so far."""
+    return [int(x) for x in np.asarray(local_value(state.curriculum.restarts)).reshape(-1)]
+
+
+def curriculum_report(state: Any, config: TrainConfig) -> dict:
+    """curriculum.json: the levels, and per seed the level it ended at and its restarts."""
+    return {
+        "levels": [list(level) for level in config.curriculum.levels],
+        "gate": config.curriculum.gate,
+        "level": curriculum_levels(state),
+        "restarts": curriculum_restarts(state),
+    }
 
 
 def evaluate_run(trainer: Trainer, state: Any, config: TrainConfig) -> dict:

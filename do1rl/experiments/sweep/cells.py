@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
         info["horizon"] = int(run.env.max_horizon)
         info |= plateau_info(run_dir)
+        info |= curriculum_info(run_dir)
         players_for = _TrainedPlayers(run, cell)
     else:
         env, env_params = make(train.env.id, **train.env.args)
@@ -139,6 +141,15 @@ def plateau_info(run_dir: Path) -> dict:
         "env_steps": report["env_steps"],
         "curve": curve["seeds"],
     }
+
+
+def curriculum_info(run_dir: Path) -> dict:
+    """A run's depth-curriculum columns for a cell's `info` (per seed: `curriculum_level`, `restarts`); {} without one."""
+    path = run_dir / training.CURRICULUM_FILE
+    if not path.exists():
+        return {}
+    report = json.loads(path.read_text())
+    return {"curriculum_level": report["level"], "restarts": report["restarts"]}
 
 
 class _BuiltPlayers:

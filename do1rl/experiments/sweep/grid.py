@@ -18,6 +18,7 @@ from do1rl.experiments import config as config_lib
 from do1rl.experiments.train_config import TrainConfig
 
 AGENTS = (*FAMILIES, "mcts", *BASELINES)
+FAMILY_TRAIN_SECTIONS = ("ppo", "curriculum")  # what family_train may change
 BLOCK_FAMILIES = ("gnn",)  # families whose network.depth is a count L of message-passing blocks
 DECISIVE_BLOCKS = (0, 3)  # grid.decisive_blocks' default
 MAX_ITERATIONS_PER_DEPTH = 64  # bounds test-time compute: T = ceil(x * D) iterations per decision
@@ -87,6 +88,7 @@ class SweepConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     family_networks: dict = dataclasses.field(default_factory=dict)  # family -> NetworkConfig fields
     family_env: dict = dataclasses.field(default_factory=dict)  # family -> training env args it overrides
+    family_train: dict = dataclasses.field(default_factory=dict)  # family -> train sections it overrides (ppo, curriculum)
     mcts: MCTSConfig = dataclasses.field(default_factory=lambda: MCTSConfig(gumbel_scale=0.0))
 
     def __post_init__(self):
@@ -95,6 +97,11 @@ class SweepConfig:
                 raise ValueError(f"family_networks: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
             if not isinstance(fields, dict):
                 raise ValueError(f"family_networks.{family}: expected a mapping of network fields")
+        for family, fields in self.family_train.items():
+            if family not in FAMILIES:
+                raise ValueError(f"family_train: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+            if not isinstance(fields, dict) or not set(fields) <= set(FAMILY_TRAIN_SECTIONS):
+                raise ValueError(f"family_train.{family}: expected a mapping of {' and '.join(FAMILY_TRAIN_SECTIONS)} fields")
         for family, args in self.family_env.items():
             if family not in FAMILIES:
                 raise ValueError(f"family_env: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
@@ -256,6 +263,8 @@ def cells(config: SweepConfig) -> list[Cell]:
                     if agent in config.family_env:
                         own_args = args | dict(config.family_env[agent])
                         own = dataclasses.replace(train, env=dataclasses.replace(train.env, args=own_args))
+                    if agent in config.family_train:
+                        own = _family_train(own, config.family_train[agent], agent)
                     for network in _networks(config, agent):
                         out.append(Cell(agent, dataclasses.replace(own, network=network), **tests))
                 elif agent == "mcts":
@@ -270,6 +279,14 @@ def cells(config: SweepConfig) -> list[Cell]:
         else c
         for c in out
     ]
+
+
+def _family_train(train: TrainConfig, sections: dict, family: str) -> TrainConfig:
+    fields = config_lib.merge(config_lib.to_dict(train), {k: dict(v) for k, v in sections.items()})
+    try:
+        return config_lib.from_dict(TrainConfig, fields)
+    except config_lib.ConfigError as err:
+        raise config_lib.ConfigError(f"family_train.{family}: {err}") from None
 
 
 def _networks(config: SweepConfig, family: str) -> list[NetworkConfig]:

@@ -1,0 +1,146 @@
+"""The depth curriculum (agents/curriculum.py) and the random read-out step, against hand-worked schedules."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from do1rl.agents.curriculum import CurriculumConfig, CurriculumState, advance
+from do1rl.agents.networks import NetworkConfig, make_network, rule_iterations
+from do1rl.agents.ppo import PPO, PPOConfig
+from do1rl.envs.make import make
+
+LEVELS = ((2,), (2, 3), (3, 4))
+ENV_ARGS = {"family": "biregular", "width": 3, "k": 2, "p_one": 0.6, "max_selections": 1, "chain_scale": "circuit",
+            "stratify_d1": False, "depths": [2, 3, 4], "pad_depth": 4}
+
+
+def _run(config: CurriculumConfig, ratios) -> list[int]:
+    state, levels = CurriculumState.start(), []
+    for r in ratios:
+        state = advance(config, state, jnp.float32(r))
+        levels.append(int(state.level))
+    return levels
+
+
+def test_schedule_steps_every_min_updates_and_stops_at_the_last_level():
+    config = CurriculumConfig(levels=LEVELS, gate="schedule", min_updates=3)
+    assert _run(config, [0.0] * 10) == [0, 0, 1, 1, 1, 2, 2, 2, 2, 2]
+
+
+def test_gate_waits_for_min_updates_and_the_moving_ratio():
+    config = CurriculumConfig(levels=LEVELS, threshold=0.9, min_updates=2, smoothing=0.5)
+    # moving ratio: 1.0 (first), then 0.5*1.0 + 0.5*0.7 = 0.85 < 0.9, then 0.925 >= 0.9 -> step at the 3rd update
+    assert _run(config, [1.0, 0.7, 1.0]) == [0, 0, 1]
+    # at a new level the moving ratio restarts from its first iteration: 1.0 after 1 update, but min_updates is 2
+    assert _run(config, [1.0, 0.7, 1.0, 1.0, 1.0, 1.0]) == [0, 0, 1, 1, 2, 2]
+    assert _run(config, [0.5] * 20) == [0] * 20
+
+
+def test_below_counts_iterations_under_the_threshold_in_a_row():
+    config = CurriculumConfig(levels=LEVELS, threshold=0.9, min_updates=50, smoothing=1.0, restart_after=60)
+    state = CurriculumState.start()
+    counts = []
+    for r in (0.5, 0.5, 0.95, 0.5, 0.5, 0.5):
+        state = advance(config, state, jnp.float32(r))
+        counts.append(int(state.below))
+    assert counts == [1, 2, 0, 1, 2, 3]
+
+
+def test_level_weights_pick_the_level_depths():
+    config = CurriculumConfig(levels=LEVELS)
+    np.testing.assert_array_equal(config.level_weights((2, 3, 4)), [[1, 0, 0], [1, 1, 0], [0, 1, 1]])
+    with pytest.raises(ValueError, match=r"\[5\] are not in"):
+        CurriculumConfig(levels=((5,),)).level_weights((2, 3, 4))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"gate": "loss"}, "gate"), ({"levels": ((),)}, "at least one depth"), ({"levels": ((0,),)}, ">= 1"),
+     ({"threshold": 1.5}, "threshold"), ({"min_updates": 0}, "min_updates"), ({"smoothing": 0.0}, "smoothing")],
+)
+def test_config_refusals(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CurriculumConfig(**{"levels": LEVELS, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    env, params = make("do1rl/DO1-v0", **ENV_ARGS)
+    net = make_network(NetworkConfig(family="bottleneck", width=8, max_iterations=9, loop_iterations=9), env)
+    return env, params, net
+
+
+def test_levels_draw_only_their_depths(mixture):
+    env, params, net = mixture
+    ppo = PPO(env, params, net, PPOConfig(total_timesteps=64, num_envs=4, num_steps=16),
+              curriculum=CurriculumConfig(levels=LEVELS))
+    keys = jax.random.split(jax.random.key(0), 200)
+    for level, depths in enumerate(LEVELS):
+        obs, _ = jax.vmap(env.reset, in_axes=(0, None))(keys, ppo.level_params(level))
+        main = np.where(np.asarray(obs.circuit_id) == 0, np.asarray(obs.depth), 0).max(axis=-1)
+        assert set(np.unique(main)) == set(depths)
+
+
+def test_read_out_step_range(mixture):
+    """t ~ U{T(obs) .. loop_iterations}: T(obs) = D + 1, and every value up to the loop's length is drawn."""
+    env, params, net = mixture
+    ppo = PPO(env, params, net, PPOConfig(total_timesteps=64, num_envs=4, num_steps=16, random_iterations=True))
+    obs, _ = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(1), 64), params)
+    rule = np.asarray(rule_iterations(net, obs))
+    np.testing.assert_array_equal(rule, np.asarray(obs.depth).max(axis=-1) + 1)
+    draws = np.stack([np.asarray(ppo._training_iterations(jax.random.key(i), obs)[0]) for i in range(100)])
+    assert net.static_iterations == 9
+    assert np.all(draws >= rule) and np.all(draws <= 9)
+    for d in np.unique(rule):
+        assert set(np.unique(draws[:, rule == d])) == set(range(int(d), 10))
+
+
+def test_refusals(mixture):
+    _, _, net = mixture
+    config = PPOConfig(total_timesteps=64, num_envs=4, num_steps=16)
+    fixed = {k: v for k, v in ENV_ARGS.items() if k not in ("depths", "pad_depth")}
+    one_depth, one_params = make("do1rl/DO1-v0", **fixed, depth=3)
+    with pytest.raises(ValueError, match="mixture of depths"):
+        PPO(one_depth, one_params, net, config, curriculum=CurriculumConfig(levels=LEVELS))
+    many, many_params = make("do1rl/DO1-v0", **{**ENV_ARGS, "max_selections": None})
+    with pytest.raises(ValueError, match="max_selections=1"):
+        PPO(many, many_params, net, config, curriculum=CurriculumConfig(levels=LEVELS))
+    PPO(many, many_params, net, config, curriculum=CurriculumConfig(levels=LEVELS, gate="schedule"))
+
+
+def test_no_gate_value_reaches_the_reward_only_loss(mixture):
+    """Reward-only training (aux_coef 0, random read-out): the loss's gradient ignores the solver's node values."""
+    env, params, net = mixture
+    config = PPOConfig(total_timesteps=64, num_envs=8, num_steps=8, random_iterations=True)
+    ppo = PPO(env, params, net, config, curriculum=CurriculumConfig(levels=LEVELS))
+    state = ppo.init(jax.random.key(0))
+    state, traj, _, _ = ppo._rollout(state)
+    batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), traj)
+    assert np.any(np.asarray(batch.labels)) and len(np.unique(np.asarray(batch.iterations))) > 1
+    advantages = jnp.linspace(-1.0, 1.0, batch.action.shape[0])
+    grad = jax.jit(jax.grad(lambda p, b: ppo._loss(p, b, advantages, batch.reward)[0]))
+    g, flipped = grad(state.params, batch), grad(state.params, batch._replace(labels=~batch.labels))
+    assert any(float(jnp.abs(x).max()) > 0 for x in jax.tree.leaves(g))
+    jax.tree.map(np.testing.assert_array_equal, g, flipped)
+
+
+def test_a_stalled_run_restarts_from_fresh_parameters(mixture):
+    env, params, net = mixture
+    curriculum = CurriculumConfig(levels=LEVELS, min_updates=1, restart_after=3)
+    ppo = PPO(env, params, net, PPOConfig(total_timesteps=64, num_envs=4, num_steps=16), curriculum=curriculum)
+    state = ppo.init(jax.random.key(0))
+    state = state.replace(params=jax.tree.map(lambda x: x + 1.0, state.params))
+    at = lambda level, below: state.replace(curriculum=state.curriculum.replace(level=jnp.int32(level), below=jnp.int32(below)))
+    for level, below, restarts in ((1, 2, 0), (1, 3, 1), (2, 3, 1), (2, 0, 0)):  # the last level too: a collapse
+        out = ppo._restart_if_stalled(at(level, below))
+        assert int(out.curriculum.restarts) == restarts
+        same = jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), out.params, state.params))
+        assert same == (restarts == 0)
+        if restarts:
+            assert int(out.curriculum.level) == 0 and int(out.curriculum.updates) == 0
+            assert int(out.opt_state[1][0].count) == 0
+    with pytest.raises(ValueError, match="must exceed min_updates"):
+        CurriculumConfig(levels=LEVELS, min_updates=10, restart_after=10)
