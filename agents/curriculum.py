@@ -36,6 +36,9 @@ class CurriculumConfig:
         for this many PPO iterations in a row at one level (the last
         included: a collapse) starts again from fresh parameters at level 0;
         each restart is counted. 0 = never.
+      max_restarts: restarts per seed at most; their initial parameters are
+        drawn with the run's (an in-loop init would put the initialisers'
+        QR decompositions inside the jitted training loop).
     """
 
     levels: tuple[tuple[int, ...], ...] = ()
@@ -44,6 +47,7 @@ class CurriculumConfig:
     min_updates: int = 100
     smoothing: float = 0.1
     restart_after: int = 0
+    max_restarts: int = 3
 
     def __post_init__(self):
         if self.gate not in GATES:
@@ -58,6 +62,8 @@ class CurriculumConfig:
             raise ValueError(f"min_updates must be >= 1, got {self.min_updates}")
         if self.restart_after < 0:
             raise ValueError(f"restart_after must be >= 0, got {self.restart_after}")
+        if self.max_restarts < 0:
+            raise ValueError(f"max_restarts must be >= 0, got {self.max_restarts}")
         if self.restart_after and self.restart_after <= self.min_updates:
             raise ValueError(f"restart_after ({self.restart_after}) must exceed min_updates ({self.min_updates})")
         if not 0.0 < self.smoothing <= 1.0:
@@ -99,10 +105,10 @@ class CurriculumState(struct.PyTreeNode):
 
 
 def stalled(config: CurriculumConfig, state: CurriculumState) -> jax.Array:
-    """bool[]: the moving ratio has stayed under the threshold for `restart_after` iterations (never with 0)."""
+    """bool[]: the moving ratio stayed under the threshold `restart_after` iterations, and a restart is left."""
     if not config.restart_after:
         return jnp.bool_(False)
-    return state.below >= config.restart_after
+    return (state.below >= config.restart_after) & (state.restarts < config.max_restarts)
 
 
 def restart(state: CurriculumState, where: jax.Array) -> CurriculumState:

@@ -146,6 +146,8 @@ class TrainState(struct.PyTreeNode):
       key: the run's PRNG key.
       update: int32[], PPO iterations done.
       curriculum: the depth curriculum's `CurriculumState`, or None without one.
+      spare_params: with curriculum restarts, the initial parameters of each
+        restart (leading axis `max_restarts`), else None.
     """
 
     params: Any
@@ -155,6 +157,7 @@ class TrainState(struct.PyTreeNode):
     key: jax.Array
     update: jax.Array
     curriculum: Any = None
+    spare_params: Any = None
 
 
 class Totals(NamedTuple):
@@ -365,6 +368,10 @@ class PPO:
         env_params = self.level_params(0)
         obs, env_state = jax.vmap(self.env.reset, in_axes=(0, None))(env_keys, env_params)
         params = self._fresh_params(net_key, obs)
+        spares = None
+        if self.curriculum is not None and self.curriculum.restart_after and self.curriculum.max_restarts:
+            spare_keys = jax.random.split(jax.random.fold_in(net_key, 1), self.curriculum.max_restarts)
+            spares = jax.lax.map(lambda k: self._fresh_params(k, obs), spare_keys)
         return TrainState(
             params=params,
             opt_state=self.optimizer.init(params),
@@ -373,6 +380,7 @@ class PPO:
             key=key,
             update=jnp.int32(0),
             curriculum=curriculum,
+            spare_params=spares,
         )
 
     # ----- one iteration -----------------------------------------------------
@@ -571,15 +579,15 @@ class PPO:
             aux_loss=aux["aux_loss"],
         )
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
-        if self.curriculum is not None and self.curriculum.restart_after:
+        if state.spare_params is not None:
             state = self._restart_if_stalled(state)
         return state, totals
 
     def _restart_if_stalled(self, state: TrainState) -> TrainState:
         """Fresh parameters and optimizer at curriculum level 0 if the run stalled at a level (counted)."""
         stalled = curriculum_lib.stalled(self.curriculum, state.curriculum)
-        key = jax.random.fold_in(jax.random.fold_in(state.key, 0x5EED), state.curriculum.restarts)
-        params = self._fresh_params(key, self.observe(state.env_state))
+        index = jnp.minimum(state.curriculum.restarts, self.curriculum.max_restarts - 1)
+        params = jax.tree.map(lambda x: x[index], state.spare_params)
         pick = lambda new, old: jnp.where(stalled, new, old)
         return state.replace(
             params=jax.tree.map(pick, params, state.params),

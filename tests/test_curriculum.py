@@ -73,6 +73,7 @@ def mixture():
     return env, params, net
 
 
+@pytest.mark.slow  # compiles PPO pieces
 def test_levels_draw_only_their_depths(mixture):
     env, params, net = mixture
     ppo = PPO(env, params, net, PPOConfig(total_timesteps=64, num_envs=4, num_steps=16),
@@ -84,6 +85,7 @@ def test_levels_draw_only_their_depths(mixture):
         assert set(np.unique(main)) == set(depths)
 
 
+@pytest.mark.slow  # compiles PPO pieces
 def test_read_out_step_range(mixture):
     """t ~ U{T(obs) .. loop_iterations}: T(obs) = D + 1, and every value up to the loop's length is drawn."""
     env, params, net = mixture
@@ -111,6 +113,7 @@ def test_refusals(mixture):
     PPO(many, many_params, net, config, curriculum=CurriculumConfig(levels=LEVELS, gate="schedule"))
 
 
+@pytest.mark.slow  # compiles PPO pieces
 def test_no_gate_value_reaches_the_reward_only_loss(mixture):
     """Reward-only training (aux_coef 0, random read-out): the loss's gradient ignores the solver's node values."""
     env, params, net = mixture
@@ -127,6 +130,7 @@ def test_no_gate_value_reaches_the_reward_only_loss(mixture):
     jax.tree.map(np.testing.assert_array_equal, g, flipped)
 
 
+@pytest.mark.slow  # compiles PPO pieces
 def test_a_stalled_run_restarts_from_fresh_parameters(mixture):
     env, params, net = mixture
     curriculum = CurriculumConfig(levels=LEVELS, min_updates=1, restart_after=3)
@@ -142,5 +146,23 @@ def test_a_stalled_run_restarts_from_fresh_parameters(mixture):
         if restarts:
             assert int(out.curriculum.level) == 0 and int(out.curriculum.updates) == 0
             assert int(out.opt_state[1][0].count) == 0
+    spent = at(1, 3).replace(curriculum=at(1, 3).curriculum.replace(restarts=jnp.int32(3)))  # max_restarts = 3
+    assert int(ppo._restart_if_stalled(spent).curriculum.restarts) == 3
+    assert jax.tree.leaves(state.spare_params)[0].shape[0] == 3
     with pytest.raises(ValueError, match="must exceed min_updates"):
         CurriculumConfig(levels=LEVELS, min_updates=10, restart_after=10)
+
+
+def test_family_train_overrides_one_family_and_refuses_other_sections():
+    from do1rl.experiments import config as config_lib
+    from do1rl.experiments.sweep import grid
+
+    base = {"grid": {"agents": ["bottleneck", "gnn"]},
+            "train": {"ppo": {"random_iterations": True}, "curriculum": {"levels": [[2], [3]], "restart_after": 200}},
+            "family_train": {"gnn": {"ppo": {"random_iterations": False}, "curriculum": {"gate": "schedule", "restart_after": 0}}}}
+    cells = {c.agent: c for c in grid.cells(config_lib.from_dict(grid.SweepConfig, base))}
+    assert cells["bottleneck"].train.ppo.random_iterations and cells["bottleneck"].train.curriculum.restart_after == 200
+    gnn = cells["gnn"].train
+    assert not gnn.ppo.random_iterations and gnn.curriculum.gate == "schedule" and gnn.curriculum.levels == ((2,), (3,))
+    with pytest.raises(config_lib.ConfigError, match="family_train.gnn"):
+        config_lib.from_dict(grid.SweepConfig, {**base, "family_train": {"gnn": {"eval": {"episodes": 3}}}})
