@@ -164,5 +164,5 @@ def test_family_train_overrides_one_family_and_refuses_other_sections():
     assert cells["bottleneck"].train.ppo.random_iterations and cells["bottleneck"].train.curriculum.restart_after == 200
     gnn = cells["gnn"].train
     assert not gnn.ppo.random_iterations and gnn.curriculum.gate == "schedule" and gnn.curriculum.levels == ((2,), (3,))
-    with pytest.raises(config_lib.ConfigError, match="family_train.gnn"):
+    with pytest.raises(config_lib.ConfigError, match=r"family_train\.gnn"):
         config_lib.from_dict(grid.SweepConfig, {**base, "family_train": {"gnn": {"eval": {"episodes": 3}}}})
