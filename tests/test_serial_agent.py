@@ -130,7 +130,7 @@ def test_no_grad_iterations_stop_the_gradient(small):
     def last_step(params):  # the loop's last step alone, from state_n
         feats = nets.local_features(obs, net.dims).reshape(-1, nets.LOCAL_FEATURES)
         graph = nets.edges(nets.flat_fanin(obs.fanin), feats.dtype)
-        step = nets._BottleneckStep(8)
+        step = nets._BottleneckStep(8, net.state_init_scale)
         ones = jnp.ones((feats.shape[0], 1), jnp.int32)
         _, out = step.apply({"params": params["params"]["loop"]}, (state_n.reshape(-1, 3), jnp.int32(0)), graph,
                                  ones, 0 * ones, feats)
