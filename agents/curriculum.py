@@ -39,6 +39,10 @@ class CurriculumConfig:
       max_restarts: restarts per seed at most; their initial parameters are
         drawn with the run's (an in-loop init would put the initialisers'
         QR decompositions inside the jitted training loop).
+      last_level_lr_scale: multiplies the learning rate once a seed is at
+        the last level (1 = unchanged). At a solved level the policy
+        gradient is mostly noise, and Adam turns noise into steps of the
+        full learning rate: docs/design/curriculum.md.
     """
 
     levels: tuple[tuple[int, ...], ...] = ()
@@ -48,6 +52,7 @@ class CurriculumConfig:
     smoothing: float = 0.1
     restart_after: int = 0
     max_restarts: int = 3
+    last_level_lr_scale: float = 1.0
 
     def __post_init__(self):
         if self.gate not in GATES:
@@ -66,6 +71,8 @@ class CurriculumConfig:
             raise ValueError(f"max_restarts must be >= 0, got {self.max_restarts}")
         if self.restart_after and self.restart_after <= self.min_updates:
             raise ValueError(f"restart_after ({self.restart_after}) must exceed min_updates ({self.min_updates})")
+        if not 0.0 < self.last_level_lr_scale <= 1.0:
+            raise ValueError(f"last_level_lr_scale must be in (0, 1], got {self.last_level_lr_scale}")
         if not 0.0 < self.smoothing <= 1.0:
             raise ValueError(f"smoothing must be in (0, 1], got {self.smoothing}")
 
@@ -81,6 +88,12 @@ class CurriculumConfig:
                 f"curriculum depths {missing} are not in the training env's depths {sorted(set(component_depths))}"
             )
         return np.array([[float(d in level) for d in component_depths] for level in self.levels], np.float32)
+
+
+def lr_scale(config: CurriculumConfig, state: CurriculumState) -> jax.Array:
+    """float32[]: the factor on the learning rate at the current level."""
+    last = state.level == len(config.levels) - 1
+    return jnp.where(last, jnp.float32(config.last_level_lr_scale), jnp.float32(1.0))
 
 
 class CurriculumState(struct.PyTreeNode):

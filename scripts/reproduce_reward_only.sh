@@ -5,8 +5,9 @@
 # runs/ssh/serial exists) the hint-trained agent of issue 21. Measured time in docs/results/reward_only.md.
 #
 #   bash scripts/reproduce_reward_only.sh               # CPU size (configs/ssh_reward_only.yaml)
-#   bash scripts/reproduce_reward_only.sh --ablation    # also the bottleneck without restarts, and with the earlier
-#                                                       # state init (sqrt 2): docs/design/curriculum.md
+#   bash scripts/reproduce_reward_only.sh --ablation    # also the bottleneck at 0.1x the learning rate on the last
+#                                                       # level, without restarts, and with the earlier state init
+#                                                       # (sqrt 2): docs/design/curriculum.md
 #   bash scripts/reproduce_reward_only.sh --gpu         # GPU size (configs/ssh_reward_only_gpu.yaml)
 #
 # Resumable like every sweep: rerun after a crash or Ctrl-C and finished cells are kept.
@@ -29,20 +30,25 @@ PYTHON="$(dirname "$(command -v "$DO1RL")")/python"
 start=$(date +%s)
 echo "== sweep reward_only${suffix}"
 "$DO1RL" sweep --config "configs/ssh_reward_only${suffix}.yaml" --out "$runs/main" --no-progress
+main_elapsed=$(( $(date +%s) - start ))
 report=("$runs/main")
 if (( ablation )); then
+  echo "== ablation: 0.1x the learning rate on the last level"
+  "$DO1RL" sweep --config "configs/ssh_reward_only${suffix}.yaml" --out "$runs/ablation_lr01" --no-progress \
+    'grid.agents=[bottleneck]' train.curriculum.last_level_lr_scale=0.1
   echo "== ablation: no restarts"
   "$DO1RL" sweep --config "configs/ssh_reward_only${suffix}.yaml" --out "$runs/ablation_no_restart" --no-progress \
     'grid.agents=[bottleneck]' train.curriculum.restart_after=0
   echo "== ablation: no restarts, the state logits initialised at scale sqrt(2) (the hint-trained agent's init)"
   "$DO1RL" sweep --config "configs/ssh_reward_only${suffix}.yaml" --out "$runs/ablation_init" --no-progress \
     'grid.agents=[bottleneck]' train.curriculum.restart_after=0 family_networks.bottleneck.state_init_scale=1.4142135623730951
-  report+=(--ablation "$runs/ablation_no_restart" "no restarts" --ablation "$runs/ablation_init" "no restarts, init sqrt(2)")
+  report+=(--ablation "$runs/ablation_lr01" "0.1x learning rate on the last level"
+           --ablation "$runs/ablation_no_restart" "no restarts" --ablation "$runs/ablation_init" "no restarts, init sqrt(2)")
 fi
 elapsed=$(( $(date +%s) - start ))
 hint="runs/ssh/serial"
 [[ -n "$suffix" ]] && hint="runs/ssh-gpu/serial"
 "$PYTHON" scripts/reward_only_report.py "${report[@]}" --hint "$hint" --json "$results/reward_only.json" \
-  --out "$results/reward_only.md" --figure "$figure" --elapsed "$elapsed" \
+  --out "$results/reward_only.md" --figure "$figure" --elapsed "$main_elapsed" --total-elapsed "$elapsed" \
   --command "bash scripts/reproduce_reward_only.sh${flags[*]:+ ${flags[*]}}"
 echo "== done in ${elapsed} s: $results/reward_only.md"

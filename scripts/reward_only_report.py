@@ -163,7 +163,8 @@ def main() -> None:
     p.add_argument("--json", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--figure", type=Path)
-    p.add_argument("--elapsed", type=float)
+    p.add_argument("--elapsed", type=float, help="seconds the main sweep took")
+    p.add_argument("--total-elapsed", type=float, help="seconds the whole command took (with ablations)")
     p.add_argument("--command", default="bash scripts/reproduce_reward_only.sh")
     args = p.parse_args()
 
@@ -187,7 +188,10 @@ def main() -> None:
 
     v = document["verdict"]
     lines = ["# A serial agent from reward alone (issue 27)", "",
-             f"Produced by `{args.command}`" + (f" in {args.elapsed / 60:.1f} min on this machine." if args.elapsed else "."),
+             f"Produced by `{args.command}`" + (f"; the main sweep took {args.elapsed / 60:.1f} min on this machine"
+                                                if args.elapsed else "")
+             + (f", the whole command {args.total_elapsed / 60:.1f} min." if args.total_elapsed
+                and args.total_elapsed > (args.elapsed or 0) + 1 else "."),
              f"Per-seed numbers: [{args.json.name}]({args.json.name}). Design and the collapse: "
              "[docs/design/curriculum.md](../design/curriculum.md).", "",
              "## Verdict", "",

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from do1rl.agents.curriculum import CurriculumConfig, CurriculumState, advance
+from do1rl.agents.curriculum import CurriculumConfig, CurriculumState, advance, lr_scale
 from do1rl.agents.networks import NetworkConfig, make_network, rule_iterations
 from do1rl.agents.ppo import PPO, PPOConfig
 from do1rl.envs.make import make
@@ -59,11 +59,18 @@ def test_level_weights_pick_the_level_depths():
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"gate": "loss"}, "gate"), ({"levels": ((),)}, "at least one depth"), ({"levels": ((0,),)}, ">= 1"),
-     ({"threshold": 1.5}, "threshold"), ({"min_updates": 0}, "min_updates"), ({"smoothing": 0.0}, "smoothing")],
+     ({"threshold": 1.5}, "threshold"), ({"min_updates": 0}, "min_updates"), ({"smoothing": 0.0}, "smoothing"),
+     ({"last_level_lr_scale": 0.0}, "last_level_lr_scale"), ({"last_level_lr_scale": 2.0}, "last_level_lr_scale")],
 )
 def test_config_refusals(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CurriculumConfig(**{"levels": LEVELS, **kwargs})
+
+
+def test_lr_scale_applies_at_the_last_level_only():
+    config = CurriculumConfig(levels=LEVELS, last_level_lr_scale=0.25)
+    at = lambda level: CurriculumState.start().replace(level=jnp.int32(level))
+    assert [float(lr_scale(config, at(level))) for level in range(3)] == [1.0, 1.0, 0.25]
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +158,29 @@ def test_a_stalled_run_restarts_from_fresh_parameters(mixture):
     assert jax.tree.leaves(state.spare_params)[0].shape[0] == 3
     with pytest.raises(ValueError, match="must exceed min_updates"):
         CurriculumConfig(levels=LEVELS, min_updates=10, restart_after=10)
+
+
+@pytest.mark.slow  # compiles two PPO updates
+def test_last_level_lr_scale_shrinks_the_step_there(mixture):
+    """From the same state, an update at the last level moves the parameters by the scale times the unscaled move.
+
+    One epoch of one minibatch: a single optimiser step from the same parameters, so the moves are proportional.
+    """
+    env, params, net = mixture
+    config = PPOConfig(total_timesteps=64, num_envs=4, num_steps=16, update_epochs=1, num_minibatches=1)
+    plain, scaled = (PPO(env, params, net, config, curriculum=CurriculumConfig(levels=LEVELS, last_level_lr_scale=s))
+                     for s in (1.0, 0.5))
+    state = plain.init(jax.random.key(0))
+    at = lambda level: state.replace(curriculum=state.curriculum.replace(level=jnp.int32(level)))
+    def move(ppo, s):
+        new, totals = jax.jit(ppo.update)(s)
+        return jax.tree.map(jnp.subtract, new.params, s.params), float(totals.learning_rate)
+
+    for level, factor in ((2, 0.5), (1, 1.0)):
+        (full, lr_full), (half, lr_half) = move(plain, at(level)), move(scaled, at(level))
+        assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(full)) > 0
+        assert lr_half == pytest.approx(factor * lr_full)
+        jax.tree.map(lambda a, b, f=factor: np.testing.assert_allclose(b, f * a, rtol=1e-4, atol=1e-7), full, half)
 
 
 def test_family_train_overrides_one_family_and_refuses_other_sections():
