@@ -535,8 +535,7 @@ class PPO:
         )
         flat = lambda x: x.reshape((cfg.batch_size,) + x.shape[2:])
         data = jax.tree.map(flat, (traj, advantages, targets))
-        lr_scale = None if self.curriculum is None else curriculum_lib.lr_scale(self.curriculum, state.curriculum)
-        scaled = (lambda u: u) if lr_scale is None else (lambda u: jax.tree.map(lambda x: lr_scale * x, u))
+        lr_scale = 1.0 if self.curriculum is None else curriculum_lib.lr_scale(self.curriculum, state.curriculum)
 
         def epoch(carry, _):
             params, opt_state, key = carry
@@ -553,7 +552,7 @@ class PPO:
                 params, opt_state = carry
                 (loss, aux), grads = jax.value_and_grad(self._loss, has_aux=True)(params, *mb)
                 updates, opt_state = self.optimizer.update(grads, opt_state, params)
-                params = optax.apply_updates(params, scaled(updates))
+                params = optax.apply_updates(params, optax.tree.scale(lr_scale, updates))
                 aux = dict(aux, loss=loss, grad_norm=optax.tree.norm(grads))
                 return (params, opt_state), aux
 
@@ -576,7 +575,7 @@ class PPO:
             clip_fraction=aux["clip_fraction"],
             explained_variance=explained,
             grad_norm=aux["grad_norm"],
-            learning_rate=scaled(jnp.asarray(self.learning_rate(gradient_steps), jnp.float32)),
+            learning_rate=lr_scale * jnp.asarray(self.learning_rate(gradient_steps), jnp.float32),
             nonfinite=(~jnp.isfinite(aux["loss"])).astype(jnp.float32),
             aux_loss=aux["aux_loss"],
         )
