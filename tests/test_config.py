@@ -48,6 +48,7 @@ def test_round_trip(tmp_path):
         ("seed: -5\n", [], "seed must be an integer in 0.."),
         ("eval: {seed: -1}\n", [], "seed must be an integer in 0.."),
         ("plateau: {seed: -1}\n", [], "seed must be an integer in 0.."),
+        ("seed: 4294967296\n", [], "seed must be an integer in 0..4294967295"),  # jax.random.key keeps 32 bits
         ("ppo: {vf_coef: -1}\n", [], "vf_coef must be >= 0"),
         ("ppo: {ent_coef: -5}\n", [], "ent_coef must be >= 0"),
         ("[1, 2]\n", [], "expected a mapping of config keys"),

@@ -49,7 +49,7 @@ MAX_CIRCUIT_FILES = 4096  # files in one `circuit_files` pool
 MAX_CONFIG_BYTES = 1 << 20  # bytes in one config file
 MAX_CONFIG_NODES = 100_000  # values in a config after YAML aliases are expanded
 # Command-line and config numbers.
-MAX_SEED = (1 << 63) - 1  # seeds are in 0..MAX_SEED
+MAX_SEED = (1 << 32) - 1  # seeds are in 0..MAX_SEED: jax.random.key keeps 32 bits without x64, so larger seeds would collide
 MAX_EPISODES = 10_000_000  # episodes of one evaluation
 MAX_SIMULATIONS = 1 << 16  # MCTS simulations per decision (and max_considered)
 
