@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import textwrap
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import yaml
 
 from do1rl.experiments import checkpoint, training
 from do1rl.experiments import config as config_lib
+from do1rl.experiments.event_log import read_scalars
 from do1rl.experiments.plateau import CURVE_FILE, PLATEAU_FILE, plateau_point
 from do1rl.experiments.runs import CHECKPOINT, load_config
 from do1rl.experiments.train_config import TrainConfig
@@ -170,17 +170,8 @@ def test_flat_objective_stops_before_the_cap(runs, trainer):
 
 
 def _event_tags(run: Path) -> set[str]:
-    """Scalar tags in the run's TensorBoard files (TFRecord framing, tensorboardX protos)."""
-    from tensorboardX.proto import event_pb2
-
-    tags = set()
-    for path in run.glob("events.out.tfevents.*"):
-        data, pos = path.read_bytes(), 0
-        while pos < len(data):
-            (length,) = struct.unpack("<Q", data[pos : pos + 8])
-            tags |= {v.tag for v in event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length]).summary.value}
-            pos += 12 + length + 4
-    return tags
+    """Scalar tags in the run's TensorBoard files."""
+    return {tag for tag, _, _ in read_scalars(run)}
 
 
 def test_kill_and_resume_keeps_the_curve_exactly(runs, trainer, tmp_path, monkeypatch):
@@ -213,6 +204,34 @@ def test_kill_and_resume_keeps_the_curve_exactly(runs, trainer, tmp_path, monkey
     # A trainer for another PPO config is refused.
     with pytest.raises(ValueError, match="another"):
         _train(_config(["ppo.learning_rate=0.1"]), tmp_path / "mismatch", trainer)
+
+
+def test_a_kill_between_scalars_and_checkpoint_loses_and_repeats_no_metric(runs, trainer, tmp_path, monkeypatch):
+    """Killed twice after a chunk's scalars are on disk, before its checkpoint: every (tag, step) once."""
+    from collections import Counter
+
+    run = tmp_path / "killed"
+    real_save = checkpoint.save
+    saves = []
+
+    def killed_at_the_third(*args, **kwargs):
+        saves.append(1)
+        if len(saves) == 3:
+            raise KeyboardInterrupt  # stands for SIGKILL: the checkpoint is never written
+        real_save(*args, **kwargs)
+
+    for launch in range(2):  # killed before the checkpoints of iterations 4 and 8 (the last)
+        saves.clear()
+        monkeypatch.setattr(checkpoint, "save", killed_at_the_third)
+        with pytest.raises(KeyboardInterrupt):
+            _train(load_config(run) if launch else _config(NEVER), run, trainer, resume=bool(launch))
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    assert _train(load_config(run), run, trainer, resume=True) == training.OK
+    got, want = read_scalars(run), read_scalars(runs["never"])
+    assert Counter((t, s) for t, s, _ in got) == Counter((t, s) for t, s, _ in want)
+    assert max(Counter((t, s) for t, s, _ in got).values()) == 1
+    timed = lambda rows: sorted((t, s, v) for t, s, v in rows if not t.startswith("perf/"))
+    assert timed(got) == timed(want)  # the same values too (the step rate aside, a wall-clock measure)
 
 
 def test_sweep_info_and_learning_curve_figure(runs, tmp_path):

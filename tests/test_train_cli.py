@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import pytest
 
 from do1rl import cli
 from do1rl.experiments import checkpoint
+from do1rl.experiments.event_log import read_scalars
 from do1rl.experiments.runs import CHECKPOINT, load_config
 from do1rl.experiments.trainer import Trainer
 
@@ -69,19 +69,8 @@ def test_run_folder_contents(full_run):
 
 
 def _event_tags(run: Path) -> set[str]:
-    """Scalar tags in the run's TensorBoard files (TFRecord framing, tensorboardX protos)."""
-    from tensorboardX.proto import event_pb2
-
-    tags = set()
-    for path in run.glob("events.out.tfevents.*"):
-        data = path.read_bytes()
-        pos = 0
-        while pos < len(data):
-            (length,) = struct.unpack("<Q", data[pos : pos + 8])
-            event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
-            tags |= {v.tag for v in event.summary.value}
-            pos += 12 + length + 4
-    return tags
+    """Scalar tags in the run's TensorBoard files."""
+    return {tag for tag, _, _ in read_scalars(run)}
 
 
 def test_tensorboard_scalars(full_run):

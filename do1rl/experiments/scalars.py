@@ -1,4 +1,4 @@
-"""TensorBoard scalars of a training chunk."""
+"""TensorBoard scalars of a training chunk: tags and values, given to a `ScalarLog` (event_log.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ def log_scalars(writer, stats: dict, steps_per_s: float, step: int) -> None:
         if np.isfinite(value):
             writer.add_scalar(tag, value, step)
     writer.add_scalar("perf/steps_per_s", steps_per_s, step)
-    writer.flush()
 
 
 def log_curriculum_scalars(writer, levels: list[int], restarts: list[int], step: int) -> None:
@@ -36,7 +35,6 @@ def log_curriculum_scalars(writer, levels: list[int], restarts: list[int], step:
     for i, (level, count) in enumerate(zip(levels, restarts)):
         writer.add_scalar(f"curriculum/level/seed_{i}", level, step)
         writer.add_scalar(f"curriculum/restarts/seed_{i}", count, step)
-    writer.flush()
 
 
 def log_eval_scalars(writer, entries: list[dict], step: int, plateaued: int) -> None:
@@ -52,4 +50,3 @@ def log_eval_scalars(writer, entries: list[dict], step: int, plateaued: int) -> 
         writer.add_scalar(f"eval/ratio_lo/seed_{i}", e["lo"], step)
         writer.add_scalar(f"eval/ratio_hi/seed_{i}", e["hi"], step)
     writer.add_scalar("eval/plateaued_seeds", plateaued, step)
-    writer.flush()

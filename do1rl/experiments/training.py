@@ -3,7 +3,7 @@
 A run folder holds:
 
 - `config.yaml`: the resolved `TrainConfig` (file + overrides);
-- `events.out.tfevents.*`: TensorBoard scalars (tensorboardX);
+- `events.out.tfevents.*`: TensorBoard scalars, each (tag, step) once whatever the kills (`event_log.py`);
 - `checkpoints/latest.msgpack`: the full training state of every seed
   (params, optimizer state, env states, PRNG keys, counters), rewritten
   atomically after every chunk of `log.updates_per_chunk` iterations;
@@ -48,6 +48,7 @@ from do1rl.evaluation import evaluate
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.distributed import any_process, is_main_process, local_value
+from do1rl.experiments.event_log import ScalarLog
 from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
 from do1rl.experiments.plateau import PlateauTracker
 from do1rl.experiments.runs import RunFolderError, lock_folder
@@ -137,8 +138,6 @@ def check_memory(trainer: Trainer) -> None:
 
 
 def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
-    from tensorboardX import SummaryWriter
-
     main = is_main_process()  # with several processes, process 0 alone writes config, events and eval.json
     if not main:
         log, progress = (lambda *_: None), False
@@ -146,6 +145,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
     total_updates = ppo_cfg.num_updates
     steps_per_update = ppo_cfg.batch_size
     plateau = PlateauTracker(trainer, config, run_dir, write=main) if config.plateau.enabled else None
+    scalars = ScalarLog(run_dir) if main else None  # process 0 alone writes events
 
     def meta_at(update: int) -> dict:  # without plateau, exactly the metadata of before
         meta = {"update": update, "env_steps": update * steps_per_update}
@@ -166,6 +166,9 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         state = trainer.init(seed_keys(config))
         if plateau is not None:  # the untrained policies: the first point of every curve
             new_evals = plateau.evaluate_if_due(state.params, 0, 0, curriculum_levels(state))
+            if scalars is not None and new_evals:
+                log_eval_scalars(scalars, new_evals, 0, plateau.plateaued_count())
+                scalars.commit()  # before the checkpoint that covers them
         checkpoints.save(state, meta_at(0))
         if plateau is not None:
             plateau.write_curve()
@@ -177,9 +180,6 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         f"{config.num_seeds} seed(s), {total_updates} iterations of {ppo_cfg.batch_size} env steps"
     )
 
-    writer = SummaryWriter(str(run_dir)) if main else None
-    if writer is not None and new_evals:
-        log_eval_scalars(writer, new_evals, 0, plateau.plateaued_count())
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -215,16 +215,17 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         if plateau is not None:
             new_evals = plateau.evaluate_if_due(state.params, done_updates, env_steps, curriculum_levels(state))
             plateaued = any_process(plateau.all_plateaued)  # every process stops after the same chunk
+        steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
+        if scalars is not None:  # on disk before the checkpoint that covers them
+            log_scalars(scalars, stats, steps_per_s, env_steps)
+            if state.curriculum is not None:
+                log_curriculum_scalars(scalars, curriculum_levels(state), curriculum_restarts(state), env_steps)
+            if plateau is not None and new_evals:
+                log_eval_scalars(scalars, new_evals, env_steps, plateau.plateaued_count())
+            scalars.commit()
         checkpoints.save(state, meta_at(done_updates))
         if plateau is not None:
             plateau.write_curve()
-        steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
-        if writer is not None:
-            log_scalars(writer, stats, steps_per_s, env_steps)
-            if state.curriculum is not None:
-                log_curriculum_scalars(writer, curriculum_levels(state), curriculum_restarts(state), env_steps)
-            if plateau is not None and new_evals:
-                log_eval_scalars(writer, new_evals, env_steps, plateau.plateaued_count())
         if bar is not None:
             bar.update(n * steps_per_update)
             bar.set_postfix(
@@ -245,8 +246,8 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
             break
     if bar is not None:
         bar.close()
-    if writer is not None:
-        writer.close()
+    if scalars is not None:
+        scalars.close()
     if status != OK:
         return status
     if state.curriculum is not None and main:
