@@ -43,6 +43,9 @@ class CurriculumConfig:
         the last level (1 = unchanged). At a solved level the policy
         gradient is mostly noise, and Adam turns noise into steps of the
         full learning rate: docs/design/curriculum.md.
+      last_level_lr_decay: PPO iterations at the last level over which the
+        factor falls linearly from 1 to `last_level_lr_scale` (0 = at once),
+        so a seed keeps refining at the full rate before the cut.
     """
 
     levels: tuple[tuple[int, ...], ...] = ()
@@ -53,6 +56,7 @@ class CurriculumConfig:
     restart_after: int = 0
     max_restarts: int = 3
     last_level_lr_scale: float = 1.0
+    last_level_lr_decay: int = 0
 
     def __post_init__(self):
         if self.gate not in GATES:
@@ -73,6 +77,8 @@ class CurriculumConfig:
             raise ValueError(f"restart_after ({self.restart_after}) must exceed min_updates ({self.min_updates})")
         if not 0.0 < self.last_level_lr_scale <= 1.0:
             raise ValueError(f"last_level_lr_scale must be in (0, 1], got {self.last_level_lr_scale}")
+        if self.last_level_lr_decay < 0:
+            raise ValueError(f"last_level_lr_decay must be >= 0, got {self.last_level_lr_decay}")
         if not 0.0 < self.smoothing <= 1.0:
             raise ValueError(f"smoothing must be in (0, 1], got {self.smoothing}")
 
@@ -91,9 +97,12 @@ class CurriculumConfig:
 
 
 def lr_scale(config: CurriculumConfig, state: CurriculumState) -> jax.Array:
-    """float32[]: the factor on the learning rate at the current level."""
+    """float32[]: the factor on the learning rate at the current level and iteration."""
     last = state.level == len(config.levels) - 1
-    return jnp.where(last, jnp.float32(config.last_level_lr_scale), jnp.float32(1.0))
+    decay = config.last_level_lr_decay
+    progress = jnp.minimum(state.updates / decay, 1.0) if decay else 1.0
+    factor = 1.0 + (config.last_level_lr_scale - 1.0) * progress
+    return jnp.where(last, factor, 1.0).astype(jnp.float32)
 
 
 class CurriculumState(struct.PyTreeNode):

@@ -60,7 +60,8 @@ def test_level_weights_pick_the_level_depths():
     "kwargs, match",
     [({"gate": "loss"}, "gate"), ({"levels": ((),)}, "at least one depth"), ({"levels": ((0,),)}, ">= 1"),
      ({"threshold": 1.5}, "threshold"), ({"min_updates": 0}, "min_updates"), ({"smoothing": 0.0}, "smoothing"),
-     ({"last_level_lr_scale": 0.0}, "last_level_lr_scale"), ({"last_level_lr_scale": 2.0}, "last_level_lr_scale")],
+     ({"last_level_lr_scale": 0.0}, "last_level_lr_scale"), ({"last_level_lr_scale": 2.0}, "last_level_lr_scale"),
+     ({"last_level_lr_decay": -1}, "last_level_lr_decay")],
 )
 def test_config_refusals(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -71,6 +72,14 @@ def test_lr_scale_applies_at_the_last_level_only():
     config = CurriculumConfig(levels=LEVELS, last_level_lr_scale=0.25)
     at = lambda level: CurriculumState.start().replace(level=jnp.int32(level))
     assert [float(lr_scale(config, at(level))) for level in range(3)] == [1.0, 1.0, 0.25]
+
+
+def test_lr_decay_falls_linearly_over_the_last_level():
+    config = CurriculumConfig(levels=LEVELS, last_level_lr_scale=0.2, last_level_lr_decay=100)
+    at = lambda level, updates: CurriculumState.start().replace(level=jnp.int32(level), updates=jnp.int32(updates))
+    factors = [float(lr_scale(config, at(2, u))) for u in (0, 50, 100, 400)]
+    np.testing.assert_allclose(factors, [1.0, 0.6, 0.2, 0.2], rtol=1e-6)
+    assert float(lr_scale(config, at(1, 50))) == 1.0
 
 
 @pytest.fixture(scope="module")
