@@ -15,7 +15,7 @@ import jax
 import pytest
 
 from do1rl import cli
-from do1rl.experiments import checkpoint
+from do1rl.experiments import checkpoint, training
 from do1rl.experiments.event_log import read_scalars
 from do1rl.experiments.runs import CHECKPOINT, load_config
 from do1rl.experiments.trainer import Trainer
@@ -105,6 +105,24 @@ def test_sigterm_saves_and_resume_is_bitwise_equal(tiny_config, full_run, tmp_pa
     assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
     # A finished run refuses to start over in the same folder.
     assert cli.main(["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]) == 2
+
+
+def test_sigterm_during_the_final_evaluation_is_answered(tiny_config, full_run, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "evaluating"
+    real_evaluate = training.evaluate
+
+    def signalled(*args, **kwargs):  # a real SIGTERM arrives as the final evaluation starts
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", signalled)
+    assert cli.main(["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("SIGTERM: skipped the final evaluation"), err
+    assert _state(run)[1]["update"] == 6 and not (run / "eval.json").exists()
+    monkeypatch.setattr(training, "evaluate", real_evaluate)
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0  # trains no further, evaluates
+    assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
 
 
 def _raw(x):

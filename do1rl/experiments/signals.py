@@ -1,9 +1,18 @@
-"""`StopFlag`: SIGINT/SIGTERM become a flag that the training loop checks between chunks."""
+"""`StopFlag`: SIGINT/SIGTERM become a flag that the training loop checks between chunks.
+
+Where work is abandoned rather than finished (the final evaluation, after
+the last checkpoint), `StopFlag.abandon_on_signal` makes a signal raise
+`Stopped` at once instead.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import signal
+
+
+class Stopped(Exception):
+    """A SIGINT/SIGTERM inside `StopFlag.abandon_on_signal`."""
 
 
 class StopFlag:
@@ -12,6 +21,7 @@ class StopFlag:
     def __init__(self):
         self.signal: int | None = None
         self._old = {}
+        self._abandon = False
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -20,9 +30,22 @@ class StopFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.signal is not None:  # a second signal: stop at once
+        if self.signal is not None and not self._abandon:  # a second signal: stop at once
             raise KeyboardInterrupt
         self.signal = signum
+        if self._abandon:
+            raise Stopped
+
+    @contextlib.contextmanager
+    def abandon_on_signal(self):
+        """Within: a signal (or one already flagged) raises `Stopped`, at the next Python bytecode."""
+        if self.signal is not None:
+            raise Stopped
+        self._abandon = True
+        try:
+            yield
+        finally:
+            self._abandon = False
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():

@@ -53,7 +53,7 @@ from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
 from do1rl.experiments.plateau import PlateauTracker
 from do1rl.experiments.runs import RunFolderError, lock_folder
 from do1rl.experiments.scalars import log_curriculum_scalars, log_eval_scalars, log_scalars
-from do1rl.experiments.signals import StopFlag
+from do1rl.experiments.signals import StopFlag, Stopped
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
 
@@ -257,7 +257,17 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         how = "every seed plateaued" if summary["stopped_early"] else "the step cap"
         log(f"plateau: stopped at iteration {done_updates}/{total_updates} ({how}); steps to plateau per seed "
             f"{summary['steps_to_plateau']}")
-    report = evaluate_run(trainer, state, config)
+    try:
+        with stop.abandon_on_signal():  # answered between evaluation chunks, not after the whole evaluation
+            report = evaluate_run(trainer, state, config)
+    except Stopped:  # the checkpoint is saved, the evaluation is not
+        print(
+            f"{signal.Signals(stop.signal).name}: skipped the final evaluation (the checkpoint at iteration "
+            f"{done_updates} is saved); resume with --resume {run_dir} to evaluate it",
+            file=sys.stderr,
+            flush=True,
+        )
+        return INTERRUPTED
     if main:
         atomic.write_json(run_dir / "eval.json", report)
     log(
