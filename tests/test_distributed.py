@@ -231,6 +231,23 @@ def test_missing_coordinator_or_taken_port_fail_fast_with_one_line(monkeypatch, 
     assert not (tmp_path / "run").exists()
 
 
+def test_a_peer_that_never_arrives_ends_in_one_line_and_exit_4(tmp_path):
+    """Process 0 of 2, alone: JAX would abort (SIGABRT, a native stack trace) when its deadline passed."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "DO1RL_"))}
+    argv = [sys.executable, "-m", "do1rl", "train", "--config", str(config), "--out", str(tmp_path / "run"),
+            "--no-progress", "--distributed", "--num-processes", "2", "--process-id", "0",
+            "--coordinator", f"127.0.0.1:{_free_port()}", "--init-timeout", "2"]
+    start = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert time.monotonic() - start < 60
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 4 and len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith("error: not all 2 processes joined the run") and "--init-timeout 2 s" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")

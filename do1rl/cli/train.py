@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from do1rl.cli._args import int_in
+from do1rl.experiments.distributed import DISTRIBUTED_FAILURE  # a distributed run cannot start or lost a process
 
 HELP = "train a PPO agent from a YAML config (checkpoints, TensorBoard, exact resume)"
 
@@ -57,8 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ppo.num_envs=32")
 
 
-# Exit code of a distributed run that cannot reach its coordinator or loses a process.
-DISTRIBUTED_FAILURE = 4
 # Status codes that open the messages of XLA runtime errors (gloo/NCCL collectives, barriers).
 _RUNTIME_STATUSES = {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "CANCELLED", "FAILED_PRECONDITION"}
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +41,10 @@ ENV_PROCESS_ID = "DO1RL_PROCESS_ID"
 # (JAX's default, 100 s, is long for a lost peer); shutdown waits this long for the others.
 HEARTBEAT_TIMEOUT_S = 20
 SHUTDOWN_TIMEOUT_S = 30
+# JAX's own registration deadline is this much past `init_timeout`, so the watchdog answers first: when it
+# passes, XLA aborts the process (SIGABRT and a native stack trace) rather than raising.
+_XLA_GRACE_S = 10
+DISTRIBUTED_FAILURE = 4  # the exit status of a distributed run that cannot start or loses a process
 
 
 class DistributedError(RuntimeError):
@@ -181,17 +187,34 @@ def initialize(cluster: Cluster) -> None:
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
+    watchdog = threading.Timer(cluster.init_timeout, _never_joined, args=(cluster,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         jax.distributed.initialize(
             coordinator_address=cluster.coordinator,
             num_processes=cluster.num_processes,
             process_id=cluster.process_id,
-            initialization_timeout=cluster.init_timeout,
+            initialization_timeout=cluster.init_timeout + _XLA_GRACE_S,
             heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
             shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S,
         )
     except (RuntimeError, ValueError) as err:
         raise DistributedError(f"jax.distributed.initialize failed: {str(err).splitlines()[0]}") from None
+    finally:
+        watchdog.cancel()
+
+
+def _never_joined(cluster: Cluster) -> None:
+    """The watchdog: not every process joined within `init_timeout`; one line and exit 4, before XLA aborts."""
+    print(
+        f"error: not all {cluster.num_processes} processes joined the run at {cluster.coordinator} within "
+        f"--init-timeout {cluster.init_timeout:g} s; start every process with the same --coordinator and "
+        f"--num-processes",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(DISTRIBUTED_FAILURE)  # the main thread is blocked inside JAX: nothing else can end the process
 
 
 def is_main_process() -> bool:
