@@ -510,6 +510,23 @@ def test_orbax_refuses_nan_too(tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_orbax_restore_refuses_nan(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from do1rl.experiments.global_checkpoint import ORBAX, RunCheckpoints
+
+    state = {"w": jax.numpy.array([1.0, np.nan])}
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    trainer = SimpleNamespace(config=TrainConfig(), state_shape=jax.eval_shape(lambda: state),
+                              shardings={"w": device})
+    saver = RunCheckpoints(tmp_path, trainer, ORBAX)
+    monkeypatch.setattr(checkpoint, "all_finite", lambda _: True)  # a NaN written by a writer that did not check
+    saver.save(state, {"update": 1})
+    monkeypatch.undo()
+    with pytest.raises(checkpoint.CheckpointError, match=r"orbax/1: holds NaN or inf"):
+        saver.restore()
+
+
 # ---------------------------------------------------------------------------
 # 7. Nonsense numbers on the command line and in MCTSConfig.
 

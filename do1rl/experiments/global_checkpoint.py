@@ -90,6 +90,8 @@ def _restore_orbax(run_dir: Path, shape: Any, shardings: Any) -> tuple[Any, dict
     except Exception as err:
         raise CheckpointError(f"{run_dir / ORBAX_DIR / str(step)}: unreadable checkpoint ({type(err).__name__})") from None
     state = jax.tree.map(lambda x, r: jax.random.wrap_key_data(r) if _is_key(x) else r, shape, restored["state"])
+    if not checkpoint.all_finite(state):  # as msgpack restores refuse them: a diverged network is never used
+        raise CheckpointError(f"{run_dir / ORBAX_DIR / str(step)}: holds NaN or inf values (a diverged run); refusing to use it")
     return state, dict(restored["meta"] or {})
 
 
