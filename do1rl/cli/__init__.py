@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # name -> module in do1rl.cli. Each module has HELP, add_arguments, run.
-COMMANDS = ("solve", "eval", "train", "sweep", "plot", "render")
+COMMANDS = ("solve", "eval", "train", "sweep", "plot", "render", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

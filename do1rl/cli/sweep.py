@@ -23,7 +23,9 @@ HELP = "run a serial-scaling sweep (families, depth x width, MCTS budget, horizo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, required=True, help="sweep YAML (see configs/sweep_*.yaml)")
+    parser.add_argument(
+        "--config", required=True, help="sweep YAML: a file, or the name of a shipped config (do1rl config list)"
+    )
     parser.add_argument("--out", type=Path, help="sweep folder (default: runs/sweeps/<config name>)")
     parser.add_argument("--list", action="store_true", help="print the cell ids and exit")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -33,9 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from do1rl.experiments import config as config_lib
     from do1rl.experiments import sweep
+    from do1rl.experiments.shipped import find_config
 
     try:
-        config = sweep.load_config(args.config, args.overrides)
+        path = find_config(args.config)
+        config = sweep.load_config(path, args.overrides)
         grid = sweep.check(config)
     except config_lib.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from do1rl.core.atomic import WriteError
     from do1rl.experiments.runs import RunFolderError, lock_folder
 
-    out = args.out or Path("runs") / "sweeps" / args.config.stem
+    out = args.out or Path("runs") / "sweeps" / path.stem
     try:
         with lock_folder(out):
             return sweep.run_sweep(config, out, progress=not args.no_progress)

@@ -26,13 +26,16 @@ import time
 from pathlib import Path
 
 from do1rl.cli._args import int_in
-from do1rl.experiments.distributed import DISTRIBUTED_FAILURE  # a distributed run cannot start or lost a process
 
 HELP = "train a PPO agent from a YAML config (checkpoints, TensorBoard, exact resume)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="YAML config (see configs/)")
+    parser.add_argument(
+        "--config",
+        help="YAML config: a file, or the name of a shipped config (do1rl config list); "
+        "default: the shipped ppo_alternating_small",
+    )
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
     parser.add_argument(
@@ -79,11 +82,13 @@ def _lost_peer(err: Exception) -> int:
     """One line, then exit at once: JAX's exit-time shutdown would wait for the lost process and abort."""
     import os
 
+    from do1rl.experiments import distributed
+
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     _error(f"lost contact with another process ({first}); resume the run with --resume once all are back")
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(DISTRIBUTED_FAILURE)
+    os._exit(distributed.DISTRIBUTED_FAILURE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
     from do1rl.envs.make import EnvArgumentError
     from do1rl.experiments import config as config_lib
 
-    if args.resume is None and args.config is None:
-        return _error("give --config PATH (a new run) or --resume RUN_DIR")
     if args.resume is not None and (args.config is not None or args.overrides):
         return _error("--resume continues a run with its saved config.yaml; it takes no --config or overrides")
     if args.resume is not None and args.out is not None:
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         try:  # before anything touches a device
             distributed.initialize(cluster)
         except distributed.DistributedError as err:
-            return _error(str(err), code=DISTRIBUTED_FAILURE)
+            return _error(str(err), code=distributed.DISTRIBUTED_FAILURE)
     from do1rl.sharding import check_device_count
 
     try:
@@ -127,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from do1rl.core.atomic import WriteError
     from do1rl.experiments.global_checkpoint import has_checkpoint
     from do1rl.experiments.runs import load_config
+    from do1rl.experiments.shipped import DEFAULT_TRAIN_CONFIG, find_config
     from do1rl.experiments.train_config import TrainConfig
     from do1rl.experiments.training import train_run
 
@@ -137,8 +141,11 @@ def run(args: argparse.Namespace) -> int:
                 return _error(f"{run_dir}: nothing to resume (no checkpoint)")
             config = load_config(run_dir)
         else:
-            config = config_lib.load(TrainConfig, args.config, args.overrides)
-            run_dir = args.out or Path("runs") / f"{args.config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            if args.config is None:
+                print(f"no --config: training the shipped {DEFAULT_TRAIN_CONFIG} (do1rl config show {DEFAULT_TRAIN_CONFIG})")
+            path = find_config(args.config or DEFAULT_TRAIN_CONFIG)
+            config = config_lib.load(TrainConfig, path, args.overrides)
+            run_dir = args.out or Path("runs") / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         return train_run(
             config,
             run_dir,
