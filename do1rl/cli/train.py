@@ -1,7 +1,8 @@
 """`do1rl train`: train a PPO agent from a YAML config.
 
-    do1rl train --config configs/ppo_alternating_small.yaml
-    do1rl train --config configs/ppo_do1_small.yaml --out runs/do1 ppo.num_envs=128 network.width=256
+    do1rl train                            # the shipped ppo_alternating_small
+    do1rl train --config ppo_do1_small --out runs/do1 ppo.num_envs=128 network.width=256
+    do1rl train --config my.yaml           # a file: start from `do1rl config show NAME`
     do1rl train --resume runs/do1          # continue an interrupted run exactly
     do1rl train --distributed --coordinator host0:8476 --num-processes 2 --process-id 0 --config ... --out shared/run
 
@@ -9,7 +10,9 @@ Several processes (hosts) train one run with `--distributed` (or the
 DO1RL_COORDINATOR_ADDRESS variables, or `srun` with 2+ tasks); see
 docs/distributed.md.
 
-Overrides are dotted `key=value` pairs (values parsed as YAML). The run
+`--config` takes a file or a shipped config's name (`do1rl config list`);
+`do1rl config show NAME --resolved` prints every key with its value or
+default. Overrides are dotted `key=value` pairs (values parsed as YAML). The run
 folder gets `config.yaml`, TensorBoard event files, `checkpoints/` and, at
 the end, `eval.json`. Ctrl-C or SIGTERM saves a checkpoint after the current
 chunk and exits 130; a NaN/inf loss stops with exit 3 and keeps the last
