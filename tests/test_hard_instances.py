@@ -297,3 +297,21 @@ def test_an_l_block_policy_chooses_alike_on_twins(twin_pair):
     assert report["pairs"] == 1 and report["same_choice"]["mean"] == 1.0
     if report["split_cases"]:
         assert report["accuracy_split"]["mean"] == 0.5
+
+
+def test_fan_in_above_width_reads_some_node_twice():
+    """k counts wires, not distinct nodes: k > width is a multigraph, solved like any circuit (issue 22)."""
+    width, depth, k = 3, 4, 5
+    gen = LayeredBiregular(width=width, depth=depth, k=k, stratify_d1=False)
+    for key in jax.random.split(jax.random.key(2), 8):
+        c = gen(key)
+        inputs, ops, fanins = circuit_to_lists(np.asarray(c.node_type), np.asarray(c.fanin))[:3]
+        assert all(len(srcs) == k and len(set(srcs)) < len(srcs) for srcs in fanins)  # pigeonhole: a repeat
+        fanout = np.bincount([s for srcs in fanins for s in srcs], minlength=width * (depth + 1))
+        np.testing.assert_array_equal(fanout[: width * depth], k)
+        value, gate_depth, d1 = evaluate(inputs, ops, fanins)
+        sol = solver.solve(c)
+        n = len(value)
+        np.testing.assert_array_equal(np.asarray(sol.value)[:n], value)
+        np.testing.assert_array_equal(np.asarray(sol.depth)[:n], gate_depth)
+        assert int(sol.d1) == d1

@@ -88,7 +88,8 @@ class LayeredBiregular:
     Attributes:
       width: gates per layer (and number of circuit inputs).
       depth: layers D.
-      k: fan-in and fan-out of every gate (the number of permutations).
+      k: fan-in and fan-out of every gate (the number of permutations), in wires: a gate may
+        read one node more than once, and does whenever k > width (a multigraph).
       p_one: probability that an input bit is 1.
       stratify_d1: draw a target t uniform over 0..depth, then a circuit from
         the family's law conditioned on d1 = t, exactly (direct sampling from
