@@ -20,7 +20,9 @@ cache is rebuilt on unpickling), and render modes are "ansi" and "rgb_array".
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -32,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
+from gymnasium.vector import AsyncVectorEnv
 from gymnasium.vector.utils import batch_space
 from gymnasium.vector.vector_env import AutoresetMode
 
@@ -192,13 +195,37 @@ def reset_params(env: Any, params: EnvParams, options: dict[str, Any] | None) ->
     return params
 
 
+_FORK_MESSAGE = (
+    "do1rl envs cannot run in forked worker processes (JAX is not fork-safe and would hang); "
+    "use gymnasium.make_vec(..., vectorization_mode='async', vector_kwargs={'context': 'spawn'}) "
+    "or the default vector_entry_point mode"
+)
+
+
 def _check_not_forked() -> None:
+    """RuntimeError in a forked worker; ValueError in the parent of an AsyncVectorEnv about to fork its workers.
+
+    AsyncVectorEnv builds one env in the parent (for the spaces) before it
+    starts any worker, so refusing there gives the user one error, where a
+    refusal in each forked worker gave a traceback per worker and a
+    ConnectionResetError in the parent.
+    """
     if _forked_after_import:
-        raise RuntimeError(
-            "do1rl envs cannot be built in a forked process (JAX is not fork-safe and would hang); "
-            "use gymnasium.make_vec(..., vectorization_mode='async', vector_kwargs={'context': 'spawn'}) "
-            "or the default vector_entry_point mode"
-        )
+        raise RuntimeError(_FORK_MESSAGE)
+    if _async_parent_will_fork():
+        raise ValueError(_FORK_MESSAGE)
+
+
+def _async_parent_will_fork() -> bool:
+    """True while an `AsyncVectorEnv.__init__` that will fork its workers is on the call stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if frame.f_code.co_name == "__init__" and isinstance(owner, AsyncVectorEnv):
+            context = multiprocessing.get_context(getattr(owner, "context", None))
+            return context.get_start_method() == "fork"
+        frame = frame.f_back
+    return False
 
 
 def _note_invalid(counts: np.ndarray, invalid: Any) -> None:
