@@ -16,8 +16,9 @@ import yaml
 from do1rl.experiments import checkpoint, training
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.event_log import read_scalars
+from do1rl.experiments.global_checkpoint import CHECKPOINT
 from do1rl.experiments.plateau import CURVE_FILE, PLATEAU_FILE, plateau_point
-from do1rl.experiments.runs import CHECKPOINT, load_config
+from do1rl.experiments.runs import load_config
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
 

@@ -27,7 +27,8 @@ from do1rl.core import atomic, circuit_file, limits
 from do1rl.envs.make import EnvArgumentError, make
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
-from do1rl.experiments.runs import CHECKPOINT, RunFolderError, lock_folder
+from do1rl.experiments.global_checkpoint import CHECKPOINT
+from do1rl.experiments.runs import RunFolderError, lock_folder
 from do1rl.experiments.train_config import TrainConfig
 
 FMT = circuit_file.FORMAT

@@ -17,7 +17,8 @@ import pytest
 from do1rl import cli
 from do1rl.experiments import checkpoint, training
 from do1rl.experiments.event_log import read_scalars
-from do1rl.experiments.runs import CHECKPOINT, load_config
+from do1rl.experiments.global_checkpoint import CHECKPOINT
+from do1rl.experiments.runs import load_config
 from do1rl.experiments.trainer import Trainer
 
 pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)

@@ -20,13 +20,16 @@ import jax
 from do1rl.core import atomic
 from do1rl.experiments import checkpoint
 from do1rl.experiments.checkpoint import CheckpointError
-from do1rl.experiments.runs import CHECKPOINT
 from do1rl.experiments.train_config import TrainConfig, fingerprint
 
 FINGERPRINT_KEY = "config_fingerprint"  # in every checkpoint's metadata
 
-__all__ = ["FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format", "restore_latest"]
+__all__ = [
+    "CHECKPOINT", "FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format",
+    "restore_latest",
+]
 
+CHECKPOINT = Path("checkpoints") / "latest.msgpack"  # a one-process run's checkpoint, in its run folder
 FORMAT_FILE = Path("checkpoints") / "format.json"
 ORBAX_DIR = Path("checkpoints") / "orbax"
 MSGPACK, ORBAX = "msgpack", "orbax"

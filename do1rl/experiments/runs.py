@@ -17,10 +17,10 @@ from do1rl.agents.networks import RECURRENT_FAMILIES, NetworkConfig, make_networ
 from do1rl.agents.ppo import PPO
 from do1rl.core.checks import is_integer
 from do1rl.experiments import config as config_lib
+from do1rl.experiments.global_checkpoint import restore_latest
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import build, seed_keys
 
-CHECKPOINT = Path("checkpoints") / "latest.msgpack"
 LOCK = ".lock"  # flock'ed by the process writing the folder; the file itself means nothing
 
 
@@ -170,8 +170,6 @@ def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations:
     config = load_config(run_dir)
     env, env_params, _, ppo = build(config)
     shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
-    from do1rl.experiments.global_checkpoint import restore_latest  # lazy: it imports this module
-
     state, _ = restore_latest(run_dir, shape, config)  # msgpack or orbax, whichever format the run has
     network = config.network
     if max_iterations is not None:

@@ -16,8 +16,8 @@ from do1rl.evaluation import make_player
 from do1rl.experiments import plateau as plateau_lib
 from do1rl.experiments import training
 from do1rl.experiments.agents import AgentOptions, make_agent
+from do1rl.experiments.global_checkpoint import CHECKPOINT
 from do1rl.experiments.runs import (
-    CHECKPOINT,
     load_run,
     retarget,
     same_shapes,
