@@ -174,8 +174,13 @@ def _generator(env_id: str, family: str, kwargs: dict[str, Any]) -> Any:
     build = LayeredBiregular if family == "biregular" else RandomAlternating
     depths = kwargs.pop("depths", None)
     pad_depth = kwargs.pop("pad_depth", None)
-    largest = build(**{**kwargs, "depth": int(pad_depth)}) if pad_depth is not None else None
-    parts = [build(**kwargs, depth=int(d)) for d in depths] if depths else [build(**kwargs)]
+    try:  # a generator's own refusal (e.g. stratified tables past their size limit) is an argument error
+        largest = build(**{**kwargs, "depth": int(pad_depth)}) if pad_depth is not None else None
+        parts = [build(**kwargs, depth=int(d)) for d in depths] if depths else [build(**kwargs)]
+    except EnvArgumentError:
+        raise
+    except ValueError as err:
+        raise EnvArgumentError(f"{env_id}: {err}") from None
     for part in [*parts, largest] if largest is not None else parts:
         _check_size(env_id, "generated circuits", part.num_nodes, 1)  # before tracing anything
         _check_size(env_id, "generated circuits", *generator_shape(part))

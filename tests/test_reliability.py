@@ -337,6 +337,15 @@ def test_generated_circuits_are_bounded(kwargs, needle):
         make("do1rl/AlternatingCircuit-v0", **kwargs)
 
 
+def test_stratified_biregular_tables_are_bounded_before_building(capsys):
+    """They grow as depth^2: depth 100000 needed 745 GiB; refused in one line before numpy allocates."""
+    with pytest.raises(EnvArgumentError, match=r"needs 762,955 MiB of sampler tables .* stratify_d1=False"):
+        make("do1rl/DO1-v0", family="biregular", depth=100_000)
+    assert cli.main(["eval", "--env", "do1rl/DO1-v0", "--agent", "greedy", "--episodes", "8", "--no-progress",
+                     "--env-arg", "family=biregular", "--env-arg", "depth=5000"]) == 2
+    one_line(capsys, "sampler tables", "limit of 256 MiB")
+
+
 def test_chain_length_is_bounded():
     with pytest.raises(EnvArgumentError, match="chain_length"):
         make("do1rl/DO1-v0", chain_length=10**30)

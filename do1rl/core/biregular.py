@@ -27,10 +27,15 @@ import numpy as np
 from flax import struct
 from scipy.special import comb
 
-from do1rl.core import checks, count_chain, random_bits
+from do1rl.core import checks, count_chain, limits, random_bits
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
 
 __all__ = ["LayeredBiregular", "save_instances"]
+
+
+def table_bytes(width: int, depth: int) -> int:
+    """Bytes of the direct sampler's largest table (`beta`, float64[depth + 1, 2, depth + 1, width + 1])."""
+    return 8 * 2 * (depth + 1) ** 2 * (width + 1)
 
 
 @lru_cache(maxsize=32)
@@ -119,6 +124,13 @@ class LayeredBiregular:
         )
         if known and not 0.0 < float(p_one) < 1.0:
             raise ValueError(f"stratify_d1 needs 0 < p_one < 1 (else some d1 is impossible), got p_one={float(p_one)}")
+        need = table_bytes(int(self.width), int(self.depth))
+        if need > limits.MAX_TABLE_BYTES:
+            raise ValueError(
+                f"stratify_d1 at depth {self.depth}, width {self.width} needs {need / 2**20:,.0f} MiB of sampler tables "
+                f"(they grow as depth^2), over the limit of {limits.MAX_TABLE_BYTES >> 20} MiB; "
+                "use stratify_d1=False or a smaller depth"
+            )
         tables = _tables(int(self.width), int(self.depth), int(self.k))
         impossible = np.flatnonzero(np.all(np.isinf(tables["log_scale"]), axis=1))
         if impossible.size:

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_NODES",
     "MAX_PADDED_SLOTS",
     "MAX_SEED",
+    "MAX_TABLE_BYTES",
     "MAX_SIMULATIONS",
     "InputError",
     "check_int",
@@ -46,6 +47,7 @@ MAX_FANIN = 1 << 16  # longest fan-in
 MAX_PADDED_SLOTS = 1 << 22  # nodes x longest fan-in (the padded fan-in table)
 MAX_CIRCUIT_FILES = 4096  # files in one `circuit_files` pool
 # Configs (YAML files and key=value overrides).
+MAX_TABLE_BYTES = 256 << 20  # the d1-stratified biregular sampler's tables: O(depth^2 x width), about 20 s to build at the bound
 MAX_CONFIG_BYTES = 1 << 20  # bytes in one config file
 MAX_CONFIG_NODES = 100_000  # values in a config after YAML aliases are expanded
 # Command-line and config numbers.
