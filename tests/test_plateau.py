@@ -168,6 +168,7 @@ def test_flat_objective_stops_before_the_cap(runs, trainer):
     assert (runs["flat"] / "eval.json").exists()
     tags = _event_tags(runs["flat"])
     assert {"eval/ratio", "eval/ratio/seed_0", "eval/ratio/seed_1", "eval/plateaued_seeds"} <= tags
+    assert {"episode/approx_ratio/seed_0", "episode/approx_ratio/seed_1", "episode/return/seed_1"} <= tags  # per seed
 
 
 def _event_tags(run: Path) -> set[str]:
@@ -229,10 +230,10 @@ def test_a_kill_between_scalars_and_checkpoint_loses_and_repeats_no_metric(runs,
     monkeypatch.setattr(checkpoint, "save", real_save)
     assert _train(load_config(run), run, trainer, resume=True) == training.OK
     got, want = read_scalars(run), read_scalars(runs["never"])
-    assert Counter((t, s) for t, s, _ in got) == Counter((t, s) for t, s, _ in want)
     assert max(Counter((t, s) for t, s, _ in got).values()) == 1
+    # The same pairs and values, the wall-clock perf/ tags aside (a launch's first chunk logs its time, not a rate).
     timed = lambda rows: sorted((t, s, v) for t, s, v in rows if not t.startswith("perf/"))
-    assert timed(got) == timed(want)  # the same values too (the step rate aside, a wall-clock measure)
+    assert timed(got) == timed(want)
 
 
 def test_sweep_info_and_learning_curve_figure(runs, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from do1rl import cli
 from do1rl.experiments import checkpoint, training
-from do1rl.experiments.event_log import read_scalars
+from do1rl.experiments.event_log import read_events, read_scalars
 from do1rl.experiments.global_checkpoint import CHECKPOINT
 from do1rl.experiments.runs import load_config
 from do1rl.experiments.trainer import Trainer
@@ -80,6 +80,13 @@ def test_tensorboard_scalars(full_run):
                 "episode/regret", "train/approx_kl", "train/clip_fraction", "train/explained_variance",
                 "perf/steps_per_s"):
         assert tag in tags, sorted(tags)
+    rows = read_scalars(full_run)
+    first = min(step for tag, step, _ in rows if tag == "loss/policy")
+    rate_steps = {step for tag, step, _ in rows if tag == "perf/steps_per_s"}
+    assert first not in rate_steps and rate_steps  # the first chunk's time includes compiling: logged apart
+    assert [step for tag, step, _ in rows if tag == "perf/first_chunk_s"] == [first]
+    texts = [v for e in read_events(full_run) for v in e.summary.value if v.tag == "config/text_summary"]
+    assert len(texts) == 1 and b"network:" in texts[0].tensor.string_val[0]  # the resolved config, as text
 
 
 def test_sigterm_saves_and_resume_is_bitwise_equal(tiny_config, full_run, tmp_path, monkeypatch):

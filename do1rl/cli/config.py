@@ -26,8 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import yaml
-
     from do1rl.experiments import config as config_lib
     from do1rl.experiments.shipped import describe, find_config, kind, shipped_configs
 
@@ -51,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
             config = config_lib.load(TrainConfig, path)
         print(f"# {path.stem}, every key (defaults filled in); train or sweep with --config FILE after editing")
-        sys.stdout.write(yaml.safe_dump(config_lib.to_dict(config), sort_keys=False))
+        sys.stdout.write(config_lib.to_yaml(config))
         return 0
     except config_lib.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -280,6 +280,11 @@ def load(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()
     return from_dict(cls, data)
 
 
+def to_yaml(config: Any) -> str:
+    """The config as YAML text, every key in field order."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
 def dump(config: Any, path: str | Path) -> None:
     """Writes the config as YAML, atomically (temp file + rename)."""
-    atomic.write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
+    atomic.write_text(path, to_yaml(config))

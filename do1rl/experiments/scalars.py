@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
+from do1rl.agents.ppo import summarize
 
-def log_scalars(writer, stats: dict, steps_per_s: float, step: int) -> None:
-    """Writes the finite `stats` (PPO `summarize` keys) and the step rate at env step `step`."""
+
+def log_scalars(writer, stats: dict, steps_per_s: float | None, step: int) -> None:
+    """Writes the finite `stats` (PPO `summarize` keys) and the step rate at env step `step`.
+
+    `steps_per_s` None: the chunk's time included compilation (a launch's
+    first chunk), so no rate is logged for it.
+    """
     names = {
         "loss/policy": "policy_loss",
         "loss/value": "value_loss",
@@ -27,7 +34,18 @@ def log_scalars(writer, stats: dict, steps_per_s: float, step: int) -> None:
         value = stats.get(key, float("nan"))
         if np.isfinite(value):
             writer.add_scalar(tag, value, step)
-    writer.add_scalar("perf/steps_per_s", steps_per_s, step)
+    if steps_per_s is not None:
+        writer.add_scalar("perf/steps_per_s", steps_per_s, step)
+
+
+def log_seed_scalars(writer, totals, step: int) -> None:
+    """Each seed's episode return and ratio over the chunk (`episode/return/seed_<i>`, `episode/approx_ratio/seed_<i>`)."""
+    seeds = jax.tree.leaves(totals)[0].shape[0]
+    for i in range(seeds):
+        stats = summarize(jax.tree.map(lambda x, i=i: x[i], totals))
+        for tag, key in (("episode/return", "mean_return"), ("episode/approx_ratio", "mean_ratio")):
+            if np.isfinite(stats[key]):
+                writer.add_scalar(f"{tag}/seed_{i}", stats[key], step)
 
 
 def log_curriculum_scalars(writer, levels: list[int], restarts: list[int], step: int) -> None:

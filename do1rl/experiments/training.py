@@ -52,7 +52,7 @@ from do1rl.experiments.event_log import ScalarLog
 from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
 from do1rl.experiments.plateau import PlateauTracker
 from do1rl.experiments.runs import RunFolderError, lock_folder
-from do1rl.experiments.scalars import log_curriculum_scalars, log_eval_scalars, log_scalars
+from do1rl.experiments.scalars import log_curriculum_scalars, log_eval_scalars, log_scalars, log_seed_scalars
 from do1rl.experiments.signals import StopFlag, Stopped
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.experiments.trainer import Trainer, seed_keys
@@ -168,7 +168,9 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
             new_evals = plateau.evaluate_if_due(state.params, 0, 0, curriculum_levels(state))
             if scalars is not None and new_evals:
                 log_eval_scalars(scalars, new_evals, 0, plateau.plateaued_count())
-                scalars.commit()  # before the checkpoint that covers them
+        if scalars is not None:  # before the checkpoint that covers them
+            scalars.add_text("config", config_lib.to_yaml(config), 0)  # TensorBoard's Text tab: the resolved config
+            scalars.commit()
         checkpoints.save(state, meta_at(0))
         if plateau is not None:
             plateau.write_curve()
@@ -192,6 +194,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
             desc="train",
         )
     status = OK
+    first_chunk = True  # of this launch: its time includes compiling the chunk
     plateaued = plateau is not None and any_process(plateau.all_plateaued)  # a resumed run may be done
     while done_updates < total_updates and not plateaued:
         n = min(config.log.updates_per_chunk, total_updates - done_updates)
@@ -217,7 +220,11 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
             plateaued = any_process(plateau.all_plateaued)  # every process stops after the same chunk
         steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
         if scalars is not None:  # on disk before the checkpoint that covers them
-            log_scalars(scalars, stats, steps_per_s, env_steps)
+            if first_chunk:  # compilation included: its time is logged, not as a rate
+                scalars.add_scalar("perf/first_chunk_s", elapsed, env_steps)
+            log_scalars(scalars, stats, None if first_chunk else steps_per_s, env_steps)
+            if config.num_seeds > 1:
+                log_seed_scalars(scalars, totals, env_steps)
             if state.curriculum is not None:
                 log_curriculum_scalars(scalars, curriculum_levels(state), curriculum_restarts(state), env_steps)
             if plateau is not None and new_evals:
@@ -226,6 +233,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
         checkpoints.save(state, meta_at(done_updates))
         if plateau is not None:
             plateau.write_curve()
+        first_chunk = False
         if bar is not None:
             bar.update(n * steps_per_update)
             bar.set_postfix(
