@@ -149,6 +149,7 @@ def figure(state: Any, show_values: bool | None = None, title: str | None = None
         nodes = view.nodes(circuit)
         left = min(pos[int(i)][0] for i in nodes)
         ax.annotate(_CIRCUIT_NAMES[circuit], (left, -0.8), fontsize=10, fontweight="bold")
+    _legend(ax, view.show_values, bool(np.any(view.selected)))
     ax.set_ylabel("depth")
     ax.set_ylim(-1.1, max(ys) + 0.6)
     ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
@@ -157,6 +158,22 @@ def figure(state: Any, show_values: bool | None = None, title: str | None = None
     ax.set_title(f"{title}  {view.title()}" if title else view.title(), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _legend(ax, show_values: bool, any_selected: bool) -> None:
+    """What the shapes and colours on the figure mean."""
+    from matplotlib.lines import Line2D
+
+    def mark(marker, face, label, edge="black"):
+        return Line2D([], [], marker=marker, linestyle="", markersize=9, markerfacecolor=face, markeredgecolor=edge,
+                      label=label)
+
+    handles = [mark("v", "white", "input (0 or 1)"), mark("s", "#cfe2f3", "AND gate (∧)"), mark("o", "#cfe2f3", "OR gate (∨)")]
+    if show_values:
+        handles += [mark("o", "#7fc97f", "gate = 1"), mark("o", "0.75", "gate = 0")]
+    if any_selected:
+        handles.append(mark("o", "white", "selected", edge="red"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
 
 
 def rgb_array(state: Any, show_values: bool | None = None) -> np.ndarray:

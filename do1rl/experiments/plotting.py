@@ -114,6 +114,9 @@ def plot_families(rows, out: Path, plt) -> Path | None:
         points = _agg(sub, lambda r: int(r["depth_group"]), "mean_ratio")
         _line(ax, points, label + (f" [{sweep}]" if len(sweeps) > 1 else ""), MARKERS.get(agent, "o"))
     ax.set_xlabel("circuit depth D")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depths are integers
     ax.set_ylabel("mean approximation ratio r / r*")
     ax.set_title("Agents vs circuit depth")
     ax.set_ylim(-0.02, 1.05)
