@@ -58,7 +58,9 @@ def find_config(value: str | Path) -> Path:
     if path.exists():
         return path
     name = path.name.removesuffix(".yaml")
+    if path.parent not in (Path("."), Path("configs")):  # a path elsewhere is never a shipped name
+        raise ConfigError(f"{value}: no such file")
     shipped = shipped_configs()
-    if path.parent in (Path("."), Path("configs")) and name in shipped:  # a bare name, or configs/NAME outside a checkout
+    if name in shipped:  # a bare name, or configs/NAME outside a checkout
         return shipped[name]
     raise ConfigError(f"{value}: no such file, and no shipped config is named {name!r} (do1rl config list)")
