@@ -23,11 +23,7 @@ for arg in "$@"; do
     *) echo "usage: $0 [--gpu] [--ablation]" >&2; exit 2 ;;
   esac
 done
-if [[ -z "${DO1RL:-}" ]]; then
-  if [[ -x .venv/bin/do1rl ]]; then DO1RL=.venv/bin/do1rl; else DO1RL=do1rl; fi
-fi
-PYTHON="$(dirname "$(command -v "$DO1RL")")/python"
-[[ -x "$PYTHON" ]] || PYTHON=python3
+source scripts/_find_do1rl.sh
 start=$(date +%s)
 echo "== sweep reward_only${suffix}"
 "$DO1RL" sweep --config "configs/ssh_reward_only${suffix}.yaml" --out "$runs/main" --no-progress
