@@ -16,6 +16,7 @@ import pytest
 
 from do1rl import cli
 from do1rl.experiments import checkpoint, training
+from do1rl.experiments import config as config_lib
 from do1rl.experiments.event_log import read_events, read_scalars
 from do1rl.experiments.global_checkpoint import CHECKPOINT
 from do1rl.experiments.runs import load_config
@@ -131,6 +132,23 @@ def test_sigterm_during_the_final_evaluation_is_answered(tiny_config, full_run, 
     monkeypatch.setattr(training, "evaluate", real_evaluate)
     assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0  # trains no further, evaluates
     assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
+
+
+def test_a_start_that_fails_before_training_leaves_nothing_that_refuses_the_rerun(tiny_config, tmp_path):
+    from do1rl.experiments.global_checkpoint import has_checkpoint
+    from do1rl.experiments.train_config import TrainConfig
+
+    config = config_lib.load(TrainConfig, tiny_config)
+    trainer = Trainer(config)
+
+    def out_of_memory(*_args):  # what XLA raises when the first chunk does not fit
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 17.7GB")
+
+    trainer.run_chunk = out_of_memory
+    run = tmp_path / "failed"
+    with pytest.raises(RuntimeError, match="RESOURCE_EXHAUSTED"):
+        training.train_run(config, run, progress=False, log=lambda *_: None, trainer=trainer)
+    assert not has_checkpoint(run) and [p.name for p in run.iterdir()] == [".lock"]  # the rerun is not refused
 
 
 def _raw(x):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 import signal
 import sys
 import time
@@ -99,7 +100,25 @@ def train_run(
                 raise RunFolderError(f"{run_dir}: nothing to resume (no checkpoint)")
             if not resume and has_run:
                 raise RunFolderError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-            return _train(trainer, config, run_dir, resume, progress, log, stop)
+            if resume or not is_main_process():
+                return _train(trainer, config, run_dir, resume, progress, log, stop)
+            before = set(run_dir.iterdir())  # the lock file, and whatever the folder held
+            saved = []  # the iterations this start checkpointed after training
+            try:
+                return _train(trainer, config, run_dir, resume, progress, log, stop, saved)
+            except Exception:
+                if not saved:  # failed before its first trained chunk: nothing worth resuming
+                    _discard(run_dir, before)
+                raise
+
+
+def _discard(run_dir: Path, before: set[Path]) -> None:
+    """Removes what a failed start wrote into `run_dir`, so the corrected rerun is not refused."""
+    for path in set(run_dir.iterdir()) - before:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def build_trainer(config: TrainConfig, devices: int = 1) -> Trainer:
@@ -137,7 +156,7 @@ def check_memory(trainer: Trainer) -> None:
         )
 
 
-def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
+def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None) -> int:
     main = is_main_process()  # with several processes, process 0 alone writes config, events and eval.json
     if not main:
         log, progress = (lambda *_: None), False
@@ -231,6 +250,8 @@ def _train(trainer, config, run_dir, resume, progress, log, stop) -> int:
                 log_eval_scalars(scalars, new_evals, env_steps, plateau.plateaued_count())
             scalars.commit()
         checkpoints.save(state, meta_at(done_updates))
+        if saved is not None:
+            saved.append(done_updates)
         if plateau is not None:
             plateau.write_curve()
         first_chunk = False
