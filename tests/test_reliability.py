@@ -520,6 +520,30 @@ def test_orbax_refuses_nan_too(tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_orbax_checkpoints_are_checksummed(tmp_path):
+    from types import SimpleNamespace
+
+    from do1rl.experiments.global_checkpoint import ORBAX, ORBAX_DIR, ORBAX_SHA256, RunCheckpoints
+
+    state = {"w": jax.numpy.arange(64, dtype=jax.numpy.float32)}
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    trainer = SimpleNamespace(config=TrainConfig(), state_shape=jax.eval_shape(lambda: state), shardings={"w": device})
+    saver = RunCheckpoints(tmp_path, trainer, ORBAX)
+    saver.save(state, {"update": 3})
+    restored, meta = saver.restore()
+    np.testing.assert_array_equal(restored["w"], state["w"])
+    assert meta["update"] == 3
+    record = json.loads((tmp_path / ORBAX_SHA256).read_text())
+    assert record["step"] == 3 and record["sha256"]
+    name = max(record["sha256"], key=lambda n: (tmp_path / ORBAX_DIR / "3" / n).stat().st_size)  # the array data
+    data = tmp_path / ORBAX_DIR / "3" / name
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    with pytest.raises(checkpoint.CheckpointError, match=r"orbax/3/.*: checksum mismatch"):
+        saver.restore()
+
+
 def test_orbax_restore_refuses_nan(tmp_path, monkeypatch):
     from types import SimpleNamespace
 

@@ -11,6 +11,7 @@ docs/distributed.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
 
 CHECKPOINT = Path("checkpoints") / "latest.msgpack"  # a one-process run's checkpoint, in its run folder
 FORMAT_FILE = Path("checkpoints") / "format.json"
+ORBAX_SHA256 = Path("checkpoints") / "orbax_sha256.json"  # {"step": N, "sha256": {file in step N: digest}}
 ORBAX_DIR = Path("checkpoints") / "orbax"
 MSGPACK, ORBAX = "msgpack", "orbax"
 
@@ -72,13 +74,48 @@ def _key_data_shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape) + jax.random.key_data(jax.random.key(0)).shape
 
 
+def _step_digests(step_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file of one orbax step, by path relative to the step's folder."""
+    out = {}
+    for path in sorted(p for p in step_dir.rglob("*") if p.is_file()):
+        with path.open("rb") as f:
+            out[path.relative_to(step_dir).as_posix()] = hashlib.file_digest(f, "sha256").hexdigest()
+    return out
+
+
+def _write_digests(run_dir: Path, step: int) -> None:
+    """Records the checksums of orbax step `step` (process 0, once every process's files are written)."""
+    atomic.write_json(run_dir / ORBAX_SHA256, {"step": step, "sha256": _step_digests(run_dir / ORBAX_DIR / str(step))})
+
+
+def _verify_digests(run_dir: Path, step: int) -> None:
+    """CheckpointError naming the first file of orbax step `step` whose bytes changed since it was saved.
+
+    A step without a record (written before checksums, or a kill between the
+    save and its record) is not checked.
+    """
+    try:
+        record = json.loads((run_dir / ORBAX_SHA256).read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(record, dict) or record.get("step") != step or not isinstance(record.get("sha256"), dict):
+        return
+    step_dir = run_dir / ORBAX_DIR / str(step)
+    got, want = _step_digests(step_dir), record["sha256"]
+    for name in sorted(set(got) | set(want)):
+        if got.get(name) != want.get(name):
+            what = "missing" if name not in got else "not in the saved checkpoint" if name not in want else "checksum mismatch"
+            raise CheckpointError(f"{step_dir / name}: {what} (changed after it was saved); refusing to use it")
+
+
 def _restore_orbax(run_dir: Path, shape: Any, shardings: Any) -> tuple[Any, dict]:
-    """(state, meta) of the newest orbax step, each leaf placed with its sharding in `shardings`."""
+    """(state, meta) of the newest orbax step, verified, each leaf placed with its sharding in `shardings`."""
     import orbax.checkpoint as ocp
 
     step = _latest_orbax_step(run_dir)
     if step is None:
         raise CheckpointError(f"{run_dir / ORBAX_DIR}: no checkpoint")
+    _verify_digests(run_dir, step)
     target = jax.tree.map(
         lambda x, s: jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
         if _is_key(x)
@@ -189,6 +226,8 @@ class RunCheckpoints:
             force=True,
         )
         manager.wait_until_finished()
+        if jax.process_index() == 0:
+            _write_digests(self.run_dir, int(meta["update"]))
 
     def restore(self) -> tuple[Any, dict]:
         """(state on the trainer's devices, meta) of the latest checkpoint; CheckpointError if none fits."""
