@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from do1rl.core import limits
 from do1rl.core.checks import is_integer
 from do1rl.envs.types import Observation
 
@@ -123,10 +124,11 @@ def validate(config: NetworkConfig) -> None:
         raise ValueError(f"unknown network family {config.family!r}; expected one of {FAMILIES}")
     if not is_integer(config.width) or config.width < 1:
         raise ValueError(f"network width must be a positive integer, got {config.width!r}")
-    if config.family == "mlp" and (not is_integer(config.depth) or config.depth < 4 or config.depth % 4):
-        raise ValueError(f"mlp depth must be a positive multiple of 4, got {config.depth!r}")
-    if config.family == "gnn" and (not is_integer(config.depth) or config.depth < 1):
-        raise ValueError(f"gnn depth (message-passing layers) must be a positive integer, got {config.depth!r}")
+    top = limits.MAX_NETWORK_DEPTH
+    if config.family == "mlp" and (not is_integer(config.depth) or not 4 <= config.depth <= top or config.depth % 4):
+        raise ValueError(f"mlp depth must be a positive multiple of 4, at most {top}, got {limits.show(config.depth)}")
+    if config.family == "gnn" and (not is_integer(config.depth) or not 1 <= config.depth <= top):
+        raise ValueError(f"gnn depth (message-passing layers) must be an integer in 1..{top}, got {limits.show(config.depth)}")
     for name in ("mean_aggregates", "recall"):
         if not isinstance(getattr(config, name), bool | np.bool_):
             raise ValueError(f"{name} must be true or false, got {getattr(config, name)!r}")

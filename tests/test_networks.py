@@ -396,6 +396,8 @@ def test_validate():
         (NetworkConfig(family="mlp", depth=6), "multiple of 4"),
         (NetworkConfig(family="mlp", depth=0), "multiple of 4"),
         (NetworkConfig(family="gnn", depth=0), "gnn depth"),
+        (NetworkConfig(family="gnn", depth=100_000), r"gnn depth .* in 1\.\.1024"),  # each block is unrolled
+        (NetworkConfig(family="mlp", depth=100_000), "at most 1024"),
         (NetworkConfig(width=0), "width"),
         (NetworkConfig(family="recurrent", max_iterations=0), "max_iterations"),
         (NetworkConfig(family="recurrent", iterations_per_depth=-1.0), "iterations_per_depth"),

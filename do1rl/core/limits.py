@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FANIN",
     "MAX_NODES",
     "MAX_PADDED_SLOTS",
+    "MAX_NETWORK_DEPTH",
     "MAX_SEED",
     "MAX_TABLE_BYTES",
     "MAX_SIMULATIONS",
@@ -48,6 +49,7 @@ MAX_PADDED_SLOTS = 1 << 22  # nodes x longest fan-in (the padded fan-in table)
 MAX_CIRCUIT_FILES = 4096  # files in one `circuit_files` pool
 # Configs (YAML files and key=value overrides).
 MAX_TABLE_BYTES = 256 << 20  # the d1-stratified biregular sampler's tables: O(depth^2 x width), about 20 s to build at the bound
+MAX_NETWORK_DEPTH = 1024  # mlp layers, gnn message-passing blocks: each is unrolled into the trace (depth 100000 traced for minutes)
 MAX_CONFIG_BYTES = 1 << 20  # bytes in one config file
 MAX_CONFIG_NODES = 100_000  # values in a config after YAML aliases are expanded
 # Command-line and config numbers.
