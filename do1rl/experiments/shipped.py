@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from do1rl.experiments.config import ConfigError
+from do1rl.experiments.config import ConfigError, read_yaml
 
 DEFAULT_TRAIN_CONFIG = "ppo_alternating_small"  # what `do1rl train` trains without --config (the quickstart's)
 
@@ -44,8 +44,6 @@ def describe(path: Path, width: int = 100) -> str:
 
 def kind(path: Path) -> str:
     """"sweep" for a sweep config (it has a `grid`), else "train"."""
-    from do1rl.experiments.config import read_yaml
-
     return "sweep" if "grid" in read_yaml(path) else "train"
 
 
