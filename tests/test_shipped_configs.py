@@ -77,3 +77,12 @@ def test_train_without_config_trains_the_shipped_default(tmp_path, monkeypatch, 
     assert seen["config"] == config_lib.load(TrainConfig, shipped_configs()[DEFAULT_TRAIN_CONFIG])
     assert cli.main(["train", "--config", DEFAULT_TRAIN_CONFIG, "--out", str(tmp_path / "run2"), "seed=7"]) == 0
     assert seen["config"].seed == 7
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "a/" * 3000, "/dev/zero", "bad\x00name"])
+def test_hostile_config_names_get_one_short_line(name, capsys):
+    assert cli.main(["config", "show", name]) == 2
+    assert cli.main(["train", "--config", name, "--out", "never"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(len(line) < 400 for line in err), err
+    assert not Path("never").exists()

@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name:<{width}}  {kind(path):<5}  {describe(path)}")
             return 0
         path = find_config(args.name)
+        what = kind(path)  # reads it as a config first: a special, oversized or non-YAML file gets one line
         if not args.resolved:
             sys.stdout.write(path.read_text(encoding="utf-8"))
             return 0
-        if kind(path) == "sweep":
+        if what == "sweep":
             from do1rl.experiments.sweep import load_config
 
             config = load_config(path)

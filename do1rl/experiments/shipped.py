@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from do1rl.core import limits
 from do1rl.experiments.config import ConfigError, read_yaml
 
 DEFAULT_TRAIN_CONFIG = "ppo_alternating_small"  # what `do1rl train` trains without --config (the quickstart's)
@@ -53,12 +54,15 @@ def find_config(value: str | Path) -> Path:
     ConfigError (one line) if neither exists.
     """
     path = Path(value)
-    if path.exists():
-        return path
+    try:
+        if path.exists():
+            return path
+    except (OSError, ValueError) as err:  # a name too long for the OS, a NUL byte
+        raise ConfigError(f"{limits.cut(str(value), 200)}: not a usable path ({getattr(err, 'strerror', None) or err})") from None
     name = path.name.removesuffix(".yaml")
     if path.parent not in (Path("."), Path("configs")):  # a path elsewhere is never a shipped name
-        raise ConfigError(f"{value}: no such file")
+        raise ConfigError(f"{limits.cut(str(value), 200)}: no such file")
     shipped = shipped_configs()
     if name in shipped:  # a bare name, or configs/NAME outside a checkout
         return shipped[name]
-    raise ConfigError(f"{value}: no such file, and no shipped config is named {name!r} (do1rl config list)")
+    raise ConfigError(f"{limits.cut(str(value), 200)}: no such file, and no shipped config is named {name!r} (do1rl config list)")
