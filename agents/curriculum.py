@@ -11,11 +11,14 @@ gate reads a metric of the rollouts (never a gradient): docs/design/curriculum.m
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from do1rl.core.checks import OneOf, Range, check_fields
 
 GATES = ("greedy_ratio", "schedule")
 
@@ -58,29 +61,29 @@ class CurriculumConfig:
     last_level_lr_scale: float = 1.0
     last_level_lr_decay: int = 0
 
+    RULES: ClassVar[dict] = {
+        "gate": OneOf(GATES),
+        "threshold": Range(0, 1, low_open=True),
+        "min_updates": Range(1),
+        "smoothing": Range(0, 1, low_open=True),
+        "restart_after": Range(0),
+        "max_restarts": Range(0),
+        "last_level_lr_scale": Range(0, 1, low_open=True),
+        "last_level_lr_decay": Range(0),
+    }
+    NOTES: ClassVar[tuple[str, ...]] = (
+        "levels: lists of depths >= 1, each non-empty, all among the env's depths",
+        "restart_after, when not 0, must exceed min_updates",
+    )
+
     def __post_init__(self):
-        if self.gate not in GATES:
-            raise ValueError(f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        check_fields(self, self.RULES)
         if any(not level for level in self.levels):
             raise ValueError("every curriculum level needs at least one depth")
         if any(d < 1 for level in self.levels for d in level):
             raise ValueError("curriculum depths must be >= 1")
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.min_updates < 1:
-            raise ValueError(f"min_updates must be >= 1, got {self.min_updates}")
-        if self.restart_after < 0:
-            raise ValueError(f"restart_after must be >= 0, got {self.restart_after}")
-        if self.max_restarts < 0:
-            raise ValueError(f"max_restarts must be >= 0, got {self.max_restarts}")
         if self.restart_after and self.restart_after <= self.min_updates:
             raise ValueError(f"restart_after ({self.restart_after}) must exceed min_updates ({self.min_updates})")
-        if not 0.0 < self.last_level_lr_scale <= 1.0:
-            raise ValueError(f"last_level_lr_scale must be in (0, 1], got {self.last_level_lr_scale}")
-        if self.last_level_lr_decay < 0:
-            raise ValueError(f"last_level_lr_decay must be >= 0, got {self.last_level_lr_decay}")
-        if not 0.0 < self.smoothing <= 1.0:
-            raise ValueError(f"smoothing must be in (0, 1], got {self.smoothing}")
 
     @property
     def enabled(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from do1rl.core import limits
-from do1rl.core.checks import is_integer
+from do1rl.core.checks import OneOf, Range, check_fields, is_integer
 from do1rl.envs.types import Observation
 
 FAMILIES = ("mlp", "gnn", "recurrent", "bottleneck")
@@ -74,6 +74,23 @@ class NetworkConfig:
     recall: bool = False
     state_init_scale: float = math.sqrt(2.0)
 
+    RULES: ClassVar[dict] = {
+        "family": OneOf(FAMILIES),
+        "width": Range(1, integer=True),
+        # recurrent and bottleneck only:
+        "iterations_per_depth": Range(0),
+        "extra_iterations": Range(0, integer=True),
+        "max_iterations": Range(1, integer=True),
+        "loop_iterations": Range(0, integer=True),
+        "state_init_scale": Range(0, low_open=True),
+    }
+    NOTES: ClassVar[tuple[str, ...]] = (
+        f"depth: mlp a multiple of 4 in 4..{limits.MAX_NETWORK_DEPTH}; gnn an integer in 1..{limits.MAX_NETWORK_DEPTH}; "
+        "ignored by recurrent and bottleneck",
+        "iterations_per_depth, extra_iterations, max_iterations, loop_iterations, recall, state_init_scale: "
+        "recurrent and bottleneck only",
+    )
+
 
 @dataclasses.dataclass(frozen=True)
 class EnvDims:
@@ -120,10 +137,9 @@ def _horizon_scale(dims) -> int:
 def validate(config: NetworkConfig) -> None:
     """Raises ValueError (one line) if `config` does not describe a network."""
 
-    if config.family not in FAMILIES:
-        raise ValueError(f"unknown network family {config.family!r}; expected one of {FAMILIES}")
-    if not is_integer(config.width) or config.width < 1:
-        raise ValueError(f"network width must be a positive integer, got {config.width!r}")
+    recurrent_only = ("iterations_per_depth", "extra_iterations", "max_iterations", "loop_iterations", "state_init_scale")
+    general = {k: r for k, r in NetworkConfig.RULES.items() if k not in recurrent_only}
+    check_fields(config, general)
     top = limits.MAX_NETWORK_DEPTH
     if config.family == "mlp" and (not is_integer(config.depth) or not 4 <= config.depth <= top or config.depth % 4):
         raise ValueError(f"mlp depth must be a positive multiple of 4, at most {top}, got {limits.show(config.depth)}")
@@ -133,18 +149,7 @@ def validate(config: NetworkConfig) -> None:
         if not isinstance(getattr(config, name), bool | np.bool_):
             raise ValueError(f"{name} must be true or false, got {getattr(config, name)!r}")
     if config.family in RECURRENT_FAMILIES:
-        ipd = config.iterations_per_depth
-        if not isinstance(ipd, (int, float, np.number)) or not math.isfinite(ipd) or ipd < 0:
-            raise ValueError(f"iterations_per_depth must be a finite number >= 0, got {ipd!r}")
-        if not is_integer(config.extra_iterations) or config.extra_iterations < 0:
-            raise ValueError(f"extra_iterations must be an integer >= 0, got {config.extra_iterations!r}")
-        if not is_integer(config.max_iterations) or config.max_iterations < 1:
-            raise ValueError(f"max_iterations must be an integer >= 1, got {config.max_iterations!r}")
-        scale = config.state_init_scale
-        if not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale) or scale <= 0:
-            raise ValueError(f"state_init_scale must be a finite number > 0, got {scale!r}")
-        if not is_integer(config.loop_iterations) or config.loop_iterations < 0:
-            raise ValueError(f"loop_iterations must be an integer >= 0, got {config.loop_iterations!r}")
+        check_fields(config, {k: NetworkConfig.RULES[k] for k in recurrent_only})
 
 
 # ----- features ---------------------------------------------------------------

@@ -11,7 +11,7 @@ purpose, past 400 lines: the algorithm reads top to bottom, as in purejaxrl.)
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,7 @@ from do1rl.agents import curriculum as curriculum_lib
 from do1rl.agents import networks
 from do1rl.agents.curriculum import CurriculumConfig, CurriculumState
 from do1rl.agents.masking import entropy, log_probs, masked_logits
+from do1rl.core.checks import OneOf, Range, check_fields
 from do1rl.core.solver import approximation_ratio
 from do1rl.envs.types import Observation
 from do1rl.envs.wrappers import AutoReset
@@ -90,11 +91,21 @@ class PPOConfig:
     progressive_alpha: float = 0.0  # recurrent nets: weight of the progressive (Deep Thinking) term of the aux loss
     random_iterations: bool = False  # recurrent nets: T ~ U{T(obs) .. T_max} per training decision
 
+    RULES: ClassVar[dict] = {
+        **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"), Range(1)),
+        **dict.fromkeys(("learning_rate", "clip_eps", "max_grad_norm"), Range(0, low_open=True)),
+        **dict.fromkeys(("gamma", "gae_lambda", "progressive_alpha"), Range(0, 1)),
+        **dict.fromkeys(("vf_coef", "ent_coef", "aux_coef"), Range(0)),  # a negative weight would ascend its loss
+        "aux_target": OneOf(AUX_TARGETS),
+    }
+    NOTES: ClassVar[tuple[str, ...]] = (
+        "num_envs * num_steps must be divisible by num_minibatches",
+        "total_timesteps must hold at least one rollout (num_envs * num_steps)",
+        "progressive_alpha > 0 needs aux_coef > 0",
+    )
+
     def __post_init__(self):
-        positive = ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_fields(self, self.RULES)
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(
                 f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible "
@@ -105,17 +116,6 @@ class PPOConfig:
                 f"total_timesteps ({self.total_timesteps}) is less than one rollout "
                 f"(num_envs * num_steps = {self.batch_size})"
             )
-        for name in ("learning_rate", "clip_eps", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("gamma", "gae_lambda", "progressive_alpha"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("vf_coef", "ent_coef", "aux_coef"):  # a negative weight would ascend its loss
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.aux_target not in AUX_TARGETS:
-            raise ValueError(f"aux_target must be one of {', '.join(AUX_TARGETS)}, got {self.aux_target!r}")
         if self.progressive_alpha > 0 and self.aux_coef == 0:
             raise ValueError("progressive_alpha weights a term of the auxiliary loss: set aux_coef > 0 too")
 

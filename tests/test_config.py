@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from do1rl import cli
+from do1rl.agents.networks import validate
 from do1rl.experiments import config as C
 from do1rl.experiments.train_config import TrainConfig
 
@@ -103,3 +104,28 @@ def test_shipped_sweeps_load(path):
     from do1rl.experiments import sweep
 
     assert sweep.check(sweep.load_config(path))  # every cell's config is valid
+
+
+def test_train_help_lists_every_key_with_its_default_and_rule(capsys):
+    assert cli.main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and "." in line.split()[0]}
+    for key in C.valid_keys(TrainConfig):
+        if "." in key:
+            assert key in rows, key
+    assert "(>= 1)" in rows["ppo.num_envs"] and " 64 " in rows["ppo.num_envs"]
+    assert "(one of mlp, gnn, recurrent, bottleneck)" in rows["network.family"]
+    assert "mlp a multiple of 4" in out  # the rule users met only through its error before
+
+
+@pytest.mark.parametrize("key", [row[0] for row in C.key_table(TrainConfig) if row[3].startswith((">", "in [", "in ("))])
+def test_each_shown_range_is_the_rule_applied(tmp_path, key):
+    """A value just outside the help's interval is refused, with the help's own words."""
+    kind, rule = {row[0]: row[1:4:2] for row in C.key_table(TrainConfig)}[key]
+    op, bound = rule.split()[0], rule.split()[-1].strip("[]()")
+    outside = {">=": float(bound) - 1, ">": float(bound)}.get(op, 1.5 if rule.endswith("1]") else -0.5)
+    outside = int(outside) if kind == "int" else outside
+    family = ["network.family=recurrent"] if key.startswith("network.") else []  # the family whose rules they are
+    with pytest.raises(ValueError) as err:
+        validate(C.load(TrainConfig, None, [*family, f"{key}={outside}"]).network)  # networks: checked when built
+    assert f"must be {rule}" in str(err.value)

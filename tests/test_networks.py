@@ -392,7 +392,7 @@ def test_validate():
     for family in networks.FAMILIES:
         networks.validate(CONFIGS[family])
     bad = [
-        (NetworkConfig(family="transformer"), "unknown network family"),
+        (NetworkConfig(family="transformer"), "family must be one of mlp"),
         (NetworkConfig(family="mlp", depth=6), "multiple of 4"),
         (NetworkConfig(family="mlp", depth=0), "multiple of 4"),
         (NetworkConfig(family="gnn", depth=0), "gnn depth"),

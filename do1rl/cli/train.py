@@ -62,6 +62,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="print one line per logged chunk instead of a progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ppo.num_envs=32")
+    usage = parser.format_help
+    parser.format_help = lambda: usage() + "\n" + config_keys_help()  # built only when asked: it imports jax
+
+
+def config_keys_help() -> str:
+    """Every config key with its type, default and rule, then the rules that tie keys together."""
+    from do1rl.experiments import config as config_lib
+    from do1rl.experiments.train_config import TrainConfig
+
+    rows = config_lib.key_table(TrainConfig)
+    width, kind_width = (max(len(row[i]) for row in rows) for i in (0, 1))
+    lines = [
+        "config keys, as KEY=VALUE overrides or YAML (key, type, default when a file leaves it out, rule);",
+        "env.args are the env's keyword arguments (as gym.make takes them); `do1rl config show NAME --resolved` prints a whole config:",
+    ]
+    for key, kind, default, rule in rows:
+        lines.append(f"  {key:<{width}}  {kind:<{kind_width}}  {default}" + (f"  ({rule})" if rule else ""))
+    lines.append("rules across keys:")
+    lines += [f"  {note}" for note in config_lib.key_notes(TrainConfig)]
+    return "\n".join(lines) + "\n"
 
 
 # Status codes that open the messages of XLA runtime errors (gloo/NCCL collectives, barriers).

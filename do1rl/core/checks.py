@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from do1rl.core import limits
+
 
 def is_integer(x: Any) -> bool:
     """True for Python and NumPy integers, False for bools and everything else."""
@@ -24,8 +26,6 @@ def _concrete_number(x: Any) -> bool:
 
 def int_maximum(key: str) -> int:
     """The largest value of size argument `key` (`do1rl.core.limits`)."""
-    from do1rl.core import limits
-
     return limits.MAX_FANIN if key in ("max_fanin", "k") else limits.MAX_NODES
 
 
@@ -38,8 +38,6 @@ def argument_problem(key: str, value: Any) -> str | None:
     `object()`, and the bools of `custom_vmap`'s batched-leaf trees) are not
     checked: they are data, not arguments.
     """
-    from do1rl.core import limits
-
     if key in INT_MINIMUM:
         minimum = INT_MINIMUM[key]
         if not is_integer(value) or not minimum <= value <= int_maximum(key):
@@ -57,3 +55,63 @@ def check_generator(owner: Any, keys: tuple[str, ...]) -> None:
         problem = argument_problem(key, getattr(owner, key))
         if problem:
             raise ValueError(f"{type(owner).__name__}: {problem}")
+
+
+class Range:
+    """The interval a numeric config field must lie in: one rule for its check and its help line."""
+
+    def __init__(self, low: float | None = None, high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False, integer: bool = False):
+        self.low, self.high, self.low_open, self.high_open, self.integer = low, high, low_open, high_open, integer
+
+    def holds(self, value: Any) -> bool:
+        if self.integer and not is_integer(value):
+            return False
+        if not _concrete_number(value) or (not is_integer(value) and not np.isfinite(value)):  # NaN and inf: in none
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        kind = "an integer " if self.integer else ""
+        low, high = _number(self.low), _number(self.high)
+        if self.high is None:
+            return f"{kind}{'>' if self.low_open else '>='} {low}"
+        if self.low is None:
+            return f"{kind}{'<' if self.high_open else '<='} {high}"
+        if self.integer:
+            return f"{kind}in {low}..{high}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{kind}in {left}{low}, {high}{right}"
+
+
+def _number(x: float | None) -> str:
+    """1 for 1.0, 0.5 for 0.5, every digit of a large integer."""
+    return str(int(x)) if x is not None and float(x).is_integer() else str(x)
+
+
+SEED = Range(0, limits.MAX_SEED, integer=True)
+"""Every seed's rule: `jax.random.key` keeps 32 bits without x64, so larger seeds would collide (`limits.MAX_SEED`)."""
+
+
+class OneOf:
+    """The values a string config field may take."""
+
+    def __init__(self, choices: tuple[str, ...]):
+        self.choices = tuple(choices)
+
+    def holds(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.choices
+
+    def __str__(self) -> str:
+        return f"one of {', '.join(self.choices)}"
+
+
+def check_fields(owner: Any, rules: dict[str, Range | OneOf]) -> None:
+    """ValueError (one line) for the first field of `owner` that breaks its rule in `rules`."""
+    for name, rule in rules.items():
+        value = getattr(owner, name)
+        if not rule.holds(value):
+            shown = repr(value) if isinstance(rule, OneOf) else limits.show(value)
+            raise ValueError(f"{name} must be {rule}, got {shown}")

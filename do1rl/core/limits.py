@@ -53,7 +53,7 @@ MAX_NETWORK_DEPTH = 1024  # mlp layers, gnn message-passing blocks: each is unro
 MAX_CONFIG_BYTES = 1 << 20  # bytes in one config file
 MAX_CONFIG_NODES = 100_000  # values in a config after YAML aliases are expanded
 # Command-line and config numbers.
-MAX_SEED = (1 << 32) - 1  # seeds are in 0..MAX_SEED: jax.random.key keeps 32 bits without x64, so larger seeds would collide
+MAX_SEED = (1 << 32) - 1  # the largest seed (`checks.SEED`: jax.random.key keeps 32 bits without x64)
 MAX_EPISODES = 10_000_000  # episodes of one evaluation
 MAX_SIMULATIONS = 1 << 16  # MCTS simulations per decision (and max_considered)
 
@@ -139,8 +139,12 @@ def check_int(value: Any, name: str, minimum: int, maximum: int) -> int:
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
-    """`value` as a seed: one rule for configs, the CLI and the APIs (an integer in 0..MAX_SEED)."""
-    return check_int(value, name, 0, MAX_SEED)
+    """`value` as a seed (`SEED`: one rule for configs, the CLI and the APIs), else InputError."""
+    from do1rl.core.checks import SEED
+
+    if not SEED.holds(value):
+        raise InputError(f"{name} must be {SEED}, got {show(value)}")
+    return int(value)
 
 
 def check_float(value: Any, name: str, minimum: float = -math.inf, maximum: float = math.inf) -> float:

@@ -62,6 +62,34 @@ def valid_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
+def key_table(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(dotted key, type, default, rule) of every settable key of a config dataclass, in field order.
+
+    The rule is the class's own (`RULES`, `do1rl.core.checks`), empty when it has none.
+    """
+    rows = []
+    hints, rules = _hints(cls), getattr(cls, "RULES", {})
+    defaults = dataclasses.asdict(cls())
+    for name in _fields(cls):
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            rows += key_table(hint, f"{prefix}{name}.")
+        else:
+            default = yaml.safe_dump(to_dict_value(defaults[name]), default_flow_style=True).strip().removesuffix("...").strip()
+            rows.append((prefix + name, _type_name(hint), default, str(rules.get(name, ""))))
+    return rows
+
+
+def key_notes(cls: type, prefix: str = "") -> list[str]:
+    """The rules that tie several keys together (`NOTES` of each config class), prefixed with their section."""
+    notes = [f"{prefix}{note}" if prefix else note for note in getattr(cls, "NOTES", ())]
+    hints = _hints(cls)
+    for name in _fields(cls):
+        if dataclasses.is_dataclass(hints[name]):
+            notes += key_notes(hints[name], f"{prefix}{name}: ")
+    return notes
+
+
 def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
@@ -144,17 +172,18 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     return config
 
 
+def to_dict_value(x: Any) -> Any:
+    """A config value as plain YAML-safe data (tuples become lists)."""
+    if isinstance(x, tuple):
+        return [to_dict_value(v) for v in x]
+    if isinstance(x, dict):
+        return {k: to_dict_value(v) for k, v in x.items()}
+    return x
+
+
 def to_dict(config: Any) -> dict:
     """The config as plain YAML-safe data (tuples become lists)."""
-
-    def plain(x: Any) -> Any:
-        if isinstance(x, tuple):
-            return [plain(v) for v in x]
-        if isinstance(x, dict):
-            return {k: plain(v) for k, v in x.items()}
-        return x
-
-    return plain(dataclasses.asdict(config))
+    return to_dict_value(dataclasses.asdict(config))
 
 
 def parse_assignment(pair: str) -> tuple[str, Any]:

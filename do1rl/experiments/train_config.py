@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from typing import ClassVar
 
 from do1rl.agents.curriculum import CurriculumConfig
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
-from do1rl.core import limits
+from do1rl.core.checks import SEED, Range, check_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,15 +29,23 @@ class EvalConfig:
     seed: int = 10_000  # instances apart from those of training seeds
     greedy: bool = True
 
+    RULES: ClassVar[dict] = {"episodes": Range(1), "seed": SEED}
+
     def __post_init__(self):
-        limits.check_seed(self.seed)
+        check_fields(self, self.RULES)
 
 
 @dataclasses.dataclass(frozen=True)
 class LogConfig:
-    """How often the loop reports and checkpoints (in PPO iterations)."""
+    """How often the loop reports and checkpoints (in PPO iterations), and how many checkpoints it keeps."""
 
     updates_per_chunk: int = 10
+    keep_checkpoints: int = 2  # the newest checkpoints kept; a damaged newest one falls back to the next
+
+    RULES: ClassVar[dict] = {"updates_per_chunk": Range(1), "keep_checkpoints": Range(1)}
+
+    def __post_init__(self):
+        check_fields(self, self.RULES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,12 +70,19 @@ class PlateauConfig:
     min_updates: int = 0  # no plateau is declared before this iteration
     seed: int | None = None  # episode seed of the held-out set; null: eval.seed + 1
 
+    RULES: ClassVar[dict] = {
+        **dict.fromkeys(("eval_every", "episodes", "patience"), Range(1)),
+        "min_updates": Range(0),
+    }
+    NOTES: ClassVar[tuple[str, ...]] = (
+        "eval_every must be a multiple of log.updates_per_chunk",
+        f"seed: null or {SEED}",
+    )
+
     def __post_init__(self):
-        for name, low in (("eval_every", 1), ("episodes", 1), ("patience", 1), ("min_updates", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"plateau.{name} must be >= {low}, got {getattr(self, name)}")
+        check_fields(self, self.RULES)
         if self.seed is not None:
-            limits.check_seed(self.seed)
+            check_fields(self, {"seed": SEED})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,14 +99,10 @@ class TrainConfig:
     plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
     curriculum: CurriculumConfig = dataclasses.field(default_factory=CurriculumConfig)  # none by default
 
+    RULES: ClassVar[dict] = {"seed": SEED, "num_seeds": Range(1)}
+
     def __post_init__(self):
-        limits.check_seed(self.seed)
-        if self.num_seeds < 1:
-            raise ValueError(f"num_seeds must be >= 1, got {self.num_seeds}")
-        if self.log.updates_per_chunk < 1:
-            raise ValueError(f"log.updates_per_chunk must be >= 1, got {self.log.updates_per_chunk}")
-        if self.eval.episodes < 1:
-            raise ValueError(f"eval.episodes must be >= 1, got {self.eval.episodes}")
+        check_fields(self, self.RULES)
         if self.plateau.enabled and self.plateau.eval_every % self.log.updates_per_chunk:
             raise ValueError(
                 f"plateau.eval_every ({self.plateau.eval_every}) must be a multiple of log.updates_per_chunk "
