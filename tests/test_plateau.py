@@ -10,9 +10,13 @@ from pathlib import Path
 
 import chex
 import jax
+import numpy as np
 import pytest
 import yaml
 
+from do1rl.agents.baselines import BASELINES, TRIVIAL
+from do1rl.core.solver import approximation_ratio
+from do1rl.evaluation import play
 from do1rl.experiments import checkpoint, training
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.event_log import read_scalars
@@ -169,6 +173,21 @@ def test_flat_objective_stops_before_the_cap(runs, trainer):
     tags = _event_tags(runs["flat"])
     assert {"eval/ratio", "eval/ratio/seed_0", "eval/ratio/seed_1", "eval/plateaued_seeds"} <= tags
     assert {"episode/approx_ratio/seed_0", "episode/approx_ratio/seed_1", "episode/return/seed_1"} <= tags  # per seed
+
+
+def test_eval_scalars_carry_the_trivial_baselines_on_the_same_episodes(runs, trainer):
+    """`eval/baseline/<name>` at every evaluation: the ratio `play` gives that baseline on the held-out episodes."""
+    scalars = read_scalars(runs["flat"])
+    steps = sorted({step for tag, step, _ in scalars if tag == "eval/ratio"})
+    config = _config(FLAT)
+    for name in TRIVIAL:
+        logged = [(step, value) for tag, step, value in scalars if tag == f"eval/baseline/{name}"]
+        assert [step for step, _ in logged] == steps
+        out = play(trainer.env, trainer.env_params, BASELINES[name], episodes=48, seed=config.plateau_seed)
+        want = float(np.mean(approximation_ratio(np.asarray(out.returns, np.float64), np.asarray(out.optimal, np.float64))))
+        assert all(value == pytest.approx(want, abs=1e-6) for _, value in logged), name
+    best = [value for tag, _, value in scalars if tag == "eval/best_trivial"]
+    assert best and best[0] == max(value for tag, step, value in scalars if tag.startswith("eval/baseline/") and step == 0)
 
 
 def _event_tags(run: Path) -> set[str]:

@@ -52,9 +52,10 @@ from typing import Any
 
 import numpy as np
 
+from do1rl.agents.baselines import BASELINES, TRIVIAL
 from do1rl.core import atomic
 from do1rl.core.solver import approximation_ratio
-from do1rl.evaluation import episode_keys
+from do1rl.evaluation import episode_keys, make_player
 from do1rl.evaluation.stats import seed_episode_interval
 from do1rl.experiments.distributed import local_value
 
@@ -120,6 +121,18 @@ class Evaluator:
         self.starts = trainer.held_out_starts(cfg.episodes, self.seed)
         self.keys = episode_keys(self.seed, 0, cfg.episodes)
         self._play = trainer.greedy_player()
+        self._env, self._env_params = trainer.env, trainer.env_params
+        self._baselines = None
+
+    def baselines(self) -> dict[str, float]:
+        """Mean ratio of each trivial baseline (`TRIVIAL`) on the same held-out episodes, played once."""
+        if self._baselines is None:
+            self._baselines = {}
+            for name in TRIVIAL:
+                out = make_player(self._env, BASELINES[name])(self._env_params, self.keys, self.starts)
+                ratios = approximation_ratio(np.asarray(out.returns, np.float64), np.asarray(out.optimal, np.float64))
+                self._baselines[name] = float(np.mean(ratios))
+        return self._baselines
 
     def __call__(self, params: Any, update: int, env_steps: int) -> list[dict]:
         """One evaluation per seed of `params` (leading seed axis)."""

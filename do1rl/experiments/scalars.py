@@ -55,13 +55,18 @@ def log_curriculum_scalars(writer, levels: list[int], restarts: list[int], step:
         writer.add_scalar(f"curriculum/restarts/seed_{i}", count, step)
 
 
-def log_eval_scalars(writer, entries: list[dict], step: int, plateaued: int) -> None:
+def log_eval_scalars(writer, entries: list[dict], step: int, plateaued: int, baselines: dict[str, float]) -> None:
     """Writes one plateau evaluation (`do1rl.experiments.plateau`) at env step `step`.
 
     `eval/ratio` is the mean over seeds of their held-out mean ratios,
     `eval/ratio/seed_<i>` (with `eval/ratio_lo/seed_<i>`, `eval/ratio_hi/seed_<i>`)
     each seed's, and `eval/plateaued_seeds` how many seeds have plateaued.
+    `eval/baseline/<name>` is each trivial baseline's mean ratio on the same
+    episodes and `eval/best_trivial` the best of them: the line to beat.
     """
+    for name, ratio in baselines.items():
+        writer.add_scalar(f"eval/baseline/{name}", ratio, step)
+    writer.add_scalar("eval/best_trivial", max(baselines.values()), step)
     writer.add_scalar("eval/ratio", float(np.mean([e["mean_ratio"] for e in entries])), step)
     for i, e in enumerate(entries):
         writer.add_scalar(f"eval/ratio/seed_{i}", e["mean_ratio"], step)

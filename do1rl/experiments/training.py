@@ -186,7 +186,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None) ->
         if plateau is not None:  # the untrained policies: the first point of every curve
             new_evals = plateau.evaluate_if_due(state.params, 0, 0, curriculum_levels(state))
             if scalars is not None and new_evals:
-                log_eval_scalars(scalars, new_evals, 0, plateau.plateaued_count())
+                log_eval_scalars(scalars, new_evals, 0, plateau.plateaued_count(), plateau.evaluator.baselines())
         if scalars is not None:  # before the checkpoint that covers them
             scalars.add_text("config", config_lib.to_yaml(config), 0)  # TensorBoard's Text tab: the resolved config
             scalars.commit()
@@ -247,7 +247,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None) ->
             if state.curriculum is not None:
                 log_curriculum_scalars(scalars, curriculum_levels(state), curriculum_restarts(state), env_steps)
             if plateau is not None and new_evals:
-                log_eval_scalars(scalars, new_evals, env_steps, plateau.plateaued_count())
+                log_eval_scalars(scalars, new_evals, env_steps, plateau.plateaued_count(), plateau.evaluator.baselines())
             scalars.commit()
         checkpoints.save(state, meta_at(done_updates))
         if saved is not None:
