@@ -26,14 +26,27 @@ def flatten_observation(obs: Observation) -> jax.Array:
     return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in obs])
 
 
-def _installed_gymnax_is_legacy() -> bool:
-    """True when the installed gymnax (< 1.0) steps with the 5-tuple contract."""
+def _major_minor(package: str) -> tuple[int, int] | None:
+    """(major, minor) of an installed package's version, None if it is not installed or unreadable."""
     try:
         from importlib.metadata import version
 
-        return int(version("gymnax").split(".")[0]) < 1
-    except Exception:  # gymnax not installed: use the current contract
-        return False
+        major, minor = version(package).split(".")[:2]
+        return int(major), int(minor)
+    except Exception:
+        return None
+
+
+def _installed_gymnax_is_legacy() -> bool:
+    """True when the installed gymnax (< 1.0) steps with the 5-tuple contract (no gymnax: the current one)."""
+    found = _major_minor("gymnax")
+    return found is not None and found < (1, 0)
+
+
+def _installed_rejax_is_legacy() -> bool:
+    """True when rejax unpacks the 5-tuple step: rejax <= 0.1 (what PyPI has) or none installed."""
+    found = _major_minor("rejax")
+    return found is None or found <= (0, 1) or _installed_gymnax_is_legacy()
 
 
 class GymnaxAdapter:
@@ -48,6 +61,7 @@ class GymnaxAdapter:
         reward, terminated, truncated, info)`; True: gymnax 0.0.x, purejaxrl
         and rejax 0.1.3, `(obs, state, reward, done, info)`. None (default):
         that of the installed gymnax, or gymnax >= 1.0 if none is installed.
+        For rejax use `GymnaxAdapter.for_rejax(env)`, which picks rejax's.
 
     `step` auto-resets: when an episode ends, the returned obs and state are
     those of a new episode (drawn with a key split from `key`), while reward,
@@ -61,6 +75,16 @@ class GymnaxAdapter:
         self._env = env
         self.flatten = bool(flatten)
         self.legacy_step = _installed_gymnax_is_legacy() if legacy_step is None else bool(legacy_step)
+
+    @classmethod
+    def for_rejax(cls, env: Any, flatten: bool = True) -> GymnaxAdapter:
+        """The adapter in the step contract of the installed rejax, for `rejax.<Algorithm>.create(env=...)`.
+
+        rejax 0.1.x unpacks gymnax 0.0.x's 5-tuple whichever gymnax is
+        installed, so the default (the installed gymnax's contract) would
+        fail inside rejax with "too many values to unpack (expected 5)".
+        """
+        return cls(env, flatten=flatten, legacy_step=_installed_rejax_is_legacy())
 
     def __getattr__(self, name: str) -> Any:
         if name == "_env":  # not set yet (e.g. during unpickling): avoid recursing

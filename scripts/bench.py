@@ -689,7 +689,7 @@ def rejax_ppo(config):
     env, params = make(config.env.id, **config.env.args)
     ppo, net = config.ppo, config.network
     return RejaxPPO.create(
-        env=GymnaxAdapter(env, flatten=True, legacy_step=True),  # rejax 0.1.3 steps with the 5-tuple contract
+        env=GymnaxAdapter.for_rejax(env),  # rejax 0.1.3 steps with the 5-tuple contract
         env_params=params,
         total_timesteps=ppo.total_timesteps,
         num_envs=ppo.num_envs,

@@ -111,3 +111,31 @@ def test_gymnax_log_wrapper_counts_each_episode_once(do1):
     np.testing.assert_allclose(returns, np.asarray(rewards)[done])
     np.testing.assert_allclose(returns.sum(), np.asarray(rewards).sum())
 
+
+
+def test_for_rejax_picks_rejaxs_step_contract(do1, monkeypatch):
+    """rejax 0.1.x unpacks 5 values whichever gymnax is installed; a later rejax follows gymnax."""
+    from do1rl.envs import gymnax as adapter_module
+
+    env, _ = do1
+    versions = {}
+    monkeypatch.setattr(adapter_module, "_major_minor", versions.get)
+    for rejax, gymnax, legacy in [((0, 1), (1, 0), True), (None, (1, 0), True), ((0, 2), (1, 0), False),
+                                  ((0, 2), (0, 0), True)]:
+        versions.update(rejax=rejax, gymnax=gymnax)
+        assert GymnaxAdapter.for_rejax(env).legacy_step is legacy
+
+
+def test_rejax_trains_on_for_rejax_without_a_flag(do1):
+    """The issue's crash: rejax PPO on the adapter with no legacy_step given."""
+    pytest.importorskip("rejax")
+    from rejax import PPO
+
+    env, params = do1
+    algo = PPO.create(
+        env=GymnaxAdapter.for_rejax(env), env_params=params, total_timesteps=256, num_envs=4, num_steps=16,
+        num_epochs=1, num_minibatches=1, eval_freq=256, skip_initial_evaluation=True,
+        agent_kwargs={"hidden_layer_sizes": (8,)},
+    )
+    _, (_, returns) = jax.jit(algo.train)(jax.random.key(0))
+    assert np.isfinite(np.asarray(returns)).all()
