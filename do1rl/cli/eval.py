@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     from do1rl.core.circuit_file import CircuitFileError
     from do1rl.envs.make import EnvArgumentError, make
     from do1rl.evaluation import check_bounds, format_table
-    from do1rl.experiments.agents import load_trained, make_agent
+    from do1rl.experiments.agents import make_agent, trained_config
     from do1rl.sharding import check_device_count
 
     if args.out is not None:  # before the work, so an unwritable --out loses nothing
@@ -183,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.env is None:
         args.env = "do1rl/DO1-v0"
         if args.agent.startswith("ppo:"):  # the run's env, with --env-arg on top
-            trained = load_trained(args.agent, args.seed_index).config.env
+            trained = trained_config(args.agent).env  # the checkpoint is read once, by make_agent
             args.env = trained.id
             args.env_arg = [f"{k}={json.dumps(v)}" for k, v in trained.args.items()] + args.env_arg
     try:

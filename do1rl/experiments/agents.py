@@ -11,7 +11,8 @@ from pathlib import Path
 from do1rl.agents.baselines import BASELINES
 from do1rl.agents.mcts import MCTSConfig, make_mcts_policy
 from do1rl.evaluation import Policy
-from do1rl.experiments.runs import TrainedAgent, load_agent
+from do1rl.experiments.runs import TrainedAgent, load_agent, load_config
+from do1rl.experiments.train_config import TrainConfig
 
 AGENTS = (*BASELINES, "mcts", "ppo:RUN_DIR")
 
@@ -83,6 +84,17 @@ def load_trained(
     try:
         return load_agent(Path(run_dir), seed_index, iterations, max_iterations)
     except (OSError, ValueError) as err:  # ConfigError and CheckpointError are ValueErrors
+        raise AgentError(f"{name}: {err}") from None
+
+
+def trained_config(name: str) -> TrainConfig:
+    """The config of "ppo:RUN_DIR", without reading its checkpoint; AgentError as `load_trained`."""
+    kind, _, run_dir = name.partition(":")
+    if kind != "ppo" or not run_dir:
+        raise AgentError(f"expected ppo:RUN_DIR, got {name!r}")
+    try:
+        return load_config(Path(run_dir))
+    except (OSError, ValueError) as err:
         raise AgentError(f"{name}: {err}") from None
 
 
