@@ -6,7 +6,9 @@ One pass, phases overlapped to save wall time on small CI machines:
    checkpoint of iteration 2 and is SIGKILLed, so process 0, waiting for it in
    a collective, must stop by itself with one line; meanwhile one process
    trains the same config over 2 local devices (the reference);
-2. the pair resumes with `--resume` and finishes;
+2. the newest step (iteration 2) is damaged, so the pair resumes with
+   `--resume` from the step before it (the kept one, iteration 0: one warning
+   line), and finishes;
 3. a single process refuses to resume the pair's run (process-count mismatch).
 
 Every process prints a hash of its (replicated) parameters after each
@@ -157,6 +159,14 @@ def _params(out: Path, update: int) -> list[np.ndarray]:
         return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
+def _damage(step_dir: Path) -> None:
+    """Flips a byte of the largest file of an orbax step (its array data)."""
+    path = max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 SLURM_PAIR = {"SLURM_JOB_ID": "17", "SLURM_STEP_NODELIST": "node[1-2]", "SLURM_NTASKS": "2", "SLURM_PROCID": "1",
               "SLURM_LOCALID": "0", "SLURM_STEP_NUM_TASKS": "2"}
 
@@ -276,6 +286,9 @@ def runs(tmp_path_factory):
         killed = time.monotonic()
         first_codes = _wait(pair, deadline)
         survivor_s = time.monotonic() - killed
+        kept = sorted(p.name for p in (run / "checkpoints" / "orbax").iterdir())
+        recorded = sorted(json.loads((run / "checkpoints" / "orbax_sha256.json").read_text())["steps"])
+        _damage(run / "checkpoints" / "orbax" / str(PAUSE_AT))  # the resumed pair falls back to iteration 0
         deadline = time.monotonic() + TIMEOUT_S
         resumed = _pair(driver, ["train", "--resume", str(run)], tmp / "out-resumed", tmp, _free_port(), "resumed")
         procs = [*resumed, ref]
@@ -285,7 +298,7 @@ def runs(tmp_path_factory):
         for p in procs:
             with contextlib.suppress(OSError):
                 p.kill()
-    return dict(tmp=tmp, run=run, first_codes=first_codes, survivor_s=survivor_s,
+    return dict(tmp=tmp, run=run, first_codes=first_codes, survivor_s=survivor_s, kept=kept, recorded=recorded,
                 resumed_codes=resumed_codes, ref_code=ref_code)
 
 
@@ -296,19 +309,26 @@ def test_pair_trains_resumes_after_kill_and_finishes(runs):
     assert runs["resumed_codes"] == [0, 0], (tmp / "resumed-0.log").read_text()[-3000:]
     assert runs["ref_code"] == 0, (tmp / "ref.log").read_text()[-3000:]
     assert json.loads((run / "checkpoints" / "format.json").read_text()) == {"format": "orbax", "num_processes": 2}
-    assert sorted(p.name for p in (run / "checkpoints" / "orbax").iterdir()) == ["6"]
+    assert runs["kept"] == runs["recorded"] == ["0", str(PAUSE_AT)]  # log.keep_checkpoints: 2 by default
+    assert sorted(p.name for p in (run / "checkpoints" / "orbax").iterdir()) == ["4", "6"]
+    assert sorted(json.loads((run / "checkpoints" / "orbax_sha256.json").read_text())["steps"]) == ["4", "6"]
     assert not (run / "checkpoints" / "latest.msgpack").exists()
     report = json.loads((run / "eval.json").read_text())
     assert report["episodes"] == 8
     # Process 0 alone writes TensorBoard events: one file per launch of the pair.
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
-    assert "resumed" in (tmp / "resumed-0.log").read_text()
+    log = (tmp / "resumed-0.log").read_text()
+    warnings = [line for line in log.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and f"orbax/{PAUSE_AT}/" in warnings[0] and "checksum mismatch" in warnings[0], log[-3000:]
+    assert warnings[0].endswith("orbax/0 (iteration 0) instead"), warnings
+    assert f"resumed {run} at iteration 0 of 6" in log
+    assert "warning:" not in (tmp / "resumed-1.log").read_text()  # process 0 alone says it
 
 
 @slow
 def test_processes_agree_after_every_chunk(runs):
     tmp = runs["tmp"]
-    for tag, updates in (("first", (0, PAUSE_AT)), ("resumed", (4, 6))):
+    for tag, updates in (("first", (0, PAUSE_AT)), ("resumed", (PAUSE_AT, 4, 6))):
         hashes = [_chunks(tmp / f"{tag}-{i}.log") for i in range(2)]
         assert sorted(hashes[0]) == list(updates), hashes
         assert hashes[0] == hashes[1], tag
@@ -317,7 +337,8 @@ def test_processes_agree_after_every_chunk(runs):
 @slow
 def test_pair_matches_one_process_over_two_devices(runs):
     tmp = runs["tmp"]
-    for update, out in ((0, "out-first"), (PAUSE_AT, "out-first"), (4, "out-resumed"), (6, "out-resumed")):
+    pairs = ((0, "out-first"), (PAUSE_AT, "out-first"), (PAUSE_AT, "out-resumed"), (4, "out-resumed"), (6, "out-resumed"))
+    for update, out in pairs:
         pair, ref = _params(tmp / out, update), _params(tmp / "out-ref", update)
         assert len(pair) == len(ref)
         for a, b in zip(pair, ref):
@@ -355,4 +376,27 @@ def test_one_process_reads_the_pairs_checkpoint(runs):
     state, meta = restore_latest(run, Trainer(load_config(run)).state_shape)
     assert meta["update"] == 6
     for a, b in zip(jax.tree.leaves(state.params), _params(runs["tmp"] / "out-ref", 6)):
+        np.testing.assert_array_equal(np.asarray(a), b)
+
+
+@slow
+def test_one_process_falls_back_to_the_pairs_kept_step(runs, tmp_path, capsys):
+    """A damaged newest step of a two-process run: `restore_latest` uses the kept one before it, with one line."""
+    import shutil
+
+    import jax
+
+    from do1rl.experiments.global_checkpoint import restore_latest
+    from do1rl.experiments.runs import load_config
+    from do1rl.experiments.trainer import Trainer
+
+    run = Path(shutil.copytree(runs["run"], tmp_path / "run"))
+    _damage(run / "checkpoints" / "orbax" / "6")
+    capsys.readouterr()
+    config = load_config(run)
+    state, meta = restore_latest(run, Trainer(config).state_shape, config)
+    assert meta["update"] == 4
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "orbax/6/" in lines[0] and lines[0].endswith("orbax/4 (iteration 4) instead"), lines
+    for a, b in zip(jax.tree.leaves(state.params), _params(runs["tmp"] / "out-ref", 4)):
         np.testing.assert_array_equal(np.asarray(a), b)

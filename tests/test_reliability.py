@@ -475,10 +475,11 @@ def _copy_run(run, to):
 @pytest.mark.slow
 def test_a_flipped_byte_is_refused_by_eval_and_resume(tiny_run, tmp_path, capsys):
     run = _copy_run(tiny_run, tmp_path / "run")
-    data = bytearray((run / CHECKPOINT).read_bytes())
-    for i in range(8):  # 8 bytes in the body's last quarter (array data), as the attack did
-        data[len(data) * 3 // 4 + i] ^= 0xFF
-    (run / CHECKPOINT).write_bytes(bytes(data))
+    for path in (run / "checkpoints").glob("*.msgpack"):  # every kept one: one would be used in its place
+        data = bytearray(path.read_bytes())
+        for i in range(8):  # 8 bytes in the body's last quarter (array data), as the attack did
+            data[len(data) * 3 // 4 + i] ^= 0xFF
+        path.write_bytes(bytes(data))
     capsys.readouterr()
     assert cli.main(["eval", "--agent", f"ppo:{run}", "--episodes", "2", "--no-progress"]) == 2
     one_line(capsys, str(run / CHECKPOINT), "checksum mismatch")
@@ -533,9 +534,9 @@ def test_orbax_checkpoints_are_checksummed(tmp_path):
     restored, meta = saver.restore()
     np.testing.assert_array_equal(restored["w"], state["w"])
     assert meta["update"] == 3
-    record = json.loads((tmp_path / ORBAX_SHA256).read_text())
-    assert record["step"] == 3 and record["sha256"]
-    name = max(record["sha256"], key=lambda n: (tmp_path / ORBAX_DIR / "3" / n).stat().st_size)  # the array data
+    record = json.loads((tmp_path / ORBAX_SHA256).read_text())["steps"]["3"]
+    assert record
+    name = max(record, key=lambda n: (tmp_path / ORBAX_DIR / "3" / n).stat().st_size)  # the array data
     data = tmp_path / ORBAX_DIR / "3" / name
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2] ^= 0xFF

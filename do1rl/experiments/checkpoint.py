@@ -117,15 +117,8 @@ def _open_envelope(path: Path, data: bytes) -> Any:
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__})") from None
 
 
-def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
-    """(state shaped like `target`, meta) from a checkpoint written by `save`.
-
-    `target` may be a pytree of arrays or of `jax.ShapeDtypeStruct`s (e.g.
-    from `jax.eval_shape`). Raises `CheckpointError` if the file is missing,
-    unreadable, fails its checksum, or does not match `target`'s structure
-    and shapes.
-    """
-    path = Path(path)
+def _read_payload(path: Path) -> dict:
+    """The verified `{"state", "meta"}` payload of a checkpoint file (CheckpointError if there is none)."""
     if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"{path}: no checkpoint")
     try:
@@ -138,6 +131,25 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
     meta = payload.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise CheckpointError(f"{path}: not a do1rl checkpoint (meta is {type(meta).__name__}, not a mapping)")
+    return payload
+
+
+def read_meta(path: str | Path) -> dict:
+    """The metadata of a checkpoint written by `save`, its checksum verified; CheckpointError as `restore`."""
+    return dict(_read_payload(Path(path)).get("meta") or {})
+
+
+def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
+    """(state shaped like `target`, meta) from a checkpoint written by `save`.
+
+    `target` may be a pytree of arrays or of `jax.ShapeDtypeStruct`s (e.g.
+    from `jax.eval_shape`). Raises `CheckpointError` if the file is missing,
+    unreadable, fails its checksum, or does not match `target`'s structure
+    and shapes.
+    """
+    path = Path(path)
+    payload = _read_payload(path)
+    meta = payload.get("meta")
     leaves, treedef = jax.tree.flatten(target)
     host_target = treedef.unflatten([np.zeros(_host_shape(x), _host_dtype(x)) for x in leaves])
     try:

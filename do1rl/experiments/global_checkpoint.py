@@ -7,12 +7,23 @@ run. Orbax checkpoints hold global arrays: every process writes and reads
 only its own shards, and a step becomes visible only once every shard is
 written (orbax writes to a temporary folder and renames it). See
 docs/distributed.md.
+
+A run keeps its newest `log.keep_checkpoints` checkpoints: msgpack keeps the
+newest as `checkpoints/latest.msgpack` and the older ones as
+`checkpoints/update_<N>.msgpack` (N: its PPO iteration), orbax keeps that
+many steps. Restoring tries the newest first and, if it fails to verify
+(checksum, NaN, shape or config fingerprint), the older ones newest first,
+with one warning line naming the one used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +41,10 @@ __all__ = [
     "restore_latest",
 ]
 
-CHECKPOINT = Path("checkpoints") / "latest.msgpack"  # a one-process run's checkpoint, in its run folder
+CHECKPOINT = Path("checkpoints") / "latest.msgpack"  # a one-process run's newest checkpoint, in its run folder
+KEPT_PREFIX, KEPT_SUFFIX = "update_", ".msgpack"  # checkpoints/update_<N>.msgpack: the older ones kept
 FORMAT_FILE = Path("checkpoints") / "format.json"
-ORBAX_SHA256 = Path("checkpoints") / "orbax_sha256.json"  # {"step": N, "sha256": {file in step N: digest}}
+ORBAX_SHA256 = Path("checkpoints") / "orbax_sha256.json"  # {"steps": {"N": {file in step N: digest}}}
 ORBAX_DIR = Path("checkpoints") / "orbax"
 MSGPACK, ORBAX = "msgpack", "orbax"
 
@@ -51,19 +63,30 @@ def read_format(run_dir: str | Path) -> dict:
     return record
 
 
-def _latest_orbax_step(run_dir: Path) -> int | None:
-    """The newest complete orbax step in a run folder (temporary, unfinished folders are not steps)."""
+def _orbax_steps(run_dir: Path) -> list[int]:
+    """The complete orbax steps in a run folder, newest first (temporary, unfinished folders are not steps)."""
     folder = run_dir / ORBAX_DIR
-    steps = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()] if folder.is_dir() else []
-    return max(steps, default=None)
+    names = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+    return sorted((int(name) for name in names if name.isdigit() and name.isascii()), reverse=True)
+
+
+def _kept_msgpack(run_dir: Path) -> list[tuple[int, Path]]:
+    """(iteration, path) of the older msgpack checkpoints kept beside `latest.msgpack`, newest first."""
+    folder = run_dir / CHECKPOINT.parent
+    kept = []
+    for path in folder.glob(f"{KEPT_PREFIX}*{KEPT_SUFFIX}") if folder.is_dir() else []:
+        number = path.name[len(KEPT_PREFIX):-len(KEPT_SUFFIX)]
+        if number.isdigit() and number.isascii():
+            kept.append((int(number), path))
+    return sorted(kept, reverse=True)
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
     """Whether `run_dir` holds a checkpoint to resume from, in whichever format it records."""
     run_dir = Path(run_dir)
     if read_format(run_dir)["format"] == ORBAX:
-        return _latest_orbax_step(run_dir) is not None
-    return (run_dir / CHECKPOINT).exists()
+        return bool(_orbax_steps(run_dir))
+    return (run_dir / CHECKPOINT).exists() or bool(_kept_msgpack(run_dir))
 
 
 def _is_key(x: Any) -> bool:
@@ -83,9 +106,32 @@ def _step_digests(step_dir: Path) -> dict[str, str]:
     return out
 
 
-def _write_digests(run_dir: Path, step: int) -> None:
-    """Records the checksums of orbax step `step` (process 0, once every process's files are written)."""
-    atomic.write_json(run_dir / ORBAX_SHA256, {"step": step, "sha256": _step_digests(run_dir / ORBAX_DIR / str(step))})
+def _read_digests(run_dir: Path) -> dict[int, dict]:
+    """{step: {file: digest}} of the recorded orbax steps (also the one-step record of before)."""
+    try:
+        record = json.loads((run_dir / ORBAX_SHA256).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    if isinstance(record.get("steps"), dict):
+        return {int(k): v for k, v in record["steps"].items() if k.isdigit() and k.isascii() and isinstance(v, dict)}
+    step = record.get("step")
+    if isinstance(step, int) and not isinstance(step, bool) and isinstance(record.get("sha256"), dict):
+        return {step: record["sha256"]}
+    return {}
+
+
+def _write_digests(run_dir: Path, step: int | None = None, drop_from: int | None = None) -> None:
+    """Records the checksums of orbax step `step`, keeping those of the other steps on disk (process 0).
+
+    `drop_from`: forget the records of steps >= it (about to be replaced).
+    """
+    on_disk = set(_orbax_steps(run_dir))
+    records = {s: d for s, d in _read_digests(run_dir).items() if s in on_disk and (drop_from is None or s < drop_from)}
+    if step is not None:
+        records[step] = _step_digests(run_dir / ORBAX_DIR / str(step))
+    atomic.write_json(run_dir / ORBAX_SHA256, {"steps": {str(s): records[s] for s in sorted(records)}})
 
 
 def _verify_digests(run_dir: Path, step: int) -> None:
@@ -94,27 +140,21 @@ def _verify_digests(run_dir: Path, step: int) -> None:
     A step without a record (written before checksums, or a kill between the
     save and its record) is not checked.
     """
-    try:
-        record = json.loads((run_dir / ORBAX_SHA256).read_text())
-    except (OSError, ValueError):
-        return
-    if not isinstance(record, dict) or record.get("step") != step or not isinstance(record.get("sha256"), dict):
+    want = _read_digests(run_dir).get(step)
+    if want is None:
         return
     step_dir = run_dir / ORBAX_DIR / str(step)
-    got, want = _step_digests(step_dir), record["sha256"]
+    got = _step_digests(step_dir)
     for name in sorted(set(got) | set(want)):
         if got.get(name) != want.get(name):
             what = "missing" if name not in got else "not in the saved checkpoint" if name not in want else "checksum mismatch"
             raise CheckpointError(f"{step_dir / name}: {what} (changed after it was saved); refusing to use it")
 
 
-def _restore_orbax(run_dir: Path, shape: Any, shardings: Any) -> tuple[Any, dict]:
-    """(state, meta) of the newest orbax step, verified, each leaf placed with its sharding in `shardings`."""
+def _restore_orbax(run_dir: Path, step: int, shape: Any, shardings: Any) -> tuple[Any, dict]:
+    """(state, meta) of orbax step `step`, verified, each leaf placed with its sharding in `shardings`."""
     import orbax.checkpoint as ocp
 
-    step = _latest_orbax_step(run_dir)
-    if step is None:
-        raise CheckpointError(f"{run_dir / ORBAX_DIR}: no checkpoint")
     _verify_digests(run_dir, step)
     target = jax.tree.map(
         lambda x, s: jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
@@ -145,21 +185,86 @@ def check_fingerprint(where: str | Path, meta: dict, config: TrainConfig) -> Non
         )
 
 
+Candidate = tuple[Path, Callable[[], tuple[Any, dict]]]  # where, and how to load it (raising CheckpointError)
+
+
+def _candidates(run_dir: Path, fmt: str, shape: Any, shardings: Any, config: TrainConfig | None) -> list[Candidate]:
+    """A run's kept checkpoints, newest first, each with its loader (verified, and fingerprinted with `config`)."""
+
+    def checked(where: Path, load: Callable[[], tuple[Any, dict]]) -> Candidate:
+        def run() -> tuple[Any, dict]:
+            state, meta = load()
+            if config is not None:
+                check_fingerprint(where, meta, config)
+            return state, meta
+
+        return where, run
+
+    if fmt == MSGPACK:
+        paths = [run_dir / CHECKPOINT] + [path for _, path in _kept_msgpack(run_dir)]
+        return [checked(path, lambda path=path: checkpoint.restore(path, shape)) for path in paths]
+    steps = _orbax_steps(run_dir)
+    if not steps:
+        return [(run_dir / ORBAX_DIR, _no_checkpoint(run_dir / ORBAX_DIR))]
+    return [
+        checked(run_dir / ORBAX_DIR / str(step), lambda step=step: _restore_orbax(run_dir, step, shape, shardings))
+        for step in steps
+    ]
+
+
+def _no_checkpoint(where: Path) -> Callable[[], tuple[Any, dict]]:
+    def fail() -> tuple[Any, dict]:
+        raise CheckpointError(f"{where}: no checkpoint")
+
+    return fail
+
+
+def _first_that_verifies(candidates: list[Candidate], agree: bool = False) -> tuple[Path, Any, dict]:
+    """(where, state, meta) of the newest candidate that loads; one warning line on stderr if it is not the first.
+
+    Raises the first (newest) candidate's CheckpointError if none loads.
+    `agree`: every process must accept a candidate (each process must call this).
+    """
+    errors: list[CheckpointError] = []
+    for where, load in candidates:
+        try:
+            state, meta = load()
+            failed = None
+        except CheckpointError as err:
+            failed = err
+        if agree:
+            from do1rl.experiments.distributed import any_process
+
+            if any_process(failed is not None) and failed is None:
+                failed = CheckpointError(f"{where}: refused by another process")
+        if failed is not None:
+            errors.append(failed)
+            continue
+        if errors and jax.process_index() == 0:
+            newest = str(errors[0]).removesuffix("; refusing to use it")
+            also = f" ({len(errors) - 1} newer kept checkpoint(s) failed too)" if len(errors) > 1 else ""
+            print(
+                f"warning: {newest}{also}; using {where} (iteration {meta.get('update', '?')}) instead",
+                file=sys.stderr,
+                flush=True,
+            )
+        return where, state, meta
+    raise errors[0]
+
+
 def restore_latest(run_dir: str | Path, shape: Any, config: TrainConfig | None = None) -> tuple[Any, dict]:
-    """(state, meta) of a run's latest checkpoint in this one process, whichever format and process count wrote it.
+    """(state, meta) of a run's newest checkpoint that verifies, in this one process, whatever format wrote it.
 
     `shape`: the run's state as `jax.ShapeDtypeStruct`s (e.g. `Trainer.state_shape`).
     Orbax arrays land on the first local device. With `config`, a checkpoint
-    written for another config is refused (`check_fingerprint`).
+    written for another config is refused (`check_fingerprint`). A newest
+    checkpoint that fails gives way to the older kept ones (one warning line);
+    CheckpointError (the newest one's) if none verifies.
     """
     run_dir = Path(run_dir)
-    if read_format(run_dir)["format"] == MSGPACK:
-        state, meta = checkpoint.restore(run_dir / CHECKPOINT, shape)
-    else:
-        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        state, meta = _restore_orbax(run_dir, shape, jax.tree.map(lambda _: device, shape))
-    if config is not None:
-        check_fingerprint(run_dir / "checkpoints", meta, config)
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    fmt = read_format(run_dir)["format"]
+    _, state, meta = _first_that_verifies(_candidates(run_dir, fmt, shape, jax.tree.map(lambda _: device, shape), config))
     return state, meta
 
 
@@ -174,6 +279,8 @@ class RunCheckpoints:
         self.trainer = trainer
         self.format = fmt
         self._manager = None
+        self._latest_update: int | None = None  # the iteration of a usable latest.msgpack (None: none)
+        self._latest_known = False  # whether `_latest_update` was read or written by this object
 
     @classmethod
     def start(cls, run_dir: str | Path, trainer: Any) -> RunCheckpoints:
@@ -182,7 +289,9 @@ class RunCheckpoints:
         fmt = ORBAX if processes > 1 else MSGPACK
         if jax.process_index() == 0:
             atomic.write_json(Path(run_dir) / FORMAT_FILE, {"format": fmt, "num_processes": processes})
-        return cls(run_dir, trainer, fmt)
+        checkpoints = cls(run_dir, trainer, fmt)
+        checkpoints._latest_known = True  # a new run has none
+        return checkpoints
 
     @classmethod
     def resume(cls, run_dir: str | Path, trainer: Any) -> RunCheckpoints:
@@ -200,41 +309,113 @@ class RunCheckpoints:
             import orbax.checkpoint as ocp
 
             options = ocp.CheckpointManagerOptions(
-                max_to_keep=1, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
+                max_to_keep=self._keep, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
             )
             self._manager = ocp.CheckpointManager((self.run_dir / ORBAX_DIR).absolute(), options=options)
         return self._manager
 
-    def save(self, state: Any, meta: dict) -> None:
-        """Writes `state` and `meta` (plus the config's fingerprint) as the run's latest checkpoint, atomically.
+    @property
+    def _keep(self) -> int:
+        return self.trainer.config.log.keep_checkpoints
 
-        CheckpointError, writing nothing, if `state` holds NaN or inf (both formats).
+    def save(self, state: Any, meta: dict) -> None:
+        """Writes `state` and `meta` (plus the config's fingerprint) as the run's newest checkpoint, atomically.
+
+        Keeps the newest `log.keep_checkpoints` checkpoints and deletes older
+        ones. CheckpointError, writing nothing, if `state` holds NaN or inf
+        (both formats).
         """
         meta = dict(meta) | {FINGERPRINT_KEY: fingerprint(self.trainer.config)}
         if self.format == MSGPACK:
-            checkpoint.save(self.run_dir / CHECKPOINT, state, meta)
+            self._save_msgpack(state, meta)
             return
         import orbax.checkpoint as ocp
 
         if not checkpoint.all_finite(state):
             raise CheckpointError(f"{self.run_dir / ORBAX_DIR}: refusing to save a state that holds NaN or inf")
         tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, state)
+        step = int(meta["update"])
         manager = self._orbax()
+        stale = [s for s in manager.all_steps() if s >= step]  # newer steps left by a fall back to an older one
+        if stale:
+            if jax.process_index() == 0:
+                _write_digests(self.run_dir, drop_from=step)
+            for s in stale:
+                manager.delete(s)
         manager.save(
-            int(meta["update"]),
+            step,
             args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(dict(meta))),
             force=True,
         )
         manager.wait_until_finished()
         if jax.process_index() == 0:
-            _write_digests(self.run_dir, int(meta["update"]))
+            _write_digests(self.run_dir, step)
+
+    def _save_msgpack(self, state: Any, meta: dict) -> None:
+        """latest.msgpack replaced atomically; the one it replaces kept (hard-linked first) as update_<N>.msgpack."""
+        latest = self.run_dir / CHECKPOINT
+        update = meta.get("update")
+        previous = self._previous_update()
+        if self._keep > 1 and isinstance(update, int) and previous is not None and previous < update:
+            _keep_copy(latest, latest.with_name(f"{KEPT_PREFIX}{previous}{KEPT_SUFFIX}"))
+        checkpoint.save(latest, state, meta)
+        self._latest_update, self._latest_known = (update if isinstance(update, int) else None), True
+        if not isinstance(update, int):
+            return
+        older = []
+        for number, path in _kept_msgpack(self.run_dir):
+            if number >= update:  # left by a fall back to an older checkpoint
+                _remove(path)
+            else:
+                older.append(path)
+        for path in older[self._keep - 1:]:
+            _remove(path)
+
+    def _previous_update(self) -> int | None:
+        """The iteration of the usable latest.msgpack that the next save replaces (None: none to keep)."""
+        if not self._latest_known:
+            try:
+                update = checkpoint.read_meta(self.run_dir / CHECKPOINT).get("update")
+            except CheckpointError:
+                update = None
+            self._latest_update, self._latest_known = (update if isinstance(update, int) else None), True
+        return self._latest_update if (self.run_dir / CHECKPOINT).exists() else None
 
     def restore(self) -> tuple[Any, dict]:
-        """(state on the trainer's devices, meta) of the latest checkpoint; CheckpointError if none fits."""
+        """(state on the trainer's devices, meta) of the newest checkpoint that verifies.
+
+        An older kept checkpoint stands in (one warning line) for a newest one
+        that fails; CheckpointError (the newest one's) if none fits.
+        """
+        shardings = self.trainer.shardings if self.format == ORBAX else None
+        candidates = _candidates(self.run_dir, self.format, self.trainer.state_shape, shardings, self.trainer.config)
+        where, state, meta = _first_that_verifies(candidates, agree=self.format == ORBAX)
         if self.format == MSGPACK:
-            state, meta = checkpoint.restore(self.run_dir / CHECKPOINT, self.trainer.state_shape)
             state = self.trainer.place(state)
-        else:
-            state, meta = _restore_orbax(self.run_dir, self.trainer.state_shape, self.trainer.shardings)
-        check_fingerprint(self.run_dir / "checkpoints", meta, self.trainer.config)
+            update = meta.get("update")
+            usable = where == self.run_dir / CHECKPOINT and isinstance(update, int)
+            self._latest_update, self._latest_known = (update if usable else None), True
         return state, meta
+
+
+def _keep_copy(source: Path, kept: Path) -> None:
+    """`kept` made the same file as `source` (a hard link, or a copy where links fail), atomically."""
+    temp = kept.with_name(f".{kept.name}.tmp-link")
+    for stale in kept.parent.glob(f".{KEPT_PREFIX}*{KEPT_SUFFIX}.tmp-*"):  # left by a kill
+        stale.unlink(missing_ok=True)
+    try:
+        os.link(source, temp)
+    except OSError:  # a filesystem without hard links
+        atomic.write_bytes(kept, source.read_bytes())
+        return
+    try:
+        os.replace(temp, kept)
+    except OSError as err:
+        temp.unlink(missing_ok=True)
+        raise atomic.WriteError(f"{kept}: cannot write: {err.strerror or err}") from None
+
+
+def _remove(path: Path) -> None:
+    """Deletes an old checkpoint; one that cannot be deleted is left (the next save tries again)."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
