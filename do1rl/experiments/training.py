@@ -6,7 +6,9 @@ A run folder holds:
 - `events.out.tfevents.*`: TensorBoard scalars, each (tag, step) once whatever the kills (`event_log.py`);
 - `checkpoints/latest.msgpack`: the full training state of every seed
   (params, optimizer state, env states, PRNG keys, counters), rewritten
-  atomically after every chunk of `log.updates_per_chunk` iterations;
+  atomically after every chunk of `log.updates_per_chunk` iterations, and
+  the `log.keep_checkpoints - 1` before it as `checkpoints/update_<N>.msgpack`
+  (resume and eval use the newest one that verifies: `global_checkpoint`);
 - `eval.json` (at the end): the core evaluator's metrics for seed 0's
   greedy policy, with the keys of `do1rl eval --out`, plus `seeds` (one
   report per seed) when `num_seeds > 1`;
