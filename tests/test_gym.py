@@ -335,3 +335,42 @@ def test_module_prefix_id_works_in_a_fresh_interpreter():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "action_mask"
+
+
+_SB3_SPAWN = """
+import numpy as np
+import gymnasium as gym
+from stable_baselines3.common.vec_env import SubprocVecEnv
+
+def make_env():  # what a worker calls: it has never imported do1rl
+    return gym.make("do1rl:do1rl/AlternatingCircuit-v0", n_inputs=3, depth=3, width=3)
+
+if __name__ == "__main__":
+    venv = SubprocVecEnv([make_env, make_env], start_method="spawn")
+    obs = venv.reset()
+    rng = np.random.default_rng(0)
+    episodes = 0
+    for _ in range(12):
+        masks = np.stack(venv.env_method("action_masks"))
+        obs, rewards, dones, infos = venv.step(np.array([rng.choice(np.flatnonzero(m)) for m in masks]))
+        for r, d, info in zip(rewards, dones, infos):
+            assert 0 <= r <= info["optimal_return"]
+            episodes += int(d)
+    venv.close()
+    print("episodes", episodes)
+"""
+
+
+@pytest.mark.slow
+def test_sb3_subprocvecenv_with_spawn_runs_the_module_prefix_id(tmp_path):
+    """SB3's SubprocVecEnv (spawn): each worker finds the env through the "do1rl:" prefix (skipped without SB3)."""
+    pytest.importorskip("stable_baselines3")
+    import subprocess
+    import sys
+
+    script = tmp_path / "sb3_spawn.py"  # spawn re-imports the main module: it must be a file
+    script.write_text(_SB3_SPAWN)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) >= 2  # depth-3 episodes end within 12 steps in both workers
+    assert "Traceback" not in out.stderr
