@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--devices", type=int_in(1, 4096), default=1, help="shard episodes across this many local devices (default: %(default)s)"
     )
+    parser.add_argument(
+        "--max-node-steps",
+        type=finite_float(1.0),
+        default=limits.MAX_EVAL_NODE_STEPS,
+        help="refuse, before starting, an evaluation estimated above this many node updates "
+        "(episodes x steps x nodes; default: %(default).0e, about 6 min on 2 CPU cores)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--stochastic", action="store_true", help="ppo: sample actions from the policy instead of taking the argmax"
@@ -171,6 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     from do1rl.core.circuit_file import CircuitFileError
     from do1rl.envs.make import EnvArgumentError, make
     from do1rl.evaluation import check_bounds, format_table
+    from do1rl.evaluation.cost import check_node_steps
     from do1rl.experiments.agents import make_agent, trained_config
     from do1rl.sharding import check_device_count
 
@@ -189,6 +197,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         env, params = make(args.env, **parse_env_args(args.env_arg))
     except (EnvArgumentError, CircuitFileError) as err:
+        raise UsageError(str(err)) from None
+    per_step = args.simulations + 1 if args.agent == "mcts" else 1  # each simulation steps the env model
+    try:
+        check_node_steps(env, args.episodes, per_step, args.max_node_steps)
+    except limits.InputError as err:
         raise UsageError(str(err)) from None
     policy = make_agent(args.agent, env, params, agent_options(args))
     describe = getattr(policy, "describe", None)

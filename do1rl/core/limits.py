@@ -21,12 +21,15 @@ __all__ = [
     "MAX_CONFIG_NODES",
     "MAX_EDGES",
     "MAX_EPISODES",
+    "MAX_EVAL_CHUNK_BYTES",
+    "MAX_EVAL_NODE_STEPS",
     "MAX_FANIN",
     "MAX_NODES",
     "MAX_PADDED_SLOTS",
     "MAX_NETWORK_DEPTH",
     "MAX_SEED",
     "MAX_TABLE_BYTES",
+    "NODE_STEPS_PER_S",
     "MAX_SIMULATIONS",
     "InputError",
     "check_int",
@@ -55,6 +58,10 @@ MAX_CONFIG_NODES = 100_000  # values in a config after YAML aliases are expanded
 # Command-line and config numbers.
 MAX_SEED = (1 << 32) - 1  # the largest seed (`checks.SEED`: jax.random.key keeps 32 bits without x64)
 MAX_EPISODES = 10_000_000  # episodes of one evaluation
+# Evaluations (`do1rl.evaluation.cost`): node updates before it starts, bytes of one chunk of episodes.
+NODE_STEPS_PER_S = 3e8  # greedy on DO1 with a 100k-node chain, 2 CPU cores: 8e10 node-steps in 243 s
+MAX_EVAL_NODE_STEPS = 1e11  # about 6 min at that rate; `do1rl eval --max-node-steps` raises it
+MAX_EVAL_CHUNK_BYTES = 2 << 30  # episodes per compiled chunk are lowered to fit
 MAX_SIMULATIONS = 1 << 16  # MCTS simulations per decision (and max_considered)
 
 

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from do1rl.envs.types import MAIN, NOT_CHOSEN, EnvState, Observation
+from do1rl.evaluation.cost import episodes_per_chunk
 from do1rl.evaluation.metrics import metrics
 from do1rl.sharding import local_mesh
 
@@ -105,6 +106,7 @@ def reset_starts(env, params, *, episodes: int, seed: int = 0, chunk: int = 1024
     episodes without drawing their instances again.
     """
     reset = jax.jit(jax.vmap(lambda key: env.reset(jax.random.split(key)[0], params)))
+    chunk = episodes_per_chunk(env, chunk)
     parts = [jax.device_get(reset(episode_keys(seed, s, min(chunk, episodes - s)))) for s in range(0, episodes, chunk)]
     return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
 
@@ -135,6 +137,7 @@ def play(
         raise ValueError(f"starts hold {len(starts[0].node_type)} episodes, fewer than {episodes}")
     player = player or make_player(env, policy)
     place = episode_sharding(devices)
+    chunk = episodes_per_chunk(env, chunk)  # the chunk's states fit memory (results do not depend on it)
     size = -(-min(chunk, episodes) // devices) * devices  # a multiple of `devices`
     parts = []
     bar = None
