@@ -4,6 +4,7 @@
     do1rl train --config ppo_do1_small --out runs/do1 ppo.num_envs=128 network.width=256
     do1rl train --config my.yaml           # a file: start from `do1rl config show NAME`
     do1rl train --resume runs/do1          # continue an interrupted run exactly
+    do1rl train --resume runs/do1 --extend 1000000   # go on to a larger ppo.total_timesteps
     do1rl train --distributed --coordinator host0:8476 --num-processes 2 --process-id 0 --config ... --out shared/run
 
 Several processes (hosts) train one run with `--distributed` (or the
@@ -41,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
+    parser.add_argument(
+        "--extend",
+        type=int_in(1, 1 << 62),
+        metavar="TOTAL",
+        help="with --resume: continue a finished (or interrupted) run to ppo.total_timesteps=TOTAL, a larger budget "
+        "(bitwise the run that asked for TOTAL from the start when ppo.anneal_lr is false; see docs)",
+    )
     parser.add_argument(
         "--devices",
         type=int_in(1, 4096),
@@ -121,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume is not None and (args.config is not None or args.overrides):
         return _error("--resume continues a run with its saved config.yaml; it takes no --config or overrides")
+    if args.extend is not None and args.resume is None:
+        return _error("--extend TOTAL continues a run: give it with --resume RUN_DIR")
     if args.resume is not None and args.out is not None:
         return _error("--resume RUN_DIR already names the run folder; drop --out")
     from do1rl.experiments import distributed
@@ -155,14 +165,17 @@ def run(args: argparse.Namespace) -> int:
     from do1rl.experiments.runs import load_config
     from do1rl.experiments.shipped import DEFAULT_TRAIN_CONFIG, find_config
     from do1rl.experiments.train_config import TrainConfig
-    from do1rl.experiments.training import train_run
+    from do1rl.experiments.training import extend_config, train_run
 
+    extend_from = None
     try:
         if args.resume is not None:
             run_dir = args.resume
             if not has_checkpoint(run_dir):
                 return _error(f"{run_dir}: nothing to resume (no checkpoint)")
             config = load_config(run_dir)
+            if args.extend is not None:
+                extend_from, config = config, extend_config(config, args.extend)
         else:
             if args.config is None:
                 print(f"no --config: training the shipped {DEFAULT_TRAIN_CONFIG} (do1rl config show {DEFAULT_TRAIN_CONFIG})")
@@ -175,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume is not None,
             devices=devices,
             progress=not args.no_progress,
+            extend_from=extend_from,
         )
     except (config_lib.ConfigError, EnvArgumentError, CircuitFileError) as err:
         return _error(str(err))

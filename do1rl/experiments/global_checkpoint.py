@@ -32,9 +32,10 @@ import jax
 from do1rl.core import atomic
 from do1rl.experiments import checkpoint
 from do1rl.experiments.checkpoint import CheckpointError
-from do1rl.experiments.train_config import TrainConfig, fingerprint
+from do1rl.experiments.train_config import TrainConfig, fingerprint, legacy_fingerprint
 
-FINGERPRINT_KEY = "config_fingerprint"  # in every checkpoint's metadata
+FINGERPRINT_KEY = "training_fingerprint"  # in every checkpoint's metadata: `fingerprint`, the budget left out
+LEGACY_FINGERPRINT_KEY = "config_fingerprint"  # checkpoints written before: `legacy_fingerprint`
 
 __all__ = [
     "CHECKPOINT", "FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format",
@@ -177,8 +178,11 @@ def _restore_orbax(run_dir: Path, step: int, shape: Any, shardings: Any) -> tupl
 
 def check_fingerprint(where: str | Path, meta: dict, config: TrainConfig) -> None:
     """CheckpointError unless `meta` was written for `config` (checkpoints from before fingerprints pass)."""
-    written = meta.get(FINGERPRINT_KEY)
-    if written is not None and written != fingerprint(config):
+    if FINGERPRINT_KEY in meta:
+        written, want = meta[FINGERPRINT_KEY], fingerprint(config)
+    else:
+        written, want = meta.get(LEGACY_FINGERPRINT_KEY), legacy_fingerprint(config)
+    if written is not None and written != want:
         raise CheckpointError(
             f"{where}: written for another config (seed, env, network or ppo differ from the run's config.yaml); "
             "refusing to use it"
@@ -381,14 +385,17 @@ class RunCheckpoints:
             self._latest_update, self._latest_known = (update if isinstance(update, int) else None), True
         return self._latest_update if (self.run_dir / CHECKPOINT).exists() else None
 
-    def restore(self) -> tuple[Any, dict]:
+    def restore(self, written_for: TrainConfig | None = None) -> tuple[Any, dict]:
         """(state on the trainer's devices, meta) of the newest checkpoint that verifies.
 
         An older kept checkpoint stands in (one warning line) for a newest one
         that fails; CheckpointError (the newest one's) if none fits.
+        `written_for`: the config the checkpoints must have been written for
+        (default: the trainer's; an extended run's is its config before).
         """
         shardings = self.trainer.shardings if self.format == ORBAX else None
-        candidates = _candidates(self.run_dir, self.format, self.trainer.state_shape, shardings, self.trainer.config)
+        config = self.trainer.config if written_for is None else written_for
+        candidates = _candidates(self.run_dir, self.format, self.trainer.state_shape, shardings, config)
         where, state, meta = _first_that_verifies(candidates, agree=self.format == ORBAX)
         if self.format == MSGPACK:
             state = self.trainer.place(state)

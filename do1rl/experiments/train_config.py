@@ -120,13 +120,31 @@ FINGERPRINT_FIELDS = ("seed", "num_seeds", "env", "network", "ppo", "curriculum"
 _LATER_SECTIONS = ("curriculum",)  # what makes a run's training state
 
 
+BUDGET_FIELDS = ("total_timesteps",)  # of ppo: how long a run trains, not what its state is (`--extend` changes it)
+
+
 def fingerprint(config: TrainConfig) -> str:
     """SHA-256 (hex) of the config fields that make a run's training state: a checkpoint carries it, loads check it.
 
     Only values that differ from the defaults count, so a field added later
-    (with a default) leaves the fingerprints of existing runs unchanged.
+    (with a default) leaves the fingerprints of existing runs unchanged. The
+    budget (`ppo.total_timesteps`) does not count, so a run extended to a
+    larger budget keeps its checkpoints.
     """
+    return _digest(config, drop_budget=True)
+
+
+def legacy_fingerprint(config: TrainConfig) -> str:
+    """The fingerprint of checkpoints written before the budget was left out (`ppo.total_timesteps` counted)."""
+    return _digest(config, drop_budget=False)
+
+
+def _digest(config: TrainConfig, drop_budget: bool) -> str:
     given, default = dataclasses.asdict(config), dataclasses.asdict(TrainConfig())
+    if drop_budget:
+        for name in BUDGET_FIELDS:
+            given["ppo"].pop(name)
+            default["ppo"].pop(name)
     fields = {name: _changed(given[name], default[name]) for name in FINGERPRINT_FIELDS}
     fields = {name: v for name, v in fields.items() if v != {} or name not in _LATER_SECTIONS}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()

@@ -33,6 +33,7 @@ has plateaued; disabled, the loop and its files are exactly as before.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import shutil
 import signal
@@ -77,8 +78,13 @@ def train_run(
     progress: bool = True,
     log=None,
     trainer: Trainer | None = None,
+    extend_from: TrainConfig | None = None,
 ) -> int:
     """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED).
+
+    `extend_from` (with `resume`): the run's config.yaml before `config`
+    raised its budget (`ppo.total_timesteps`, `extend_config`): the run goes
+    on to the new budget, and its config.yaml becomes `config`.
 
     The config is checked (env, network, memory estimate) before the folder
     is made. Raises RunFolderError if the folder is locked by another
@@ -103,7 +109,7 @@ def train_run(
             if not resume and has_run:
                 raise RunFolderError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
             if resume or not is_main_process():
-                return _train(trainer, config, run_dir, resume, progress, log, stop)
+                return _train(trainer, config, run_dir, resume, progress, log, stop, extend_from=extend_from)
             before = set(run_dir.iterdir())  # the lock file, and whatever the folder held
             saved = []  # the iterations this start checkpointed after training
             try:
@@ -158,7 +164,33 @@ def check_memory(trainer: Trainer) -> None:
         )
 
 
-def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None) -> int:
+def extend_config(config: TrainConfig, total_timesteps: int) -> TrainConfig:
+    """`config` with the larger budget `total_timesteps`; ValueError (one line) unless it is larger."""
+    if total_timesteps <= config.ppo.total_timesteps:
+        raise ValueError(
+            f"--extend {total_timesteps}: the run already trains to ppo.total_timesteps={config.ppo.total_timesteps}; "
+            "give a larger budget"
+        )
+    return dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, total_timesteps=total_timesteps))
+
+
+EXTENDED_AWAY = ("eval.json", "plateau.json", CURRICULUM_FILE)  # a finished run's results, of the smaller budget
+
+
+def _extend(checkpoints, state, meta, config, run_dir: Path, main: bool) -> None:
+    """Makes a resumed run's folder one of the larger budget: checkpoint, then config.yaml, then old results gone.
+
+    The checkpoint's fingerprint leaves the budget out, so a kill at any
+    point leaves a run that resumes (with either config.yaml) or extends again.
+    """
+    checkpoints.save(state, meta)  # re-stamped for `config` (a checkpoint written before the budget left the fingerprint)
+    if main:
+        config_lib.dump(config, run_dir / "config.yaml")
+        for name in EXTENDED_AWAY:
+            (run_dir / name).unlink(missing_ok=True)
+
+
+def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, extend_from=None) -> int:
     main = is_main_process()  # with several processes, process 0 alone writes config, events and eval.json
     if not main:
         log, progress = (lambda *_: None), False
@@ -175,11 +207,16 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None) ->
     new_evals = None
     if resume:
         checkpoints = RunCheckpoints.resume(run_dir, trainer)
-        state, meta = checkpoints.restore()
+        state, meta = checkpoints.restore(written_for=extend_from)
         log(f"resumed {run_dir} at iteration {meta.get('update', '?')} of {total_updates}")
         if plateau is not None:
             plateau.load(meta, int(local_value(state.update).reshape(-1)[0]))
+            if extend_from is not None and any_process(plateau.all_plateaued):
+                raise ValueError(f"{run_dir}: every seed has plateaued (plateau.json); extending it would train nothing")
             plateau.write_curve()
+        if extend_from is not None:
+            _extend(checkpoints, state, meta, config, run_dir, main)
+            log(f"extended to ppo.total_timesteps={config.ppo.total_timesteps} ({total_updates} iterations)")
     else:
         if main:
             config_lib.dump(config, run_dir / "config.yaml")
