@@ -113,5 +113,5 @@ def test_sigkill_at_a_random_moment_then_resume_is_exact(trial, config, env, ref
 
     pairs = collections.Counter((tag, step) for tag, step, _ in read_scalars(run))
     assert max(pairs.values()) == 1, [p for p, n in pairs.items() if n > 1][:5]
-    learning = lambda r: {(t, s): v for t, s, v in read_scalars(r) if not t.startswith("perf/")}  # noqa: E731
+    learning = lambda r: {(t, s): v for t, s, v in read_scalars(r) if not t.startswith("perf/")}
     assert learning(run) == learning(reference)  # every pair of the uninterrupted run, none lost, same value

@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--env", help="environment id (default: a ppo agent's training env, else do1rl/DO1-v0)"
     )
     parser.add_argument(
-        "--agent", default="greedy", help="random, oracle, greedy, always_chain, always_circuit, mcts or ppo:RUN_DIR (default: %(default)s)"
+        "--agent", default="greedy", help="a registered agent (below) or ppo:RUN_DIR (default: %(default)s)"
     )
+    usage = parser.format_help
+    parser.format_help = lambda: usage() + "\n" + agents_help()  # built only when asked: it imports jax
     parser.add_argument(
         "--episodes", type=int_in(1, limits.MAX_EPISODES), default=1000, help="episodes to play (default: %(default)s)"
     )
@@ -89,6 +91,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gumbel: root noise scale; 0 (the default) evaluates without noise, 1 is mctx's training setting",
     )
     mcts.add_argument("--mcts-prior", metavar="ppo:RUN_DIR", help="prior logits and values from a trained agent")
+
+
+def agents_help() -> str:
+    """The registered agents, one line each (`do1rl.experiments.agents.REGISTRY`)."""
+    from do1rl.experiments.agents import REGISTRY
+
+    rows = [(f"{name}RUN_DIR" if name.endswith(":") else name, spec.help) for name, spec in REGISTRY.items()]
+    width = max(len(name) for name, _ in rows)
+    return "agents:\n" + "".join(f"  {name:<{width}}  {text}\n" for name, text in rows)
 
 
 def parse_env_args(pairs: list[str]) -> dict:
@@ -179,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
     from do1rl.envs.make import EnvArgumentError, make
     from do1rl.evaluation import check_bounds, format_table
     from do1rl.evaluation.cost import check_node_steps
-    from do1rl.experiments.agents import make_agent, trained_config
+    from do1rl.experiments.agents import find_agent, make_agent, trained_config
     from do1rl.sharding import check_device_count
 
     if args.out is not None:  # before the work, so an unwritable --out loses nothing
@@ -198,12 +209,13 @@ def _run(args: argparse.Namespace) -> int:
         env, params = make(args.env, **parse_env_args(args.env_arg))
     except (EnvArgumentError, CircuitFileError) as err:
         raise UsageError(str(err)) from None
-    per_step = args.simulations + 1 if args.agent == "mcts" else 1  # each simulation steps the env model
+    options = agent_options(args)
+    per_step = find_agent(args.agent).steps_per_decision(options)  # e.g. each MCTS simulation steps the env model
     try:
         check_node_steps(env, args.episodes, per_step, args.max_node_steps)
     except limits.InputError as err:
         raise UsageError(str(err)) from None
-    policy = make_agent(args.agent, env, params, agent_options(args))
+    policy = make_agent(args.agent, env, params, options)
     describe = getattr(policy, "describe", None)
     extra = describe() if describe is not None else {}
     if args.agent == "mcts":

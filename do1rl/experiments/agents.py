@@ -1,20 +1,21 @@
-"""The one agent factory: a name such as "greedy", "mcts" or "ppo:RUN_DIR" -> an evaluator policy.
+"""The agent registry: a name such as "greedy", "mcts" or "ppo:RUN_DIR" -> an evaluator policy.
 
-Used by `do1rl eval`, `do1rl sweep`, `do1rl.testing` and the benchmarks.
+Each agent is one `AgentSpec` in `REGISTRY` (`register_agent`); `make_agent`
+builds any of them. Used by `do1rl eval`, `do1rl sweep`, `do1rl.testing` and
+the benchmarks. Adding an agent: docs/extending.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
-from do1rl.agents.baselines import BASELINES
+from do1rl.agents.baselines import BASELINES, TRIVIAL
 from do1rl.agents.mcts import MCTSConfig, make_mcts_policy
 from do1rl.evaluation import Policy
 from do1rl.experiments.runs import TrainedAgent, load_agent, load_config
 from do1rl.experiments.train_config import TrainConfig
-
-AGENTS = (*BASELINES, "mcts", "ppo:RUN_DIR")
 
 
 class AgentError(ValueError):
@@ -45,6 +46,52 @@ class AgentOptions:
     max_iterations: int | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class AgentSpec:
+    """One registered agent.
+
+    Attributes:
+      name: what `--agent` and `grid.agents` call it; a name ending in ":"
+        is a prefix whose rest is an argument (e.g. "ppo:" + RUN_DIR).
+      build: `build(name, env, params, options) -> Policy`; AgentError if it cannot.
+      help: one line for `do1rl eval --help`.
+      steps_per_decision: env-model steps one decision takes (`evaluation.cost`).
+      trivial: reads neither gate values nor a model: a baseline a learned agent must beat.
+    """
+
+    name: str
+    build: Callable[..., Policy]
+    help: str
+    steps_per_decision: Callable[[AgentOptions], int] = lambda options: 1
+    trivial: bool = False
+
+
+REGISTRY: dict[str, AgentSpec] = {}
+
+
+def register_agent(spec: AgentSpec) -> AgentSpec:
+    """Adds `spec` to `REGISTRY` (ValueError if the name is taken)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"agent {spec.name!r} is already registered")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def agent_names() -> tuple[str, ...]:
+    """Every registered agent, a prefix agent shown as "ppo:RUN_DIR"."""
+    return tuple(f"{n}RUN_DIR" if n.endswith(":") else n for n in REGISTRY)
+
+
+def find_agent(name: str) -> AgentSpec:
+    """The spec of agent `name` (a registered name, or a registered prefix and its argument); AgentError if none."""
+    if name in REGISTRY and not name.endswith(":"):
+        return REGISTRY[name]
+    head, sep, _ = name.partition(":")
+    if sep and f"{head}:" in REGISTRY:
+        return REGISTRY[f"{head}:"]
+    raise AgentError(f"unknown agent {name!r}; choose from {', '.join(agent_names())}")
+
+
 def make_agent(name: str, env, params, options: AgentOptions | None = None) -> Policy:
     """The policy `name` names, built for `env`; AgentError if it cannot be.
 
@@ -56,22 +103,36 @@ def make_agent(name: str, env, params, options: AgentOptions | None = None) -> P
       options: `AgentOptions`.
     """
     options = options or AgentOptions()
-    if name in BASELINES:
-        return BASELINES[name]
-    if name == "mcts":
-        prior_fn = prior_depth = None
-        if options.mcts_prior is not None:
-            if not options.mcts_prior.startswith("ppo:"):
-                raise AgentError(f"MCTS prior: expected ppo:RUN_DIR, got {options.mcts_prior!r}")
-            prior = load_trained(options.mcts_prior, options.seed_index)
-            check_shapes(prior, env, f"MCTS prior {options.mcts_prior}")
-            prior_fn, prior_depth = prior.apply, prior.serial_depth  # values already in depths
-        return make_mcts_policy(env, params, options.mcts, prior_fn=prior_fn, prior_serial_depth=prior_depth)
-    if name.startswith("ppo:"):
-        agent = load_trained(name, options.seed_index, options.iterations, options.max_iterations)
-        check_shapes(agent, env, name)
-        return agent.policy(greedy=options.greedy)
-    raise AgentError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+    return find_agent(name).build(name, env, params, options)
+
+
+def _baseline(name: str, env, params, options: AgentOptions) -> Policy:
+    return BASELINES[name]
+
+
+def _mcts(name: str, env, params, options: AgentOptions) -> Policy:
+    prior_fn = prior_depth = None
+    if options.mcts_prior is not None:
+        if not options.mcts_prior.startswith("ppo:"):
+            raise AgentError(f"MCTS prior: expected ppo:RUN_DIR, got {options.mcts_prior!r}")
+        prior = load_trained(options.mcts_prior, options.seed_index)
+        check_shapes(prior, env, f"MCTS prior {options.mcts_prior}")
+        prior_fn, prior_depth = prior.apply, prior.serial_depth  # values already in depths
+    return make_mcts_policy(env, params, options.mcts, prior_fn=prior_fn, prior_serial_depth=prior_depth)
+
+
+def _ppo(name: str, env, params, options: AgentOptions) -> Policy:
+    agent = load_trained(name, options.seed_index, options.iterations, options.max_iterations)
+    check_shapes(agent, env, name)
+    return agent.policy(greedy=options.greedy)
+
+
+for _name, _policy in BASELINES.items():
+    register_agent(AgentSpec(_name, _baseline, (_policy.__doc__ or _name).strip().splitlines()[0],
+                             trivial=_name in TRIVIAL))
+register_agent(AgentSpec("mcts", _mcts, "mctx search on the true env model (--simulations, --mcts-*)",
+                         steps_per_decision=lambda options: options.mcts.simulations + 1))
+register_agent(AgentSpec("ppo:", _ppo, "a trained actor-critic: ppo:RUN_DIR, a `do1rl train` run folder"))
 
 
 def load_trained(

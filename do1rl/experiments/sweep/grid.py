@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from do1rl.agents.baselines import BASELINES
 from do1rl.agents.mcts import MCTSConfig
 from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES, NetworkConfig
 from do1rl.experiments import config as config_lib
+from do1rl.experiments.agents import REGISTRY
 from do1rl.experiments.train_config import TrainConfig
 
-AGENTS = (*FAMILIES, "mcts", *BASELINES)
+# A network family (trained per cell) or a registered agent that needs no run folder.
+AGENTS = (*FAMILIES, *(name for name in REGISTRY if not name.endswith(":")))
 FAMILY_TRAIN_SECTIONS = ("ppo", "curriculum")  # what family_train may change
 BLOCK_FAMILIES = ("gnn",)  # families whose network.depth is a count L of message-passing blocks
 DECISIVE_BLOCKS = (0, 3)  # grid.decisive_blocks' default
