@@ -2,10 +2,12 @@
 
 `make(id, **kwargs) -> (env, params)` builds a functional env as `gymnax.make`
 does; the Gymnasium front ends live in `do1rl.envs.gym_env` (made by
-`gymnasium.make` after `import do1rl`); `GymnaxAdapter` gives gymnax's step
+`gymnasium.make` after `import do1rl`); `register_family` adds a circuit
+family `make` can build (docs/extending.md); `GymnaxAdapter` gives gymnax's step
 contract (auto-reset) and spaces; `do1rl.envs.render` draws states.
 """
 
+from do1rl.core.families import CIRCUIT_FAMILIES, register_family
 from do1rl.core.generators import Generator
 from do1rl.envs.alternating import AlternatingCircuit
 from do1rl.envs.do1 import DO1
@@ -16,6 +18,7 @@ from do1rl.envs.wrappers import AutoReset
 
 __all__ = [
     "CHAIN",
+    "CIRCUIT_FAMILIES",
     "DO1",
     "MAIN",
     "NOT_CHOSEN",
@@ -28,4 +31,5 @@ __all__ = [
     "GymnaxAdapter",
     "Observation",
     "make",
+    "register_family",
 ]

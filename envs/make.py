@@ -3,12 +3,13 @@
 Keyword arguments of `make`, `gymnasium.make(id, **kwargs)` and
 `gymnasium.make_vec(id, num_envs, **kwargs)`:
 
-- `family`: "random" (the default, `RandomAlternating`) or "biregular"
-  (`LayeredBiregular`, docs/hard-instances.md);
-- generator keywords of "random" (see `RandomAlternating`): `n_inputs`,
-  `depth`, `width`, `max_fanin`, `skip_prob`, `p_one`, `input_prob`,
-  `prefix_chain`; of "biregular": `depth`, `width`, `k`, `p_one`,
-  `stratify_d1` (bool, default True);
+- `family`: a name in `do1rl.core.families.CIRCUIT_FAMILIES`: "random" (the
+  default, `RandomAlternating`), "biregular" (`LayeredBiregular`,
+  docs/hard-instances.md), or one added with `register_family`;
+- the family's generator keywords: its generator's fields (`CircuitFamily.keywords`;
+  "random": `n_inputs`, `depth`, `width`, `max_fanin`, `prefix_chain`,
+  `p_one`, `skip_prob`, `input_prob`; "biregular": `width`, `depth`, `k`,
+  `stratify_d1` (bool, default True), `p_one`);
 - `depths` (a list: a mixture of those circuit depths, instead of `depth`) and
   `pad_depth` (pad every circuit to the size of that depth, so envs of
   several depths share one observation shape and feature scale);
@@ -34,7 +35,7 @@ from typing import Any
 
 from do1rl.core import checks, limits
 from do1rl.core.checks import is_integer
-from do1rl.core.generators import RANDOM_ALTERNATING_ARGS
+from do1rl.core.families import CIRCUIT_FAMILIES, DEFAULT_FAMILY, family_flags, family_keywords
 from do1rl.registration import ALTERNATING_ID, DO1_ID
 
 ENV_IDS = (DO1_ID, ALTERNATING_ID)
@@ -42,15 +43,15 @@ ENV_IDS = (DO1_ID, ALTERNATING_ID)
 ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID,
            "AlternatingCircuit-v0": ALTERNATING_ID}
 
-GENERATOR_KWARGS = RANDOM_ALTERNATING_ARGS
-BIREGULAR_KWARGS = ("depth", "width", "k", "p_one", "stratify_d1")
-FAMILIES = ("random", "biregular")
 CHAIN_SCALES = ("max", "circuit")
-_COMMON = ("family", "k", "stratify_d1", "depths", "pad_depth", "circuit_files", "stop_action", "max_selections")
-VALID_KWARGS = {
-    DO1_ID: GENERATOR_KWARGS + _COMMON + ("chain_length", "chain_scale"),
-    ALTERNATING_ID: GENERATOR_KWARGS + _COMMON,
-}
+# The keywords of each id besides the families' generator keywords.
+_COMMON = ("family", "depths", "pad_depth", "circuit_files", "stop_action", "max_selections")
+ENV_KWARGS = {DO1_ID: _COMMON + ("chain_length", "chain_scale"), ALTERNATING_ID: _COMMON}
+
+
+def valid_kwargs(env_id: str) -> tuple[str, ...]:
+    """Every keyword `make(env_id, ...)` accepts: the registered families' and the env's own."""
+    return family_keywords() + ENV_KWARGS[env_id]
 
 
 class EnvArgumentError(TypeError, ValueError):
@@ -75,19 +76,21 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
             problem = checks.argument_problem(key, value)
             if problem:
                 raise EnvArgumentError(f"{env_id}: {problem}")
-    for key in ("stop_action", "stratify_d1"):
+    for key in ("stop_action", *family_flags()):
         if key in kwargs and not isinstance(kwargs[key], bool):
             raise EnvArgumentError(f"{env_id}: {key} must be true or false, got {limits.show(kwargs[key])}")
-    family = kwargs.get("family", "random")
-    if family not in FAMILIES:
-        raise EnvArgumentError(f"{env_id}: family must be one of {', '.join(FAMILIES)}, got {limits.show(family)}")
-    allowed = BIREGULAR_KWARGS if family == "biregular" else GENERATOR_KWARGS
-    wrong = sorted(k for k in kwargs if k in GENERATOR_KWARGS + BIREGULAR_KWARGS and k not in allowed)
+    family = kwargs.get("family", DEFAULT_FAMILY)
+    if not isinstance(family, str) or family not in CIRCUIT_FAMILIES:
+        raise EnvArgumentError(f"{env_id}: family must be one of {', '.join(CIRCUIT_FAMILIES)}, got {limits.show(family)}")
+    allowed = CIRCUIT_FAMILIES[family].keywords
+    wrong = sorted(k for k in kwargs if k in family_keywords() and k not in allowed)
     if wrong:
         raise EnvArgumentError(
             f"{env_id}: family {family!r} does not take {', '.join(map(repr, wrong))}; "
             f"its keywords are: {', '.join(allowed)}"
         )
+    if "depth" not in allowed and ("depths" in kwargs or "pad_depth" in kwargs):
+        raise EnvArgumentError(f"{env_id}: family {family!r} has no depth, so it takes neither depths nor pad_depth")
     _check_depths(env_id, kwargs)
     selections = kwargs.get("max_selections")
     if selections is not None and (not is_integer(selections) or not 1 <= selections <= limits.MAX_NODES):
@@ -166,12 +169,10 @@ def _pool(env_id: str, files):
 
 def _generator(env_id: str, family: str, kwargs: dict[str, Any]) -> Any:
     """The family's generator; with `depths` a mixture of those depths, with `pad_depth` padded to that depth's size."""
-    from do1rl.core.biregular import LayeredBiregular
-    from do1rl.core.generators import RandomAlternating
     from do1rl.core.mixtures import Mixture
     from do1rl.envs.core import generator_shape
 
-    build = LayeredBiregular if family == "biregular" else RandomAlternating
+    build = CIRCUIT_FAMILIES[family].build
     depths = kwargs.pop("depths", None)
     pad_depth = kwargs.pop("pad_depth", None)
     try:  # a generator's own refusal (e.g. stratified tables past their size limit) is an argument error
@@ -197,7 +198,7 @@ def make(env_id: str, **kwargs: Any):
     `do1rl.core.circuit_file.CircuitFileError` for a bad circuit file.
     """
     env_id = canonical_id(env_id)
-    valid = VALID_KWARGS[env_id]
+    valid = valid_kwargs(env_id)
     unknown = sorted(limits.show(k, 40) for k in kwargs if k not in valid)
     if unknown:
         raise EnvArgumentError(
@@ -209,7 +210,7 @@ def make(env_id: str, **kwargs: Any):
     from do1rl.envs.do1 import DO1
 
     kwargs = dict(kwargs)
-    family = kwargs.pop("family", "random")
+    family = kwargs.pop("family", DEFAULT_FAMILY)
     stop_action = bool(kwargs.pop("stop_action", False))
     max_selections = kwargs.pop("max_selections", None)
     max_selections = None if max_selections is None else int(max_selections)

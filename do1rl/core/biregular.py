@@ -115,7 +115,7 @@ class LayeredBiregular:
     p_one: float = 0.6
 
     def __post_init__(self):
-        checks.check_generator(self, ("depth", "width", "k", "p_one"))
+        checks.check_generator(self)
         if not self.stratify_d1:
             return
         p_one = self.p_one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ def is_integer(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
-# The rules of generator arguments, shared by the generator classes and `envs.make` (one rule, one message).
+# The rules of generator arguments, by field name: shared by the generator classes and `envs.make` (one rule, one message).
 INT_MINIMUM = {"n_inputs": 1, "depth": 1, "width": 1, "max_fanin": 2, "prefix_chain": 0, "k": 1, "pad_depth": 1}
 PROBABILITIES = ("skip_prob", "p_one", "input_prob")
 
@@ -49,9 +50,9 @@ def argument_problem(key: str, value: Any) -> str | None:
     return None
 
 
-def check_generator(owner: Any, keys: tuple[str, ...]) -> None:
-    """ValueError (one line, naming the class) for the first bad field among `keys` of generator `owner`."""
-    for key in keys:
+def check_generator(owner: Any) -> None:
+    """ValueError (one line, naming the class) for the first field of generator `owner` (a dataclass) that breaks its rule."""
+    for key in (f.name for f in dataclasses.fields(owner)):
         problem = argument_problem(key, getattr(owner, key))
         if problem:
             raise ValueError(f"{type(owner).__name__}: {problem}")

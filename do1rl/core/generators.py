@@ -19,12 +19,14 @@ from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
 # At depth 16, AND gates that read an extra circuit input with this
 # probability keep d1 spread over [0, depth] (see docs/generators.md).
 _INPUT_READS_AT_DEPTH_16 = 0.9
-# RandomAlternating's arguments (`envs.make` takes the same names, with the same rules: `checks.argument_problem`)
-RANDOM_ALTERNATING_ARGS = ("n_inputs", "depth", "width", "max_fanin", "skip_prob", "p_one", "input_prob", "prefix_chain")
 
 
 class Generator(Protocol):
     """What an environment needs of a generator: a jittable `key -> Circuit` and static size bounds."""
+
+    @property
+    def num_nodes(self) -> int:
+        """Node slots (inputs and gates, padding included) of every circuit it makes."""
 
     @property
     def max_depth(self) -> int:
@@ -77,7 +79,7 @@ class RandomAlternating:
     input_prob: float = _INPUT_READS_AT_DEPTH_16
 
     def __post_init__(self):
-        checks.check_generator(self, RANDOM_ALTERNATING_ARGS)
+        checks.check_generator(self)
 
     @property
     def num_nodes(self) -> int:
