@@ -151,6 +151,12 @@ class LayeredBiregular:
     def max_depth(self) -> int:
         return self.depth
 
+    def d1_law(self) -> np.ndarray:
+        """P(d1 = t), t = 0..depth: uniform with `stratify_d1`, else the count chain's exact law."""
+        if self.stratify_d1:
+            return np.full(self.depth + 1, 1.0 / (self.depth + 1))
+        return count_chain.d1_law(int(self.width), int(self.depth), int(self.k), float(self.p_one))
+
     @property
     def layers(self) -> tuple[tuple[int, int], ...]:
         """The slots of each depth's gates (`Circuit.layers`): `width` per layer after the inputs."""
