@@ -56,7 +56,9 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         "compile times are single measurements). Regenerate with `python scripts/bench.py`; the",
         "SB3 comparison needs `pip install -e \".[bench]\"` (on a CPU-only machine install",
         "torch==2.13.0 first from `--index-url https://download.pytorch.org/whl/cpu`), the rejax",
-        "comparison `pip install -e \".[gymnax]\"`.",
+        "comparison `pip install -e \".[gymnax]\"`. One area alone, printed and not written:",
+        "`python scripts/bench.py --parts solver` (areas solver, env, training, peers, mcts, compile, or part",
+        "numbers 1-5; `--help` lists them; `python -m benchmarks` from `scripts/` is the same).",
         "",
         (f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores, device {m['device']}"
         f" (backend {m['backend']}). Load average before the run: {m['load_before']}, after: {m['load_after']}."),
