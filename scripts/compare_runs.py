@@ -31,7 +31,7 @@ def run_rows(run_dir: Path, episodes: int, seed: int) -> dict:
     """Per-episode ratios and regrets of every seed of `run_dir` on `episodes` episodes of `seed`."""
     run = load_run(run_dir)
     ratios, regrets = [], []
-    for player in seed_players(run.env, run.ppo, run.params):
+    for player in seed_players(run.env, run.learner, run.params):
         out = play(run.env, run.env_params, None, episodes=episodes, seed=seed, player=player)
         returns, optimal = out.returns, out.optimal
         ratios.append(np.asarray(approximation_ratio(returns, optimal)))

@@ -30,7 +30,7 @@ from do1rl.experiments.trainer import seed_keys
 
 def seed_states(run, seed: int, obs, values) -> dict:
     params = jax.tree.map(lambda x: x[seed], run.params)
-    states, _ = jax.jit(lambda p, o: run.ppo.network.apply(p, o, method="node_states"))(params, obs)
+    states, _ = jax.jit(lambda p, o: run.learner.network.apply(p, o, method="node_states"))(params, obs)
     states, values = np.asarray(states), np.asarray(values, bool)
     node_type = np.asarray(obs.node_type)
     gate = (node_type == AND) | (node_type == OR)
@@ -55,7 +55,7 @@ def main() -> None:
     args = p.parse_args()
     run = load_run(args.run)
     if args.fresh:
-        run = run._replace(params=jax.jit(run.ppo.init_seeds)(seed_keys(run.config)).params)
+        run = run._replace(params=jax.jit(run.learner.init_seeds)(seed_keys(run.config)).params)
     if run.config.network.family != "bottleneck":
         raise SystemExit(f"error: {args.run} is a {run.config.network.family} run; node states need a bottleneck run")
     keys = jax.random.split(jax.random.key(args.seed), args.episodes)

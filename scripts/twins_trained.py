@@ -46,7 +46,7 @@ def run_report(run_dir: Path, depth: int, blocks: int, pairs: int, tries: int, m
     found = twin_pairs(env_params.generator, blocks, pairs, seed=depth, tries=tries)
     if not found:
         return report | {"pairs": 0}
-    return report | twin_choice_report(env, env_params, seed_players(env, run.ppo, run.params), found, depth)
+    return report | twin_choice_report(env, env_params, seed_players(env, run.learner, run.params), found, depth)
 
 
 def main() -> None:

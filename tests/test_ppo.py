@@ -98,7 +98,7 @@ def trained():
     state = trainer.init(seed_keys(cfg))
     chunk = cfg.log.updates_per_chunk
     # Chunks after the first reuse the first compilation (no retrace from dtype drift).
-    run = jax.jit(chex.assert_max_traces(lambda s: jax.vmap(trainer.ppo.run, in_axes=(0, None))(s, chunk), n=1))
+    run = jax.jit(chex.assert_max_traces(lambda s: jax.vmap(trainer.learner.run, in_axes=(0, None))(s, chunk), n=1))
     for _ in range(cfg.ppo.num_updates // chunk):
         state, totals = run(state)
     return cfg, trainer, state, totals
@@ -108,7 +108,7 @@ def test_ppo_reaches_ratio_09_and_beats_random(trained):
     cfg, trainer, state, _ = trained
     assert int(state.update[0]) == cfg.ppo.num_updates
     params = jax.tree.map(lambda x: x[0], state.params)
-    policy = trainer.ppo.policy(params, greedy=True)
+    policy = trainer.learner.policy(params, greedy=True)
     ppo = assert_regret_within(policy, ENV_ID, episodes=512, seed=123, min_mean_ratio=0.9, **SHALLOW)
     rand = assert_regret_within("random", ENV_ID, episodes=512, seed=123, **SHALLOW)
     assert ppo["mean_ratio"] >= rand["mean_ratio"] + 0.3, (ppo["mean_ratio"], rand["mean_ratio"])

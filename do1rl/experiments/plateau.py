@@ -163,7 +163,7 @@ class PlateauTracker:
         self.cfg = config.plateau
         self.run_dir = Path(run_dir)
         self.write = write  # process 0 alone writes the run folder's files
-        self.total_updates = config.ppo.num_updates
+        self.total_updates = config.learner.num_updates
         self.curves: list[list[dict]] = [[] for _ in range(config.num_seeds)]
         self._evaluator = None
         self._trainer = trainer
@@ -241,9 +241,9 @@ def plateau_report(curves: list[list[dict]], config: Any, done_updates: int) -> 
     that declared it) and `best_mean_ratio` (that best's mean).
     """
     cfg = config.plateau
-    batch = config.ppo.batch_size
+    batch = config.learner.batch_size
     points = [plateau_point(c, cfg.patience, cfg.min_updates, final_level(config)) for c in curves]
-    total = config.ppo.num_updates
+    total = config.learner.num_updates
     return {
         "patience": cfg.patience,
         "min_updates": cfg.min_updates,

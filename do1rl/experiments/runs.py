@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.networks import RECURRENT_FAMILIES, NetworkConfig, make_network, serial_depth
-from do1rl.agents.ppo import PPO
 from do1rl.core.checks import is_integer
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.global_checkpoint import restore_latest
@@ -111,14 +111,14 @@ class TrainedRun(NamedTuple):
     Attributes:
       config: the run's TrainConfig (its network with forced iterations, if asked).
       env, env_params: the environment it was trained on.
-      ppo: the `PPO` whose `policy(params)` acts with the network.
+      learner: the run's algorithm (e.g. `PPO`), whose `policy(params)` acts with the network.
       params: the network parameters, with a leading seed axis.
     """
 
     config: TrainConfig
     env: Any
     env_params: Any
-    ppo: PPO
+    learner: Any
     params: Any
 
 
@@ -156,9 +156,9 @@ def retarget(run: TrainedRun, env, env_params, network: NetworkConfig | None = N
     network = run.config.network if network is None else network
     if network.family == "mlp" and not same_shapes(env, run.env):
         raise ValueError("the mlp reads a fixed-size observation: it runs only on envs of its training shapes")
-    module = make_network(network, env, node_values=run.config.ppo.aux_coef > 0, scales_of=run.env)
+    module = make_network(network, env, node_values=_node_values(run.config), scales_of=run.env)
     config = dataclasses.replace(run.config, network=network)
-    return TrainedRun(config, env, env_params, PPO(env, env_params, module, run.config.ppo), run.params)
+    return TrainedRun(config, env, env_params, _learner(config, env, env_params, module), run.params)
 
 
 def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations: int | None = None) -> TrainedRun:
@@ -168,8 +168,8 @@ def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations:
     on T (e.g. lifts a cap that only bounded training compute).
     """
     config = load_config(run_dir)
-    env, env_params, _, ppo = build(config)
-    shape = jax.eval_shape(ppo.init_seeds, seed_keys(config))
+    env, env_params, _, learner = build(config)
+    shape = jax.eval_shape(learner.init_seeds, seed_keys(config))
     state, _ = restore_latest(run_dir, shape, config)  # msgpack or orbax, whichever format the run has
     network = config.network
     if max_iterations is not None:
@@ -178,8 +178,17 @@ def load_run(run_dir: str | Path, iterations: int | None = None, max_iterations:
         network = with_iterations(network, iterations)
     if network != config.network:
         config = dataclasses.replace(config, network=network)
-        ppo = PPO(env, env_params, make_network(network, env, node_values=config.ppo.aux_coef > 0), config.ppo)
-    return TrainedRun(config, env, env_params, ppo, jax.device_put(state.params))
+        learner = _learner(config, env, env_params, make_network(network, env, node_values=_node_values(config)))
+    return TrainedRun(config, env, env_params, learner, jax.device_put(state.params))
+
+
+def _node_values(config: TrainConfig) -> bool:
+    return ALGORITHMS[config.algo].node_values(config.learner)
+
+
+def _learner(config: TrainConfig, env, env_params, network):
+    """The run's algorithm acting with `network` (no curriculum: it only plays)."""
+    return ALGORITHMS[config.algo].make(env, env_params, network, config.learner)
 
 
 def load_agent(
@@ -193,10 +202,10 @@ def load_agent(
     num_seeds = load_config(run_dir).num_seeds
     if not 0 <= seed_index < num_seeds:
         raise ValueError(f"{run_dir}: seed index must be in 0..{num_seeds - 1}, got {seed_index}")
-    config, env, env_params, ppo, all_params = load_run(run_dir, iterations, max_iterations)
+    config, env, env_params, learner, all_params = load_run(run_dir, iterations, max_iterations)
     params = jax.tree.map(lambda x: x[seed_index], all_params)
-    network = ppo.network
-    value_scale = 1.0 / ppo.reward_scale  # the critic learnt scaled returns
+    network = learner.network
+    value_scale = 1.0 / learner.reward_scale  # the critic learnt scaled returns
     return TrainedAgent(
         config=config,
         env=env,
@@ -204,5 +213,5 @@ def load_agent(
         params=params,
         apply=lambda obs: _unscaled(network.apply(params, obs), value_scale),
         serial_depth=lambda obs: serial_depth(config.network, env, obs),
-        policy=lambda greedy=True: ppo.policy(params, greedy=greedy),
+        policy=lambda greedy=True: learner.policy(params, greedy=greedy),
     )

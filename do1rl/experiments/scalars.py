@@ -5,11 +5,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from do1rl.agents.ppo import summarize
-
 
 def log_scalars(writer, stats: dict, steps_per_s: float | None, step: int) -> None:
-    """Writes the finite `stats` (PPO `summarize` keys) and the step rate at env step `step`.
+    """Writes the finite `stats` (an algorithm's `summarize` keys; absent ones are skipped) and the step rate.
 
     `steps_per_s` None: the chunk's time included compilation (a launch's
     first chunk), so no rate is logged for it.
@@ -19,6 +17,7 @@ def log_scalars(writer, stats: dict, steps_per_s: float | None, step: int) -> No
         "loss/value": "value_loss",
         "loss/entropy": "entropy",
         "train/approx_kl": "approx_kl",
+        "train/kl_to_search": "kl_to_search",  # expert iteration: KL(search policy || network) before the update
         "train/clip_fraction": "clip_fraction",
         "train/explained_variance": "explained_variance",
         "train/grad_norm": "grad_norm",
@@ -38,8 +37,11 @@ def log_scalars(writer, stats: dict, steps_per_s: float | None, step: int) -> No
         writer.add_scalar("perf/steps_per_s", steps_per_s, step)
 
 
-def log_seed_scalars(writer, totals, step: int) -> None:
-    """Each seed's episode return and ratio over the chunk (`episode/return/seed_<i>`, `episode/approx_ratio/seed_<i>`)."""
+def log_seed_scalars(writer, totals, step: int, summarize) -> None:
+    """Each seed's episode return and ratio over the chunk (`episode/return/seed_<i>`, `episode/approx_ratio/seed_<i>`).
+
+    `summarize`: the algorithm's totals -> means (`agents.algorithms.AlgorithmSpec.summarize`).
+    """
     seeds = jax.tree.leaves(totals)[0].shape[0]
     for i in range(seeds):
         stats = summarize(jax.tree.map(lambda x, i=i: x[i], totals))

@@ -7,10 +7,11 @@ import hashlib
 import json
 from typing import ClassVar
 
+from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.curriculum import CurriculumConfig
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
-from do1rl.core.checks import SEED, Range, check_fields
+from do1rl.core.checks import SEED, OneOf, Range, check_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +92,7 @@ class TrainConfig:
 
     seed: int = 0
     num_seeds: int = 1  # seeds trained at once (vmapped)
+    algo: str = "ppo"  # the algorithm (`agents.algorithms.ALGORITHMS`); its settings are the section of that name
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     network: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
@@ -99,7 +101,7 @@ class TrainConfig:
     plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
     curriculum: CurriculumConfig = dataclasses.field(default_factory=CurriculumConfig)  # none by default
 
-    RULES: ClassVar[dict] = {"seed": SEED, "num_seeds": Range(1)}
+    RULES: ClassVar[dict] = {"seed": SEED, "num_seeds": Range(1), "algo": OneOf(tuple(ALGORITHMS))}
 
     def __post_init__(self):
         check_fields(self, self.RULES)
@@ -110,17 +112,24 @@ class TrainConfig:
             )
 
     @property
+    def learner(self):
+        """The settings of the run's algorithm: the section named by `algo` (e.g. `ppo`)."""
+        return getattr(self, self.algo)
+
+    def with_budget(self, total_timesteps: int) -> TrainConfig:
+        """This config with the algorithm's `total_timesteps` replaced."""
+        return dataclasses.replace(self, **{self.algo: dataclasses.replace(self.learner, total_timesteps=total_timesteps)})
+
+    @property
     def plateau_seed(self) -> int:
         """The episode seed of the plateau rule's held-out evaluations."""
         return self.eval.seed + 1 if self.plateau.seed is None else self.plateau.seed
 
 
-FINGERPRINT_FIELDS = ("seed", "num_seeds", "env", "network", "ppo", "curriculum")
-# sections added later: left out of the fingerprint at their defaults, as a later field is
-_LATER_SECTIONS = ("curriculum",)  # what makes a run's training state
-
-
-BUDGET_FIELDS = ("total_timesteps",)  # of ppo: how long a run trains, not what its state is (`--extend` changes it)
+FINGERPRINT_FIELDS = ("seed", "num_seeds", "algo", "env", "network", *ALGORITHMS, "curriculum")  # make the training state
+# fields added later: left out of the fingerprint at their defaults, so existing runs keep theirs
+_LATER_FIELDS = ("algo", "curriculum", *(name for name in ALGORITHMS if name != "ppo"))
+BUDGET_FIELDS = ("total_timesteps",)  # of each algorithm: how long a run trains, not its state (`--extend` changes it)
 
 
 def fingerprint(config: TrainConfig) -> str:
@@ -128,7 +137,7 @@ def fingerprint(config: TrainConfig) -> str:
 
     Only values that differ from the defaults count, so a field added later
     (with a default) leaves the fingerprints of existing runs unchanged. The
-    budget (`ppo.total_timesteps`) does not count, so a run extended to a
+    budget (the algorithm's `total_timesteps`) does not count, so a run extended to a
     larger budget keeps its checkpoints.
     """
     return _digest(config, drop_budget=True)
@@ -142,11 +151,12 @@ def legacy_fingerprint(config: TrainConfig) -> str:
 def _digest(config: TrainConfig, drop_budget: bool) -> str:
     given, default = dataclasses.asdict(config), dataclasses.asdict(TrainConfig())
     if drop_budget:
-        for name in BUDGET_FIELDS:
-            given["ppo"].pop(name)
-            default["ppo"].pop(name)
+        for section in ALGORITHMS:
+            for name in BUDGET_FIELDS:
+                given[section].pop(name)
+                default[section].pop(name)
     fields = {name: _changed(given[name], default[name]) for name in FINGERPRINT_FIELDS}
-    fields = {name: v for name, v in fields.items() if v != {} or name not in _LATER_SECTIONS}
+    fields = {name: v for name, v in fields.items() if name not in _LATER_FIELDS or given[name] != default[name]}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""`Trainer`: the jitted PPO pieces of a run, over seeds and sharded over devices (of one process or several)."""
+"""`Trainer`: the jitted pieces of a run's algorithm, over seeds and sharded over devices (of one process or several)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from typing import Any
 import jax
 import numpy as np
 
+from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.networks import make_network, validate
-from do1rl.agents.ppo import PPO
 from do1rl.envs.make import make
 from do1rl.experiments.train_config import TrainConfig
 from do1rl.sharding import check_device_count, global_mesh
 
 
 def build(config: TrainConfig, devices: int = 1):
-    """(env, env_params, network, PPO) for a config; raises on a bad env or network.
+    """(env, env_params, network, learner) for a config; raises on a bad env or network.
 
+    The learner is the config's algorithm (`agents.algorithms`, e.g. `PPO`).
     With a depth curriculum, `env_params` are its last level's (what
-    evaluations play); the PPO moves through the levels itself.
+    evaluations play); the learner moves through the levels itself.
 
     Across several devices (`devices`, all processes together) a graph network
     is vmapped over observations (`flat=False`): the flat batch's global node
@@ -28,11 +29,12 @@ def build(config: TrainConfig, devices: int = 1):
     """
     env, env_params = make(config.env.id, **config.env.args)
     validate(config.network)
-    network = make_network(config.network, env, node_values=config.ppo.aux_coef > 0)
+    algorithm = ALGORITHMS[config.algo]
+    network = make_network(config.network, env, node_values=algorithm.node_values(config.learner))
     if devices > 1 and getattr(network, "flat", False):
         network = network.clone(flat=False)
-    ppo = PPO(env, env_params, network, config.ppo, curriculum=config.curriculum)
-    return env, ppo.final_params, network, ppo
+    learner = algorithm.make(env, env_params, network, config.learner, curriculum=config.curriculum)
+    return env, learner.final_params, network, learner
 
 
 def seed_keys(config: TrainConfig) -> jax.Array:
@@ -65,9 +67,10 @@ class Trainer:
 
     Attributes:
       init: `init(seed_keys) -> state`, jitted.
-      run_chunk: `run_chunk(state, n) -> (state, totals)`, n PPO iterations, jitted (n static).
+      run_chunk: `run_chunk(state, n) -> (state, totals)`, n iterations of the algorithm, jitted (n static).
+      learner: the algorithm (`agents.algorithms`), e.g. `PPO`.
 
-    A Trainer depends on the env, network, PPO settings, `num_seeds` and the
+    A Trainer depends on the env, network, algorithm settings, `num_seeds` and the
     devices, not on `seed`, `eval`, `log` or `plateau`: runs that differ only
     in those may share one (`training.train_run(trainer=)`) and its compiled code.
     """
@@ -77,23 +80,23 @@ class Trainer:
         self.config = config
         check_device_count(devices)
         total = devices * jax.process_count()
-        self.env, self.env_params, self.network, self.ppo = build(config, total)
-        if config.ppo.num_envs % total:
+        self.env, self.env_params, self.network, self.learner = build(config, total)
+        if config.learner.num_envs % total:
             raise ValueError(
-                f"ppo.num_envs ({config.ppo.num_envs}) must be divisible by the number of devices "
+                f"{config.algo}.num_envs ({config.learner.num_envs}) must be divisible by the number of devices "
                 f"({devices} per process x {jax.process_count()} process(es))"
             )
         self.devices = devices
         self._greedy_player = None
         self._starts: dict = {}
-        init = self.ppo.init_seeds
+        init = self.learner.init_seeds
         shape = jax.eval_shape(init, seed_keys(config))
         self.state_shape = shape
         if total > 1:
             self.shardings, replicated = mesh_shardings(shape, devices)
             self.init = jax.jit(init, out_shardings=self.shardings)
             self.run_chunk = jax.jit(
-                jax.vmap(self.ppo.run, in_axes=(0, None)),
+                jax.vmap(self.learner.run, in_axes=(0, None)),
                 static_argnums=1,
                 in_shardings=(self.shardings,),
                 out_shardings=(self.shardings, replicated),
@@ -101,7 +104,7 @@ class Trainer:
         else:
             self.shardings = None
             self.init = jax.jit(init)
-            self.run_chunk = jax.jit(jax.vmap(self.ppo.run, in_axes=(0, None)), static_argnums=1)
+            self.run_chunk = jax.jit(jax.vmap(self.learner.run, in_axes=(0, None)), static_argnums=1)
 
     def greedy_player(self):
         """`player(params, keys, starts) -> Episodes` of every seed's greedy policy, jitted once per Trainer.
@@ -113,10 +116,10 @@ class Trainer:
         if self._greedy_player is None:
             from do1rl.evaluation import play_episode
 
-            env, env_params, ppo = self.env, self.env_params, self.ppo
+            env, env_params, learner = self.env, self.env_params, self.learner
 
             def one(net_params, key, start):
-                return play_episode(env, env_params, ppo.policy(net_params, greedy=True), key, start)
+                return play_episode(env, env_params, learner.policy(net_params, greedy=True), key, start)
 
             over_episodes = jax.vmap(one, in_axes=(None, 0, 0))
             self._greedy_player = jax.jit(jax.vmap(over_episodes, in_axes=(0, None, None)))

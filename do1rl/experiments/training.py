@@ -1,4 +1,4 @@
-"""Checkpointed PPO runs: typed configs, run folders, resume, logging, evaluation.
+"""Checkpointed training runs (PPO or another registered algorithm): configs, run folders, resume, logging, evaluation.
 
 A run folder holds:
 
@@ -16,7 +16,7 @@ A run folder holds:
   seed's held-out evaluations so far, and at the end `plateau.json`, each
   seed's steps to plateau and whether the run stopped before the cap.
 
-Training runs chunk by chunk: one jitted call runs `updates_per_chunk` PPO
+Training runs chunk by chunk: one jitted call runs `updates_per_chunk`
 iterations for all seeds (vmapped) and returns summed metrics. Between
 chunks the loop logs, checkpoints and checks for NaN/inf losses and
 SIGINT/SIGTERM. A chunk whose losses or new state (params, optimizer state, ...)
@@ -33,7 +33,6 @@ has plateaued; disabled, the loop and its files are exactly as before.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import shutil
 import signal
@@ -45,8 +44,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.networks import param_count
-from do1rl.agents.ppo import summarize
 from do1rl.core import atomic, limits
 from do1rl.evaluation import evaluate
 from do1rl.experiments import checkpoint
@@ -83,7 +82,7 @@ def train_run(
     """Trains (or resumes) a run in `run_dir`; returns an exit code (OK, INTERRUPTED, DIVERGED).
 
     `extend_from` (with `resume`): the run's config.yaml before `config`
-    raised its budget (`ppo.total_timesteps`, `extend_config`): the run goes
+    raised its budget (the algorithm's `total_timesteps`, `extend_config`): the run goes
     on to the new budget, and its config.yaml becomes `config`.
 
     The config is checked (env, network, memory estimate) before the folder
@@ -143,9 +142,11 @@ def build_trainer(config: TrainConfig, devices: int = 1) -> Trainer:
 
 def check_shared_trainer(trainer: Trainer, config: TrainConfig, devices: int) -> None:
     """ValueError unless `trainer` compiles what `config` on `devices` devices would."""
-    same = ("env", "network", "ppo", "num_seeds")
-    if trainer.devices != devices or any(getattr(trainer.config, f) != getattr(config, f) for f in same):
-        raise ValueError(f"the trainer given was built for another {', '.join(same)} or device count")
+    same = ("algo", "env", "network", "num_seeds", "curriculum")
+    if trainer.devices != devices or trainer.config.learner != config.learner or any(
+        getattr(trainer.config, f) != getattr(config, f) for f in same
+    ):
+        raise ValueError(f"the trainer given was built for another {', '.join(same)}, algorithm settings or device count")
 
 
 def _nbytes(tree: Any) -> int:
@@ -155,23 +156,23 @@ def _nbytes(tree: Any) -> int:
 def check_memory(trainer: Trainer) -> None:
     """ValueError (one line) if the run's state plus a rollout estimate passes `MAX_TRAIN_BYTES`."""
     shape = trainer.state_shape
-    need = _nbytes(shape) + _nbytes(shape.env_state) * trainer.config.ppo.num_steps
+    need = _nbytes(shape) + _nbytes(shape.env_state) * trainer.config.learner.num_steps
     if need > MAX_TRAIN_BYTES:
         raise ValueError(
             f"this config needs about {need / 2**30:,.1f} GiB for the training state and one rollout, "
-            f"more than the limit of {MAX_TRAIN_BYTES >> 30} GiB (network width/depth, ppo.num_envs, "
-            f"ppo.num_steps, num_seeds or the circuit size)"
+            f"more than the limit of {MAX_TRAIN_BYTES >> 30} GiB (network width/depth, {trainer.config.algo}.num_envs, "
+            f"{trainer.config.algo}.num_steps, num_seeds or the circuit size)"
         )
 
 
 def extend_config(config: TrainConfig, total_timesteps: int) -> TrainConfig:
     """`config` with the larger budget `total_timesteps`; ValueError (one line) unless it is larger."""
-    if total_timesteps <= config.ppo.total_timesteps:
+    if total_timesteps <= config.learner.total_timesteps:
         raise ValueError(
-            f"--extend {total_timesteps}: the run already trains to ppo.total_timesteps={config.ppo.total_timesteps}; "
-            "give a larger budget"
+            f"--extend {total_timesteps}: the run already trains to "
+            f"{config.algo}.total_timesteps={config.learner.total_timesteps}; give a larger budget"
         )
-    return dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, total_timesteps=total_timesteps))
+    return config.with_budget(total_timesteps)
 
 
 EXTENDED_AWAY = ("eval.json", "plateau.json", CURRICULUM_FILE)  # a finished run's results, of the smaller budget
@@ -194,9 +195,10 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
     main = is_main_process()  # with several processes, process 0 alone writes config, events and eval.json
     if not main:
         log, progress = (lambda *_: None), False
-    ppo_cfg = config.ppo
-    total_updates = ppo_cfg.num_updates
-    steps_per_update = ppo_cfg.batch_size
+    settings = config.learner
+    total_updates = settings.num_updates
+    steps_per_update = settings.batch_size
+    summarize = ALGORITHMS[config.algo].summarize
     plateau = PlateauTracker(trainer, config, run_dir, write=main) if config.plateau.enabled else None
     scalars = ScalarLog(run_dir) if main else None  # process 0 alone writes events
 
@@ -216,7 +218,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
             plateau.write_curve()
         if extend_from is not None:
             _extend(checkpoints, state, meta, config, run_dir, main)
-            log(f"extended to ppo.total_timesteps={config.ppo.total_timesteps} ({total_updates} iterations)")
+            log(f"extended to {config.algo}.total_timesteps={settings.total_timesteps} ({total_updates} iterations)")
     else:
         if main:
             config_lib.dump(config, run_dir / "config.yaml")
@@ -237,7 +239,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
     params0 = jax.tree.map(lambda x: x[0], state.params)
     log(
         f"{config.network.family} network: {param_count(params0):,} parameters, "
-        f"{config.num_seeds} seed(s), {total_updates} iterations of {ppo_cfg.batch_size} env steps"
+        f"{config.num_seeds} seed(s), {total_updates} {config.algo} iterations of {settings.batch_size} env steps"
     )
 
     bar = None
@@ -282,7 +284,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
                 scalars.add_scalar("perf/first_chunk_s", elapsed, env_steps)
             log_scalars(scalars, stats, None if first_chunk else steps_per_s, env_steps)
             if config.num_seeds > 1:
-                log_seed_scalars(scalars, totals, env_steps)
+                log_seed_scalars(scalars, totals, env_steps, summarize)
             if state.curriculum is not None:
                 log_curriculum_scalars(scalars, curriculum_levels(state), curriculum_restarts(state), env_steps)
             if plateau is not None and new_evals:
@@ -376,14 +378,14 @@ def evaluate_run(trainer: Trainer, state: Any, config: TrainConfig) -> dict:
             evaluate(
                 trainer.env,
                 trainer.env_params,
-                trainer.ppo.policy(params, greedy=config.eval.greedy),
+                trainer.learner.policy(params, greedy=config.eval.greedy),
                 episodes=config.eval.episodes,
                 seed=config.eval.seed,
             )
         )
     head = {
         "env": config.env.id,
-        "agent": "ppo",
+        "agent": config.algo,
         "seed": config.eval.seed,
         "greedy": config.eval.greedy,
         "network": config.network.family,

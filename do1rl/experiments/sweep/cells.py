@@ -191,9 +191,9 @@ class _TrainedPlayers:
         for mode, network in modes.items():
             if same and network == run.config.network:
                 if self.own is None:
-                    self.own = seed_players(run.env, run.ppo, run.params)
+                    self.own = seed_players(run.env, run.learner, run.params)
                 out[mode] = self.own
             else:
                 moved = retarget(run, env, env_params, network)
-                out[mode] = seed_players(moved.env, moved.ppo, moved.params)
+                out[mode] = seed_players(moved.env, moved.learner, moved.params)
         return out

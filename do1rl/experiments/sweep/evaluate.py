@@ -22,7 +22,7 @@ Player = Callable[[Any, jax.Array], Episodes]
 DECISIVE_BLOCKS = (0, 3)  # L of the decisive-case accuracies by default (L = 0: the prior-only ceiling)
 
 
-def seed_players(env, ppo, params) -> list[Player]:
+def seed_players(env, learner, params) -> list[Player]:
     """One player per seed of a run's `params` (leading seed axis), all sharing one compiled function.
 
     The network parameters are an argument of the jitted function, so seeds
@@ -30,7 +30,7 @@ def seed_players(env, ppo, params) -> list[Player]:
     """
 
     def one(env_params, net_params, key, start):
-        return play_episode(env, env_params, ppo.policy(net_params, greedy=True), key, start)
+        return play_episode(env, env_params, learner.policy(net_params, greedy=True), key, start)
 
     batched = jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0)))
     count = jax.tree.leaves(params)[0].shape[0]
