@@ -38,7 +38,7 @@ def train_config(family: str, smoke: bool, width: int = 64):
 
     base = config_lib.load(TrainConfig, DEFAULT_TRAIN_CONFIG)
     depth = {"mlp": 4, "gnn": 3, "recurrent": 1}[family]
-    ppo = base.learner
+    ppo = base.ppo
     if smoke:
         ppo = dataclasses.replace(ppo, num_envs=8, num_steps=8, num_minibatches=2, total_timesteps=64)
     network = NetworkConfig(family=family, depth=depth, width=width)
