@@ -129,6 +129,8 @@ class TrainConfig:
 FINGERPRINT_FIELDS = ("seed", "num_seeds", "algo", "env", "network", *ALGORITHMS, "curriculum")  # make the training state
 # fields added later: left out of the fingerprint at their defaults, so existing runs keep theirs
 _LATER_FIELDS = ("algo", "curriculum", *(name for name in ALGORITHMS if name != "ppo"))
+# Every field added after runs and sweep cells existed: left out of `stable_dict` at its default.
+ADDED_FIELDS = ("algo", "log.keep_checkpoints", *(name for name in ALGORITHMS if name != "ppo"))
 BUDGET_FIELDS = ("total_timesteps",)  # of each algorithm: how long a run trains, not its state (`--extend` changes it)
 
 
@@ -158,6 +160,24 @@ def _digest(config: TrainConfig, drop_budget: bool) -> str:
     fields = {name: _changed(given[name], default[name]) for name in FINGERPRINT_FIELDS}
     fields = {name: v for name, v in fields.items() if name not in _LATER_FIELDS or given[name] != default[name]}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def stable_dict(config: TrainConfig) -> dict:
+    """The config as plain data without the `ADDED_FIELDS` left at their defaults: what sweep cell ids hash.
+
+    So a field added later leaves the ids of existing cells, and their finished runs, unchanged.
+    """
+    from do1rl.experiments.config import to_dict
+
+    data, default = to_dict(config), to_dict(TrainConfig())
+    for path in ADDED_FIELDS:
+        *parents, name = path.split(".")
+        here, base = data, default
+        for part in parents:
+            here, base = here[part], base[part]
+        if here.get(name) == base.get(name):
+            del here[name]
+    return data
 
 
 def _changed(given, default):

@@ -15,7 +15,7 @@ from do1rl.agents.mcts import MCTSConfig
 from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES, NetworkConfig
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.agents import REGISTRY
-from do1rl.experiments.train_config import TrainConfig
+from do1rl.experiments.train_config import TrainConfig, stable_dict
 
 # A network family (trained per cell) or a registered agent that needs no run folder.
 AGENTS = (*FAMILIES, *(name for name in REGISTRY if not name.endswith(":")))
@@ -183,7 +183,7 @@ class Cell:
     def settings(self) -> dict:
         """The cell's resolved config as plain data (what its id hashes)."""
         out: dict[str, Any] = {"agent": self.agent}
-        train = config_lib.to_dict(self.train)
+        train = stable_dict(self.train)  # fields added later, at their defaults, keep existing ids
         if self.trains:
             out["train"] = train
         else:  # only the env and evaluation matter
