@@ -309,3 +309,15 @@ def test_report_gates_verdicts_on_the_best_trivial_policy(tmp_path):
         assert name in text
     assert "| gnn (L = 1, width 16) | 0.500 [0.480, 0.520] | 0.200 [0.180, 0.220] | L = 1: 0.400 [0.380, 0.420] | 2,048 |" in text
     assert "| mlp (depth 8) | 0.910 [0.890, 0.930] | 0.200 [0.180, 0.220] | — | — |" in text
+
+
+def test_cell_ids_do_not_drift_when_fields_are_added():
+    """Pinned ids of shipped sweeps: a new config field at its default must not rename finished cells.
+
+    (log.keep_checkpoints once renamed every trained cell; `train_config.ADDED_FIELDS` lists such fields.)
+    """
+    from do1rl.experiments.sweep import cells, load_config
+
+    config = load_config(Path(__file__).parent.parent / "configs" / "ssh_serial.yaml")
+    ids = [cell.cell_id(config.mcts) for cell in cells(config)][:3]
+    assert ids == ["bottleneck-w32-1605e452", "gnn-d3w16-aa9c4f5d", "recurrent-w16-f84aa248"]
