@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
