@@ -12,14 +12,10 @@ select a node, `N` is the no-op and `N + 1` is STOP (when enabled).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 
-from do1rl.envs.types import CHAIN, MAIN
-
-Policy = Callable[[jax.Array, dict, object], jax.Array]
+from do1rl.envs.types import CHAIN, MAIN, EnvState, Observation, Policy
 
 
 def _finish_action(mask: jax.Array, num_nodes: int, fallback: jax.Array) -> jax.Array:
@@ -28,7 +24,7 @@ def _finish_action(mask: jax.Array, num_nodes: int, fallback: jax.Array) -> jax.
     return jnp.where(can_stop, mask.shape[-1] - 1, jnp.where(mask[num_nodes], num_nodes, fallback))
 
 
-def random_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
+def random_policy(key: jax.Array, obs: Observation, state: object) -> jax.Array:
     """Uniform over the actions the mask allows (one random draw per call)."""
     del state
     mask = obs.action_mask
@@ -36,7 +32,7 @@ def random_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
     return jnp.argmax(jnp.cumsum(mask) > rank).astype(jnp.int32)
 
 
-def oracle_policy(key: jax.Array, obs: dict, state) -> jax.Array:
+def oracle_policy(key: jax.Array, obs: Observation, state: EnvState) -> jax.Array:
     """The solver's optimal policy: zero regret from any state.
 
     Selects the deepest selectable gate that outputs 1 when it beats every
@@ -57,7 +53,7 @@ def oracle_policy(key: jax.Array, obs: dict, state) -> jax.Array:
     return jnp.where(improves, best, _finish_action(mask, n, any_gate)).astype(jnp.int32)
 
 
-def greedy_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
+def greedy_policy(key: jax.Array, obs: Observation, state: object) -> jax.Array:
     """Selects the deepest selectable gate once, ignoring values, then waits.
 
     It uses only what the agent observes, so it is a parallel (fixed-depth)
@@ -76,7 +72,7 @@ def greedy_policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
 def _always(circuit: int, name: str) -> Policy:
     """The policy that selects the deepest selectable gate of `circuit` once, then finishes like greedy."""
 
-    def policy(key: jax.Array, obs: dict, state: object) -> jax.Array:
+    def policy(key: jax.Array, obs: Observation, state: object) -> jax.Array:
         del key, state
         mask = obs.action_mask
         n = obs.node_type.shape[-1]

@@ -19,9 +19,10 @@ import mctx
 from do1rl.agents import search as fast_search
 from do1rl.agents.masking import masked_logits
 from do1rl.core.solver import terminal_reward
+from do1rl.envs.types import EnvState, Observation
 
-PriorFn = Callable[[dict], tuple[jax.Array, jax.Array]]
-SerialDepthFn = Callable[[dict], jax.Array]
+PriorFn = Callable[[Observation], tuple[jax.Array, jax.Array]]
+SerialDepthFn = Callable[[Observation], jax.Array]
 
 ALGORITHMS = ("gumbel", "muzero")
 LEAF_VALUES = ("max", "finish", "prior")
@@ -140,7 +141,7 @@ def floor_qtransform(qtransform):
 def uniform_prior(num_actions: int) -> PriorFn:
     """The default prior: zero logits (uniform) and value 0."""
 
-    def prior(obs: dict) -> tuple[jax.Array, jax.Array]:
+    def prior(obs: Observation) -> tuple[jax.Array, jax.Array]:
         del obs
         return jnp.zeros((num_actions,), jnp.float32), jnp.float32(0)
 
@@ -210,7 +211,7 @@ class MCTSPolicy:
         self.max_considered = int(min(considered, env.num_actions))
 
     # ----- the model -------------------------------------------------------------
-    def _evaluate(self, key, obs: dict, states) -> tuple[jax.Array, jax.Array]:
+    def _evaluate(self, key, obs: Observation, states) -> tuple[jax.Array, jax.Array]:
         """Masked prior logits [B, A] and leaf values [B] of a batch of nodes."""
         logits, value = jax.vmap(self.prior_fn)(obs)
         if self.config.tie_break:
@@ -300,18 +301,18 @@ class MCTSPolicy:
         episodes = jax.tree.map(lambda x: jnp.repeat(x[:, None], nodes, axis=1), states)
         return merge_node(episodes, tree.embeddings)
 
-    def __call__(self, key: jax.Array, obs: dict, state) -> jax.Array:
+    def __call__(self, key: jax.Array, obs: Observation, state: EnvState) -> jax.Array:
         del obs  # the state holds everything the model needs
         batch = jax.tree.map(lambda x: x[None], state)
         return self.search(key, batch).action[0].astype(jnp.int32)
 
     # ----- accounting ------------------------------------------------------------
-    def serial_depth(self, obs: dict) -> jax.Array:
+    def serial_depth(self, obs: Observation) -> jax.Array:
         """int32[]: serial depth of one decision from `obs` (see the module docstring)."""
         depth = jnp.int32(0) if self.prior_serial_depth is None else self.prior_serial_depth(obs)
         return jnp.asarray(serial_depth_per_decision(self.config, jnp.asarray(depth, jnp.int32)), jnp.int32)
 
-    def describe(self, obs: dict | None = None) -> dict:
+    def describe(self, obs: Observation | None = None) -> dict:
         """The settings and serial depth per decision, for reports (JSON-ready).
 
         L (the prior's serial depth) is read at `obs`, or at the first

@@ -224,7 +224,7 @@ def summarize(totals: Totals) -> dict[str, float]:
 class Transition(NamedTuple):
     """One rollout step of all envs (leaves [num_envs, ...])."""
 
-    obs: dict
+    obs: Observation
     action: jax.Array
     log_prob: jax.Array
     value: jax.Array
@@ -337,12 +337,12 @@ class PPO:
         t = jax.random.randint(key, rule.shape, rule, self.network.static_iterations + 1).astype(jnp.int32)
         return t, t
 
-    def observe(self, env_state) -> dict:
+    def observe(self, env_state) -> Observation:
         return jax.vmap(self.env.get_obs)(env_state)
 
     def level_params(self, level: jax.Array | int):
         """The env params of a curriculum level (its depths drawn uniformly); `env_params` without a curriculum."""
-        if self.curriculum is None:
+        if self.level_weights is None:  # no curriculum
             return self.env_params
         generator = self.env_params.generator.replace(weights=self.level_weights[level])
         return self.env_params.replace(generator=generator)
@@ -462,7 +462,7 @@ class PPO:
         state = state.replace(env_state=env_state, episode_return=ep_return, key=key)
         return state, traj, last_value, totals
 
-    def _aux_loss(self, params, batch: Transition, rows: jax.Array, key: jax.Array) -> jax.Array:
+    def _aux_loss(self, params, batch: Transition, rows: jax.Array, key: jax.Array | None) -> jax.Array:
         """The auxiliary node-value loss (with its progressive term for recurrent nets)."""
         cfg = self.config
         obs = batch.obs
@@ -474,6 +474,7 @@ class PPO:
         loss = node_value_loss(rows, batch.labels, obs.depth, real, t, cfg.aux_target)
         if cfg.progressive_alpha > 0:
             # Deep Thinking's progressive loss: n iterations without gradient, then k with it.
+            assert key is not None  # the epoch passes one key per minibatch when progressive_alpha > 0
             n_key, k_key = jax.random.split(key)
             n = jax.random.randint(n_key, t.shape, 0, t)
             k = jax.random.randint(k_key, t.shape, 1, t - n + 1)
@@ -586,6 +587,7 @@ class PPO:
 
     def _restart_if_stalled(self, state: TrainState) -> TrainState:
         """Fresh parameters and optimizer at curriculum level 0 if the run stalled at a level (counted)."""
+        assert self.curriculum is not None  # spare params exist only with a curriculum
         stalled = curriculum_lib.stalled(self.curriculum, state.curriculum)
         index = jnp.minimum(state.curriculum.restarts, self.curriculum.max_restarts - 1)
         params = jax.tree.map(lambda x: x[index], state.spare_params)

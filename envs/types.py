@@ -6,6 +6,7 @@ slots, then the chain's K + 1 slots), F = fan-in slots per node.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -74,3 +75,8 @@ class Observation(NamedTuple):
     selected: jax.Array  # bool[N]: the chosen gates
     action_mask: jax.Array  # bool[A]: the legal actions
     steps_left: jax.Array  # int32[]: actions left before the episode ends
+
+
+# A policy plays ONE episode: `policy(key, obs, state) -> action`, an int32[] action index; evaluators
+# vmap it. `state` is the env's full state, which only oracles read (do1rl.agents.baselines).
+Policy = Callable[[jax.Array, Observation, EnvState], jax.Array]

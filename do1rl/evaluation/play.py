@@ -15,12 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from do1rl.envs.types import MAIN, NOT_CHOSEN, EnvState, Observation
+from do1rl.envs.types import MAIN, NOT_CHOSEN, EnvState, Observation, Policy  # Policy: re-exported by do1rl.evaluation
 from do1rl.evaluation.cost import episodes_per_chunk
 from do1rl.evaluation.metrics import metrics
 from do1rl.sharding import local_mesh
-
-Policy = Callable[[jax.Array, Observation, EnvState], jax.Array]
 
 
 class Episodes(NamedTuple):
@@ -114,7 +112,7 @@ def reset_starts(env, params, *, episodes: int, seed: int = 0, chunk: int = 1024
 def play(
     env,
     params,
-    policy: Policy,
+    policy: Policy | None,
     *,
     episodes: int,
     seed: int = 0,
@@ -126,6 +124,8 @@ def play(
 ) -> Episodes:
     """Plays `episodes` episodes in chunks of one compiled shape.
 
+    `player` (from `make_player`) plays the chunks if given, and `policy`
+    may then be None; else `make_player(env, policy)` makes one.
     With `devices > 1` each chunk's episodes are sharded across that many
     local devices (episode i keeps its key, so the numbers do not change).
     `starts` (from `reset_starts` with the same seed and at least `episodes`
@@ -135,7 +135,10 @@ def play(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if starts is not None and len(starts[0].node_type) < episodes:
         raise ValueError(f"starts hold {len(starts[0].node_type)} episodes, fewer than {episodes}")
-    player = player or make_player(env, policy)
+    if player is None:
+        if policy is None:
+            raise ValueError("play needs a policy or a player")
+        player = make_player(env, policy)
     place = episode_sharding(devices)
     chunk = episodes_per_chunk(env, chunk)  # the chunk's states fit memory (results do not depend on it)
     size = -(-min(chunk, episodes) // devices) * devices  # a multiple of `devices`
@@ -158,7 +161,7 @@ def play(
             bar.update(take)
     if bar is not None:
         bar.close()
-    return Episodes(*(np.concatenate(xs) for xs in zip(*parts)))
+    return Episodes(*(np.concatenate(xs) for xs in zip(*parts)))  # type: ignore[arg-type]  # host arrays, not jax.Array
 
 
 def evaluate(env, params, policy: Policy, *, episodes: int, seed: int = 0, **play_kwargs) -> dict:

@@ -67,7 +67,9 @@ def twin_choice_report(env, env_params, players: Sequence[Callable], pairs, dept
     same, split_right, all_right = [], [], []
     for player in players:
         out = play(env, env_params, None, episodes=2 * depth * len(pairs), seed=0, player=player, starts=starts)
-        right = forced_choice(out)[0].reshape(shape)
+        choice = forced_choice(out)
+        assert choice is not None  # DO1 episodes, k >= 1
+        right = choice[0].reshape(shape)
         first = np.asarray(out.first_circuit).reshape(shape)
         same.append((first[:, 0] == first[:, 1]).ravel().astype(np.float64))
         split_right.append(right.transpose(0, 2, 1)[split].ravel().astype(np.float64))

@@ -10,6 +10,7 @@ from typing import Any
 
 import jax
 
+from do1rl.agents.mcts import MCTSPolicy
 from do1rl.agents.networks import param_count, serial_depth
 from do1rl.envs.make import make
 from do1rl.evaluation import make_player
@@ -25,7 +26,7 @@ from do1rl.experiments.runs import (
     with_iterations_per_depth,
     with_max_iterations,
 )
-from do1rl.experiments.sweep.evaluate import evaluation, seed_players, test_env
+from do1rl.experiments.sweep.evaluate import Player, evaluation, seed_players, test_env
 from do1rl.experiments.sweep.flops import env_step_flops, network_flops
 from do1rl.experiments.sweep.grid import Cell, SweepConfig
 
@@ -75,13 +76,14 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         info["horizon"] = int(run.env.max_horizon)
         info |= plateau_info(run_dir)
         info |= curriculum_info(run_dir)
-        players_for = _TrainedPlayers(run, cell)
+        players_for: _TrainedPlayers | _BuiltPlayers = _TrainedPlayers(run, cell)
     else:
         env, env_params = make(train.env.id, **train.env.args)
         options = AgentOptions(mcts=dataclasses.replace(config.mcts, simulations=cell.simulations or 1))
         policy = make_agent(cell.agent, env, env_params, options)
         info["serial_depth"] = info["flops_per_decision"] = None
         if cell.agent == "mcts":
+            assert isinstance(policy, MCTSPolicy) and cell.simulations is not None  # the grid gives mcts cells a count
             info["serial_depth"] = int(policy.describe()["serial_depth_per_decision"])
             step = env_step_flops(env, env_params, jax.jit(env.reset)(jax.random.key(0), env_params))
             info["flops_per_decision"] = None if step is None else cell.simulations * step
@@ -111,6 +113,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
                 ev["iterations_per_depth"] = per_depth
             evaluations.append(ev)
     if cell.agent == "mcts":
+        assert cell.simulations is not None
         info["search_env_steps"] = sum(e["decisions"] for e in evaluations) * int(cell.simulations)
     info["eval_s"] = time.perf_counter() - t0
     info["wall_s"] = time.perf_counter() - start
@@ -175,7 +178,7 @@ class _TrainedPlayers:
         self.network = run.config.network
         if cell.test_cap is not None:
             self.network = with_max_iterations(self.network, cell.test_cap)
-        self.own = None
+        self.own: list[Player] | None = None
 
     def __call__(self, env, env_params, test_depth: int | None) -> dict | None:
         run = self.run
@@ -183,11 +186,11 @@ class _TrainedPlayers:
         if not same and self.network.family == "mlp":
             return None
         depth = test_depth if test_depth is not None else int(env.max_depth)
-        modes = {(None, None): self.network}
-        modes |= {(t, None): with_iterations(self.network, t) for t in self.cell.iterations()[1:]}
+        modes: dict[tuple[int | None, float | None], Any] = {(None, None): self.network}
+        modes |= {(t, None): with_iterations(self.network, t) for t in self.cell.iterations()[1:] if t is not None}
         for x in self.cell.iterations_per_depth():
             modes[(None, x)] = with_iterations_per_depth(self.network, x, depth)
-        out = {}
+        out: dict[tuple[int | None, float | None], list[Player]] = {}
         for mode, network in modes.items():
             if same and network == run.config.network:
                 if self.own is None:

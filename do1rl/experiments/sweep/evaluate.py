@@ -16,8 +16,8 @@ from do1rl.evaluation import Episodes, metrics, play, play_episode, reset_starts
 from do1rl.evaluation.first_choice import ceiling_ratios, decisive_flags, forced_choice
 from do1rl.evaluation.stats import seed_episode_interval
 
-# `player(env_params, keys) -> Episodes`, one per seed.
-Player = Callable[[Any, jax.Array], Episodes]
+# `player(env_params, keys, starts=None) -> Episodes`, one per seed (as `do1rl.evaluation.make_player` makes them).
+Player = Callable[..., Episodes]
 
 DECISIVE_BLOCKS = (0, 3)  # L of the decisive-case accuracies by default (L = 0: the prior-only ceiling)
 
@@ -131,11 +131,13 @@ def evaluation(
         "mean_ratio": seed_episode_interval(ratios).as_dict(),
         "mean_regret": seed_episode_interval(regrets).as_dict(),
     }
-    choices = [forced_choice(r) for r in runs]
-    if all(c is not None for c in choices):
+    found_choices = [forced_choice(r) for r in runs]
+    choices = [c for c in found_choices if c is not None]
+    every_choice = len(choices) == len(found_choices)  # DO1 episodes with a forced choice, for every seed
+    if every_choice:
         intervals["first_choice_accuracy"] = seed_episode_interval([c[0].astype(np.float64) for c in choices]).as_dict()
-    decisive_counts = {}
-    if flags is not None and all(c is not None for c in choices):
+    decisive_counts: dict[str, int] = {}
+    if flags is not None and every_choice:
         for blocks, decisive in flags.items():
             decisive_counts[str(blocks)] = int(decisive.sum())
             if decisive.any():
@@ -144,7 +146,7 @@ def evaluation(
     for blocks, expected in ceilings.items():  # the same for every agent: the bar a policy must clear
         intervals[f"ceiling_ratio_L{blocks}"] = seed_episode_interval([expected]).as_dict()
     decisions = int(sum(np.sum(r.length) for r in runs))
-    out = {
+    out: dict[str, Any] = {
         "test_depth": test_depth,
         "iterations": iterations,
         "reports": reports,
