@@ -16,6 +16,9 @@ from do1rl.envs.make import EnvArgumentError, make
 from do1rl.envs.types import CHAIN, MAIN, NOT_CHOSEN, EnvParams, EnvState, Observation
 from do1rl.envs.wrappers import AutoReset
 
+# A functional env as `make` builds it (`env.reset(key, params)`, `env.step(key, state, action, params)`).
+Env = DO1 | AlternatingCircuit
+
 __all__ = [
     "CHAIN",
     "CIRCUIT_FAMILIES",
@@ -24,6 +27,7 @@ __all__ = [
     "NOT_CHOSEN",
     "AlternatingCircuit",
     "AutoReset",
+    "Env",
     "EnvArgumentError",
     "EnvParams",
     "EnvState",

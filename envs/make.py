@@ -31,12 +31,16 @@ files per pool), checked before anything is allocated.
 from __future__ import annotations
 
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from do1rl.core import checks, limits
 from do1rl.core.checks import is_integer
 from do1rl.core.families import CIRCUIT_FAMILIES, DEFAULT_FAMILY, family_flags, family_keywords
 from do1rl.registration import ALTERNATING_ID, DO1_ID
+
+if TYPE_CHECKING:  # `make` imports the env classes (and JAX) when called
+    from do1rl.envs import Env
+    from do1rl.envs.types import EnvParams
 
 ENV_IDS = (DO1_ID, ALTERNATING_ID)
 # Short names accepted by `make` (e.g. from the command line).
@@ -190,7 +194,7 @@ def _generator(env_id: str, family: str, kwargs: dict[str, Any]) -> Any:
     return Mixture.of(parts, **(Mixture.sizes_of(largest) if largest is not None else {}))
 
 
-def make(env_id: str, **kwargs: Any):
+def make(env_id: str, **kwargs: Any) -> tuple[Env, EnvParams]:
     """(functional env, its default EnvParams) for a registered id and keywords.
 
     Accepts the registered ids and the short names in `ALIASES`. Raises
@@ -225,6 +229,7 @@ def make(env_id: str, **kwargs: Any):
         generator = _pool(env_id, files)
     else:
         generator = _generator(env_id, family, kwargs)
+    env: Env
     if env_id == DO1_ID:
         length = None if chain_length is None else int(chain_length)
         env = DO1(
