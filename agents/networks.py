@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -221,7 +221,8 @@ def flat_fanin(fanin: jax.Array) -> jax.Array:
 class Edges(NamedTuple):
     """What the aggregations need of a fan-in table, computed once per forward pass (`edges`)."""
 
-    index: jax.Array  # int32[N, F]: fan-in with pad slots repointed at a real child (`_filled_fanin`)
+    # int32[N, F]: fan-in with pad slots repointed at a real child (`_filled_fanin`); the name shadows tuple.index
+    index: jax.Array  # type: ignore[assignment]
     has_fanin: jax.Array  # bool[N, 1]
     edge: jax.Array  # float[N, F, 1]: 1 for a real slot, 0 for a pad
     fanin_count: jax.Array  # float[N, 1]: max(1, number of children)
@@ -685,7 +686,7 @@ def make_network(config: NetworkConfig, env, node_values: bool = False, scales_o
     if config.family == "gnn":
         return GNN(dims, depth=config.depth, width=config.width, mean_aggregates=bool(config.mean_aggregates),
                    node_values=node_values)
-    iterations = {
+    iterations: dict[str, Any] = {
         "iterations_per_depth": float(config.iterations_per_depth),
         "extra_iterations": int(config.extra_iterations),
         "max_iterations": int(config.max_iterations),

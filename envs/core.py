@@ -192,7 +192,7 @@ class CircuitEnvBase:
         ends = live & (steps_left == 0)
         reward = jnp.where(ends, solver.terminal_reward(selected, state.value, state.depth), 0)
 
-        new = state.replace(
+        new = state.replace(  # type: ignore[attr-defined]  # flax.struct adds replace
             selected=selected,
             chosen=chosen,
             steps_left=steps_left,
@@ -223,5 +223,5 @@ class CircuitEnvBase:
         )
 
     def _finish_reset(self, state: EnvState) -> tuple[Observation, EnvState]:
-        state = state.replace(optimal_return=self.optimal_value(state))
+        state = state.replace(optimal_return=self.optimal_value(state))  # type: ignore[attr-defined]  # flax.struct adds replace
         return self.get_obs(state), state

@@ -26,7 +26,8 @@ import sys
 import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar
+from types import FrameType
+from typing import Any
 
 import gymnasium
 import jax
@@ -191,7 +192,7 @@ def reset_params(env: Any, params: EnvParams, options: dict[str, Any] | None) ->
         k, big_k = options["chain_length"], env.max_chain_length
         if not is_integer(k) or not 0 <= int(k) <= big_k:
             raise ValueError(f"reset option chain_length must be an integer in 0..{big_k} (0 = random), got {k!r}")
-        params = params.replace(chain_length=jnp.int32(int(k)))
+        params = params.replace(chain_length=jnp.int32(int(k)))  # type: ignore[attr-defined]  # flax.struct adds replace
     return params
 
 
@@ -218,7 +219,7 @@ def _check_not_forked() -> None:
 
 def _async_parent_will_fork() -> bool:
     """True while an `AsyncVectorEnv.__init__` that will fork its workers is on the call stack."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         owner = frame.f_locals.get("self")
         if frame.f_code.co_name == "__init__" and isinstance(owner, AsyncVectorEnv):
@@ -262,7 +263,7 @@ class CircuitGymEnv(gymnasium.Env):
     - A learner whose actions are mostly masked gets one warning per process.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": RENDER_MODES}
+    metadata: dict[str, Any] = {"render_modes": RENDER_MODES}  # noqa: RUF012 (gymnasium.Env declares it so)
 
     def __init__(self, env: Any, params: EnvParams | None = None, render_mode: str | None = None):
         self.render_mode = _check_render_mode(render_mode)
@@ -341,7 +342,7 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
     `horizon` (with the `_key` masks of the vector info convention).
     """
 
-    metadata: ClassVar[dict] = {"render_modes": RENDER_MODES, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: dict[str, Any] = {"render_modes": RENDER_MODES, "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012 (as in VectorEnv)
 
     def __init__(self, env: Any, num_envs: int, params: EnvParams | None = None, render_mode: str | None = None):
         self.render_mode = _check_render_mode(render_mode)
@@ -364,6 +365,7 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
     __setstate__ = CircuitGymEnv.__setstate__
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
+        seeds: list[int | None]
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, (int, np.integer)):

@@ -7,6 +7,7 @@ from os import PathLike
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from do1rl.core.circuit import Circuit, pad, stack
 from do1rl.core.generators import CircuitPool
@@ -41,7 +42,7 @@ def pool_from_files(
     return pool_from_circuits(circuits, num_nodes=num_nodes, max_fanin=max_fanin)
 
 
-def per_instance_params(pool: CircuitPool, chain_length: int | jax.Array = 0) -> EnvParams:
+def per_instance_params(pool: CircuitPool, chain_length: int | jax.Array | np.ndarray = 0) -> EnvParams:
     """Batched `EnvParams`, one per circuit of `pool`, for `jax.vmap(env.reset, (0, 0))`.
 
     Entry i holds a `CircuitPool` of the single circuit i, so a vmapped reset

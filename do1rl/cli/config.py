@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.resolved:
             sys.stdout.write(path.read_text(encoding="utf-8"))
             return 0
+        config: object  # a SweepConfig or a TrainConfig
         if what == "sweep":
             from do1rl.experiments.sweep import load_config
 

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--agent", default="greedy", help="a registered agent (below) or ppo:RUN_DIR (default: %(default)s)"
     )
     usage = parser.format_help
-    parser.format_help = lambda: usage() + "\n" + agents_help()  # built only when asked: it imports jax
+    parser.format_help = lambda: usage() + "\n" + agents_help()  # type: ignore[method-assign]  # built only when asked: it imports jax
     parser.add_argument(
         "--episodes", type=int_in(1, limits.MAX_EPISODES), default=1000, help="episodes to play (default: %(default)s)"
     )

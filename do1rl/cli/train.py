@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="print one line per logged chunk instead of a progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ppo.num_envs=32")
     usage = parser.format_help
-    parser.format_help = lambda: usage() + "\n" + config_keys_help()  # built only when asked: it imports jax
+    parser.format_help = lambda: usage() + "\n" + config_keys_help()  # type: ignore[method-assign]  # built only when asked: it imports jax
 
 
 def config_keys_help() -> str:

@@ -118,7 +118,7 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
             sol = jax.device_get(solve_batch(_pad_batch(part.circuits, batch_size)))
             for row in range(len(part.indices)):
                 i, node_index = part.indices[row], part.node_index[row]
-                results[i] = Solution(
+                host = dict(
                     value=np.asarray(sol.value[row][node_index]),
                     depth=np.asarray(sol.depth[row][node_index]),
                     d1=int(sol.d1[row]),
@@ -126,4 +126,5 @@ def solve_many(parsed_list: Sequence[ParsedCircuit]) -> list[Solution]:
                     cert=np.asarray(sol.cert[row][node_index]),
                     cert_d1=int(sol.cert_d1[row]),
                 )
+                results[i] = Solution(**host)  # type: ignore[arg-type]  # numpy arrays and ints where it says jax.Array
     return results  # type: ignore[return-value]

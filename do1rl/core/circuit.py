@@ -229,7 +229,7 @@ def stack(circuits: Sequence[Circuit]) -> Circuit:
     width = max(c.eval_width for c in circuits)
     layouts = {c.layers for c in circuits}
     layers = layouts.pop() if len(layouts) == 1 else None
-    same = [c.replace(eval_width=width, layers=layers) for c in circuits]
+    same = [c.replace(eval_width=width, layers=layers) for c in circuits]  # type: ignore[attr-defined]  # flax.struct adds replace
     return jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *same)
 
 

@@ -101,7 +101,8 @@ def show(x: Any, limit: int = 60) -> str:
         if isinstance(v, (str, bytes)):
             return emit(repr(v[: budget[0] + 2]))
         if isinstance(v, (list, tuple, dict)):
-            opening, closing = {list: "[]", tuple: "()", dict: "{}"}.get(type(v), "[]")
+            brackets = {list: "[]", tuple: "()", dict: "{}"}.get(type(v), "[]")
+            opening, closing = brackets[0], brackets[1]
             if not emit(opening):
                 return False
             items = v.items() if isinstance(v, dict) else v
@@ -221,7 +222,7 @@ def read_regular(path: str | os.PathLike, limit: int | None, what: str = "file")
     try:
         fd = os.open(path, flags)
     except OSError as err:
-        raise InputError(f"cannot read {what}: {err.strerror or errno.errorcode.get(err.errno, err)}") from None
+        raise InputError(f"cannot read {what}: {err.strerror or errno.errorcode.get(err.errno or 0, err)}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -12,6 +12,7 @@ the test env's generator alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -62,9 +63,10 @@ class Mixture:
         sizes = [cls.sizes_of(g) for g in generators]
         need = {name: max(s[name] for s in sizes) for name in sizes[0]}
         given = {"num_nodes": num_nodes, "fanin_slots": fanin_slots, "max_depth": max_depth, "max_gates": max_gates}
-        chosen = {}
+        chosen: dict[str, Any] = {}
         for name, least in need.items():
-            value = least if given[name] is None else int(given[name])
+            wanted = given[name]
+            value = least if wanted is None else int(wanted)
             if value < least:
                 raise ValueError(f"mixture {name} must be >= {least} (its largest component's), got {value}")
             chosen[name] = value

@@ -75,7 +75,9 @@ def certificate_depths(inputs, ops, fanins):
                 cert[top] = 1 + min(cert[s] for s in srcs if value[s] == value[top])
             else:
                 cert[top] = 1 + max(cert[s] for s in srcs)
-        return cert[node]
+        found = cert[node]
+        assert found is not None  # the loop above set it
+        return found
 
     gates = range(n, n + len(ops))
     certs = [gate_cert(g) for g in gates]

@@ -183,10 +183,12 @@ def _solve_layers(circuits: Circuit) -> Solution:
         new = _gate_words(is_and, fanin, _read(words, fanin))
         return jax.lax.dynamic_update_slice_in_dim(words, new, start, axis=1), _layer_summary(new)
 
+    layers = circuits.layers
+    assert layers is not None  # solve and solve_batch send circuits without a layout elsewhere
     words = _initial_words(circuits)
     steps = 0
     summaries = []
-    for start, size, count in _layer_runs(circuits.layers):
+    for start, size, count in _layer_runs(layers):
         if count == 1:
             words, summary = evaluate(words, start, size)
             summaries.append(jax.tree.map(lambda x: x[None], summary))
@@ -197,7 +199,7 @@ def _solve_layers(circuits: Circuit) -> Solution:
         steps += count * -(-size // circuits.eval_width)
     value, cert = _unpack(words)
     one, cheapest_one, costliest = (jnp.concatenate(parts).T for parts in zip(*summaries))  # each [B, D]
-    layer_depth = jnp.broadcast_to(jnp.arange(1, len(circuits.layers) + 1, dtype=jnp.int32), one.shape)
+    layer_depth = jnp.broadcast_to(jnp.arange(1, len(layers) + 1, dtype=jnp.int32), one.shape)
     summary_nodes = (  # per layer: its cheapest 1-gate, then its costliest gate (as a 0)
         jnp.concatenate([one, jnp.zeros_like(one)], axis=-1),
         jnp.concatenate([layer_depth, layer_depth], axis=-1),

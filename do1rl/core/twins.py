@@ -69,7 +69,7 @@ def twins(circuit: Circuit, rounds: int, *, seed: int = 0, max_swaps: int = 200)
     colour = colours(node_type, fanin, depth, rounds - 1)
     is_gate = (node_type == AND) | (node_type == OR)
     # Edges (reader u, slot s) of gates; a swap needs two with equal (colour[u], colour[fanin[u, s]]).
-    edges = [(u, s) for u in np.flatnonzero(is_gate) for s in range(fanin.shape[1]) if fanin[u, s] >= 0]
+    edges = [(int(u), s) for u in np.flatnonzero(is_gate) for s in range(fanin.shape[1]) if fanin[u, s] >= 0]
     groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for u, s in edges:
         groups.setdefault((int(colour[u]), int(colour[fanin[u, s]])), []).append((u, s))
@@ -87,5 +87,5 @@ def twins(circuit: Circuit, rounds: int, *, seed: int = 0, max_swaps: int = 200)
             continue
         fanin[u, s], fanin[w, t] = b, a
         if _d1(node_type, fanin) != d1:
-            return circuit.replace(fanin=jnp.asarray(fanin, jnp.int32))
+            return circuit.replace(fanin=jnp.asarray(fanin, jnp.int32))  # type: ignore[attr-defined]  # flax.struct adds replace
     return None

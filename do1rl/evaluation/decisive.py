@@ -156,7 +156,11 @@ def _biregular_family(generator) -> tuple[int, int, float, bool]:
     return family.pop()
 
 
-def _by_depth(env, states):
+# (rows, ceiling_choice's per-instance arguments: ones, inputs_one, first_is_and, k) of one circuit depth.
+_Group = tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _by_depth(env, states) -> tuple[tuple[int, int, float, bool], int, list[_Group]]:
     """The family's (width, k, p_one, stratified) and, per circuit depth D, (rows, ceiling_choice's per-instance arguments)."""
     family = _biregular_family(env.generator)
     node_type = np.asarray(states.node_type)
@@ -170,7 +174,7 @@ def _by_depth(env, states):
     top = int(circuit_depth.max(initial=0))
     ones = np.stack([np.sum(gate & value & (depth == d), axis=1) for d in range(1, top + 1)], axis=1)
     k = np.asarray(states.chain_length).reshape(-1)
-    groups = []
+    groups: list[_Group] = []
     for d in np.unique(circuit_depth):
         rows = np.flatnonzero(circuit_depth == d)
         groups.append((rows, (ones[rows, :d], inputs_one[rows], first_is_and[rows], k[rows])))

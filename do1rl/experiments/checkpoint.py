@@ -151,7 +151,7 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
     payload = _read_payload(path)
     meta = payload.get("meta")
     leaves, treedef = jax.tree.flatten(target)
-    host_target = treedef.unflatten([np.zeros(_host_shape(x), _host_dtype(x)) for x in leaves])
+    host_target = jax.tree.unflatten(treedef, [np.zeros(_host_shape(x), _host_dtype(x)) for x in leaves])
     try:
         restored = serialization.from_state_dict(host_target, payload["state"])
     except Exception as err:  # any structure mismatch: wrong keys, a number where a mapping belongs, ...
@@ -172,5 +172,5 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
             )
         if np.issubdtype(got.dtype, np.inexact) and not np.isfinite(got).all():
             raise CheckpointError(f"{path}: holds NaN or inf values (a diverged run); refusing to use it")
-        out.append(jax.random.wrap_key_data(got) if _is_key(want) else got)
-    return treedef.unflatten(out), dict(meta or {})
+        out.append(jax.random.wrap_key_data(got) if _is_key(want) else got)  # type: ignore[arg-type]  # takes numpy
+    return jax.tree.unflatten(treedef, out), dict(meta or {})

@@ -22,8 +22,9 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import yaml
 
@@ -49,13 +50,18 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _is_section(hint: Any) -> TypeGuard[type]:
+    """Whether a field's type is a config dataclass (a nested section of dotted keys)."""
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
+
+
 def valid_keys(cls: type, prefix: str = "") -> list[str]:
     """Every settable dotted key of a config dataclass."""
     keys = []
     hints = _hints(cls)
     for name in _fields(cls):
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if _is_section(hint):
             keys += valid_keys(hint, f"{prefix}{name}.")
         else:
             keys.append(prefix + name)
@@ -72,7 +78,7 @@ def key_table(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
     defaults = dataclasses.asdict(cls())
     for name in _fields(cls):
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if _is_section(hint):
             rows += key_table(hint, f"{prefix}{name}.")
         else:
             default = yaml.safe_dump(to_dict_value(defaults[name]), default_flow_style=True).strip().removesuffix("...").strip()
@@ -85,7 +91,7 @@ def key_notes(cls: type, prefix: str = "") -> list[str]:
     notes = [f"{prefix}{note}" if prefix else note for note in getattr(cls, "NOTES", ())]
     hints = _hints(cls)
     for name in _fields(cls):
-        if dataclasses.is_dataclass(hints[name]):
+        if _is_section(hints[name]):
             notes += key_notes(hints[name], f"{prefix}{name}: ")
     return notes
 
@@ -158,10 +164,10 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
             f"unknown config key(s) {_cut(', '.join(prefix + k for k in unknown), 200)}; "
             f"valid keys: {_cut(', '.join(valid_keys(cls, prefix)), 300)}"
         )
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if _is_section(hint):
             kwargs[name] = from_dict(hint, value, f"{prefix}{name}.")
         else:
             kwargs[name] = _coerce(value, hint, prefix + name)
@@ -302,7 +308,7 @@ def _check_size(data: Any, where: str) -> None:
         raise ConfigError(f"{where}: {err}") from None
 
 
-def load(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
+def load(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
     """`cls` from a YAML file (or defaults) plus dotted `key=value` overrides."""
     data = read_yaml(path) if path is not None else {}
     data = merge(data, parse_overrides(list(overrides)))

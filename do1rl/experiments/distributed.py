@@ -128,7 +128,7 @@ def resolve(
                 f"--process-id I (or {ENV_COORDINATOR}, {ENV_NUM_PROCESSES}, {ENV_PROCESS_ID}), or launch with srun"
             )
         return Cluster(init_timeout=timeout)  # SLURM: JAX reads the job's variables
-    if not all(given):
+    if coordinator is None or num_processes is None or process_id is None:  # not all given
         raise DistributedError(
             "give the coordinator address, the number of processes and the process id together "
             f"(--coordinator, --num-processes, --process-id or {ENV_COORDINATOR}, {ENV_NUM_PROCESSES}, {ENV_PROCESS_ID})"

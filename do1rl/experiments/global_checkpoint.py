@@ -19,6 +19,7 @@ with one warning line naming the one used.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -206,12 +207,12 @@ def _candidates(run_dir: Path, fmt: str, shape: Any, shardings: Any, config: Tra
 
     if fmt == MSGPACK:
         paths = [run_dir / CHECKPOINT] + [path for _, path in _kept_msgpack(run_dir)]
-        return [checked(path, lambda path=path: checkpoint.restore(path, shape)) for path in paths]
+        return [checked(path, functools.partial(checkpoint.restore, path, shape)) for path in paths]
     steps = _orbax_steps(run_dir)
     if not steps:
         return [(run_dir / ORBAX_DIR, _no_checkpoint(run_dir / ORBAX_DIR))]
     return [
-        checked(run_dir / ORBAX_DIR / str(step), lambda step=step: _restore_orbax(run_dir, step, shape, shardings))
+        checked(run_dir / ORBAX_DIR / str(step), functools.partial(_restore_orbax, run_dir, step, shape, shardings))
         for step in steps
     ]
 

@@ -122,7 +122,7 @@ class Evaluator:
         self.keys = episode_keys(self.seed, 0, cfg.episodes)
         self._play = trainer.greedy_player()
         self._env, self._env_params = trainer.env, trainer.env_params
-        self._baselines = None
+        self._baselines: dict[str, float] | None = None
 
     def baselines(self) -> dict[str, float]:
         """Mean ratio of each trivial baseline (`TRIVIAL`) on the same held-out episodes, played once."""
@@ -165,7 +165,7 @@ class PlateauTracker:
         self.write = write  # process 0 alone writes the run folder's files
         self.total_updates = config.learner.num_updates
         self.curves: list[list[dict]] = [[] for _ in range(config.num_seeds)]
-        self._evaluator = None
+        self._evaluator: Evaluator | None = None
         self._trainer = trainer
 
     @property

@@ -98,7 +98,7 @@ def _by_sweep(rows):
 
 def plot_families(rows, out: Path, plt) -> Path | None:
     candidates = [r for r in rows if r.get("depth_group") != "all" and not number(r.get("prefix_chain"))]
-    lines = {}
+    lines: dict[tuple, list[dict]] = {}
     for sweep, sub in _by_sweep(candidates).items():
         if len({r["depth_group"] for r in sub}) < 2:
             continue
@@ -127,7 +127,7 @@ def plot_families(rows, out: Path, plt) -> Path | None:
 
 def plot_deep_wide(rows, out: Path, plt) -> Path | None:
     rows = [r for r in rows if r.get("depth_group") == "all" and r.get("agent") in ("mlp", "gnn")]
-    groups = defaultdict(list)
+    groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r.get("sweep"), r["agent"], r.get("circuit_depth"), r.get("prefix_chain"))].append(r)
     groups = {k: v for k, v in groups.items() if len({(r["network_depth"], r["network_width"]) for r in v}) >= 2}
@@ -168,7 +168,7 @@ def plot_deep_wide(rows, out: Path, plt) -> Path | None:
 
 def plot_mcts(rows, out: Path, plt) -> Path | None:
     rows = [r for r in rows if r.get("agent") == "mcts" and r.get("depth_group") == "all"]
-    groups = defaultdict(list)
+    groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r.get("sweep"), r.get("circuit_depth"), r.get("prefix_chain"))].append(r)
     groups = {k: v for k, v in groups.items() if len({r.get("simulations") for r in v}) >= 2}
@@ -198,7 +198,7 @@ def _label_axes(axes_ylabels, xlabel: str) -> None:
 
 def plot_horizon(rows, out: Path, plt) -> Path | None:
     rows = [r for r in rows if r.get("depth_group") == "all"]
-    lines = {}
+    lines: dict[tuple, list[dict]] = {}
     for sweep, sub in _by_sweep(rows).items():
         if len({number(r.get("prefix_chain")) or 0 for r in sub}) < 2:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from typing import Any
 
 
 class Stopped(Exception):
@@ -18,9 +19,9 @@ class Stopped(Exception):
 class StopFlag:
     """Turns the first SIGINT/SIGTERM into a flag checked between chunks."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.signal: int | None = None
-        self._old = {}
+        self._old: dict[int, Any] = {}  # signal -> the handler it had
         self._abandon = False
 
     def __enter__(self):

@@ -110,7 +110,7 @@ def train_run(
             if resume or not is_main_process():
                 return _train(trainer, config, run_dir, resume, progress, log, stop, extend_from=extend_from)
             before = set(run_dir.iterdir())  # the lock file, and whatever the folder held
-            saved = []  # the iterations this start checkpointed after training
+            saved: list[int] = []  # the iterations this start checkpointed after training
             try:
                 return _train(trainer, config, run_dir, resume, progress, log, stop, saved)
             except Exception:
@@ -285,8 +285,9 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
             log_scalars(scalars, stats, None if first_chunk else steps_per_s, env_steps)
             if config.num_seeds > 1:
                 log_seed_scalars(scalars, totals, env_steps, summarize)
-            if state.curriculum is not None:
-                log_curriculum_scalars(scalars, curriculum_levels(state), curriculum_restarts(state), env_steps)
+            levels = curriculum_levels(state)  # None without a curriculum
+            if levels is not None:
+                log_curriculum_scalars(scalars, levels, curriculum_restarts(state), env_steps)
             if plateau is not None and new_evals:
                 log_eval_scalars(scalars, new_evals, env_steps, plateau.plateaued_count(), plateau.evaluator.baselines())
             scalars.commit()

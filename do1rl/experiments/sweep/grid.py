@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ class Cell:
         if not self.test_depths:
             return [(None, base)]
         args = {k: v for k, v in base.items() if k != "depths"}
-        out = []
+        out: list[tuple[int | None, dict]] = []
         for depth in self.test_depths:
             test = args | {"depth": depth}
             if test.get("pad_depth") is not None and depth > int(test["pad_depth"]):
@@ -207,6 +208,7 @@ class Cell:
     def cell_id(self, mcts: MCTSConfig) -> str:
         settings = self.settings()
         if self.agent == "mcts":
+            assert self.simulations is not None  # `cells` gives every mcts cell its count
             settings["mcts"] = dataclasses.asdict(dataclasses.replace(mcts, simulations=self.simulations))
         digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
         parts = [self.agent]
@@ -222,7 +224,7 @@ class Cell:
         return "-".join(parts + [digest])
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> SweepConfig:
     """A SweepConfig from YAML plus dotted overrides; ConfigError if anything is wrong.
 
     The search is evaluated, so `mcts.gumbel_scale` defaults to 0 here (not
@@ -242,7 +244,7 @@ def cells(config: SweepConfig) -> list[Cell]:
     """
     grid = config.grid
     base = config.train
-    tests = {
+    tests: dict[str, Any] = {
         "test_depths": tuple(grid.test_depths),
         "test_iterations": tuple(grid.test_iterations),
         "test_iterations_per_depth": tuple(grid.test_iterations_per_depth),
