@@ -5,8 +5,14 @@ names below load their modules on first use.
 """
 
 import importlib
+from typing import TYPE_CHECKING
 
 from do1rl.registration import register_envs as _register_envs
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers (at run time `__getattr__` loads them)
+    from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
+    from do1rl.core.generators import Chains, CircuitPool, RandomAlternating, chain
+    from do1rl.core.solver import Solution, optimal_value, solve, solve_batch
 
 __version__ = "0.1.0"
 
@@ -27,7 +33,23 @@ _LAZY = {
     "solve_batch": "do1rl.core.solver",
 }
 
-__all__ = sorted(_LAZY)
+# The names of _LAZY, sorted (tests/test_layers.py checks).
+__all__ = [
+    "AND",
+    "Chains",
+    "Circuit",
+    "CircuitPool",
+    "INPUT_0",
+    "INPUT_1",
+    "OR",
+    "PAD",
+    "RandomAlternating",
+    "Solution",
+    "chain",
+    "optimal_value",
+    "solve",
+    "solve_batch",
+]
 
 
 def __getattr__(name: str):

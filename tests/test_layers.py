@@ -83,3 +83,7 @@ def test_import_do1rl_is_light_and_registers():
 def test_public_surface_is_declared(package):
     module = __import__(package, fromlist=["__all__"])
     assert module.__all__ and all(hasattr(module, name) for name in module.__all__)
+
+
+def test_lazy_names_are_the_declared_surface():
+    assert do1rl.__all__ == sorted(do1rl._LAZY)  # a literal list (for type checkers), kept equal to the lazy table
