@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ def test_the_wheel_alone_lists_trains_and_evaluates(tmp_path):
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)], tmp_path, os.environ)
     (wheel,) = dist.glob("do1rl-*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        assert "do1rl/py.typed" in built.namelist()  # PEP 561: the annotations are the package's
     _run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], tmp_path, os.environ)
     # Only the wheel's do1rl: its install folder first on the path, run from a folder that is not the repo.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DO1RL_", "SLURM_"))} | {"PYTHONPATH": str(site)}
