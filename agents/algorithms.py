@@ -22,6 +22,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from do1rl.agents import expert_iteration
 from do1rl.agents.ppo import PPO, PPOConfig, summarize
 
 
@@ -56,3 +57,7 @@ def register_algorithm(spec: AlgorithmSpec) -> AlgorithmSpec:
 
 
 register_algorithm(AlgorithmSpec("ppo", PPOConfig, PPO, summarize, node_values=lambda settings: settings.aux_coef > 0))
+register_algorithm(AlgorithmSpec(
+    "expert_iteration", expert_iteration.ExpertIterationConfig, expert_iteration.ExpertIteration,
+    expert_iteration.summarize,
+))

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.curriculum import CurriculumConfig
+from do1rl.agents.expert_iteration import ExpertIterationConfig
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
 from do1rl.core.checks import SEED, OneOf, Range, check_fields
@@ -96,6 +97,7 @@ class TrainConfig:
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     network: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
+    expert_iteration: ExpertIterationConfig = dataclasses.field(default_factory=ExpertIterationConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
     plateau: PlateauConfig = dataclasses.field(default_factory=PlateauConfig)
