@@ -132,7 +132,7 @@ for _name, _policy in BASELINES.items():
                              trivial=_name in TRIVIAL))
 register_agent(AgentSpec("mcts", _mcts, "mctx search on the true env model (--simulations, --mcts-*)",
                          steps_per_decision=lambda options: options.mcts.simulations + 1))
-register_agent(AgentSpec("ppo:", _ppo, "a trained network: ppo:RUN_DIR, a `do1rl train` run folder of any algorithm (ppo, expert_iteration)"))
+register_agent(AgentSpec("ppo:", _ppo, "a trained network: ppo:RUN_DIR, a `do1rl train` run folder (ppo or expert_iteration)"))
 
 
 def load_trained(
