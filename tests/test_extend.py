@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -56,12 +57,23 @@ def test_an_extended_run_is_bitwise_the_run_that_asked_for_the_budget_from_the_s
     assert _train("--config", str(config), "--out", str(full)) == 0
     assert _train("--config", str(config), "--out", str(short), "ppo.total_timesteps=1024") == 0
     capsys.readouterr()
-    assert _train("--resume", str(short), "--extend", "1024") == 2  # not larger
+    assert _train("--resume", str(short), "--extend", "512") == 2  # smaller
     assert "already trains to ppo.total_timesteps=1024" in capsys.readouterr().err
     assert _train("--resume", str(short), "--extend", "1536") == 0
     assert load_config(short) == load_config(full)
     assert (short / CHECKPOINT).read_bytes() == (full / CHECKPOINT).read_bytes()
     assert (short / "eval.json").read_bytes() == (full / "eval.json").read_bytes()
+
+    # A config.yaml whose budget was edited by hand is refused (the checkpoint records its budget),
+    # and so is a checkpoint copied in from a run of another budget; rerunning --extend 1536 is a plain resume.
+    edited = tmp_path / "edited"
+    shutil.copytree(full, edited)
+    text = (edited / "config.yaml").read_text()
+    (edited / "config.yaml").write_text(text.replace("total_timesteps: 1536", "total_timesteps: 1024"))
+    capsys.readouterr()
+    assert _train("--resume", str(edited)) == 2
+    assert "trained toward ppo.total_timesteps=1536, but config.yaml says 1024" in capsys.readouterr().err
+    assert _train("--resume", str(short), "--extend", "1536") == 0
 
     def learning(run: Path) -> list:  # perf/ records each launch's compile
         return sorted((tag, step, value) for tag, step, value in read_scalars(run) if not tag.startswith("perf/"))

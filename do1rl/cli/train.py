@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             if not has_checkpoint(run_dir):
                 return _error(f"{run_dir}: nothing to resume (no checkpoint)")
             config = load_config(run_dir)
-            if args.extend is not None:
+            if args.extend is not None and args.extend != config.learner.total_timesteps:  # equal: an extend resumed
                 extend_from, config = config, extend_config(config, args.extend)
         else:
             if args.config is None:

@@ -175,6 +175,26 @@ def extend_config(config: TrainConfig, total_timesteps: int) -> TrainConfig:
     return config.with_budget(total_timesteps)
 
 
+BUDGET_KEY = "total_timesteps"  # checkpoint metadata: the budget the run trained toward
+
+
+def check_budget(run_dir: Path, meta: dict, config: TrainConfig, extend_from: TrainConfig | None = None) -> None:
+    """ValueError (one line) unless the checkpoint was trained toward this config's budget (or, extending, the old one).
+
+    The fingerprint leaves the budget out (so `--extend` keeps the
+    checkpoints); this catches a config.yaml whose budget was edited, or a
+    checkpoint copied from a run of another budget. Checkpoints written
+    before the budget was recorded pass.
+    """
+    budget = meta.get(BUDGET_KEY)
+    allowed = {config.learner.total_timesteps} | ({extend_from.learner.total_timesteps} if extend_from else set())
+    if budget is not None and budget not in allowed:
+        raise ValueError(
+            f"{run_dir}: its checkpoint trained toward {config.algo}.total_timesteps={budget}, but config.yaml says "
+            f"{config.learner.total_timesteps}; restore config.yaml, or continue to a larger budget with --extend TOTAL"
+        )
+
+
 EXTENDED_AWAY = ("eval.json", "plateau.json", CURRICULUM_FILE)  # a finished run's results, of the smaller budget
 
 
@@ -184,7 +204,7 @@ def _extend(checkpoints, state, meta, config, run_dir: Path, main: bool) -> None
     The checkpoint's fingerprint leaves the budget out, so a kill at any
     point leaves a run that resumes (with either config.yaml) or extends again.
     """
-    checkpoints.save(state, meta)  # re-stamped for `config` (a checkpoint written before the budget left the fingerprint)
+    checkpoints.save(state, meta | {BUDGET_KEY: config.learner.total_timesteps})  # re-stamped for `config`
     if main:
         config_lib.dump(config, run_dir / "config.yaml")
         for name in EXTENDED_AWAY:
@@ -202,14 +222,15 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
     plateau = PlateauTracker(trainer, config, run_dir, write=main) if config.plateau.enabled else None
     scalars = ScalarLog(run_dir) if main else None  # process 0 alone writes events
 
-    def meta_at(update: int) -> dict:  # without plateau, exactly the metadata of before
-        meta = {"update": update, "env_steps": update * steps_per_update}
+    def meta_at(update: int) -> dict:
+        meta = {"update": update, "env_steps": update * steps_per_update, BUDGET_KEY: settings.total_timesteps}
         return meta | plateau.meta() if plateau is not None else meta
 
     new_evals = None
     if resume:
         checkpoints = RunCheckpoints.resume(run_dir, trainer)
         state, meta = checkpoints.restore(written_for=extend_from)
+        check_budget(run_dir, meta, config, extend_from)
         log(f"resumed {run_dir} at iteration {meta.get('update', '?')} of {total_updates}")
         if plateau is not None:
             plateau.load(meta, int(local_value(state.update).reshape(-1)[0]))
