@@ -8,8 +8,11 @@ Subcommands live in `do1rl.cli.<name>`, each with
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -46,8 +49,43 @@ def _version() -> str:
     return __version__
 
 
+def _exit_on_signal(signum, frame) -> None:
+    """SIGINT/SIGTERM outside a training loop (which saves first): one line, exit 130, no teardown.
+
+    Exiting at once keeps a signal from surfacing as a traceback in a
+    callback (a KeyboardInterrupt inside JAX's gc hook was printed and then
+    ignored) or from crashing XLA's threads at interpreter exit. Every file
+    do1rl writes is atomic, so nothing is left half-written.
+    """
+    with contextlib.suppress(OSError):
+        os.write(2, f"interrupted ({signal.Signals(signum).name})\n".encode())
+    os._exit(130)
+
+
+def _as_program() -> None:
+    """Process-wide set-up when `do1rl` runs as a program (not `main([...])` from Python)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_on_signal)
+    if sys.stdout is None:  # started with stdout closed (`do1rl ... >&-`): output goes nowhere, not to a crash
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (kept open for the process)
+
+
+def _quiet_stdout() -> None:
+    """Points stdout at /dev/null, so the exit-time flush of unwritable output raises nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line; returns the exit status (argparse errors: 2)."""
+    """Runs the command line; returns the exit status (argparse errors: 2).
+
+    Run as a program (`argv` None), SIGINT and SIGTERM end it at once with
+    one line and exit 130, except inside `do1rl train`'s loop, which saves a
+    checkpoint first (docs/reliability.md).
+    """
+    if argv is None:
+        _as_program()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -63,8 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         # The reader went away (e.g. `do1rl solve ... | head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
+        return 1
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EIO):
+            raise
+        print(f"error: cannot write ({err.strerror})", file=sys.stderr)  # e.g. stdout is /dev/full
+        _quiet_stdout()
         return 1
 
 

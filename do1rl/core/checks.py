@@ -114,5 +114,4 @@ def check_fields(owner: Any, rules: dict[str, Range | OneOf]) -> None:
     for name, rule in rules.items():
         value = getattr(owner, name)
         if not rule.holds(value):
-            shown = repr(value) if isinstance(rule, OneOf) else limits.show(value)
-            raise ValueError(f"{name} must be {rule}, got {shown}")
+            raise ValueError(f"{name} must be {rule}, got {limits.show(value)}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from do1rl.agents.baselines import BASELINES, TRIVIAL
 from do1rl.agents.mcts import MCTSConfig, make_mcts_policy
+from do1rl.core import limits
 from do1rl.evaluation import Policy
 from do1rl.experiments.runs import TrainedAgent, load_agent, load_config
 from do1rl.experiments.train_config import TrainConfig
@@ -89,7 +90,7 @@ def find_agent(name: str) -> AgentSpec:
     head, sep, _ = name.partition(":")
     if sep and f"{head}:" in REGISTRY:
         return REGISTRY[f"{head}:"]
-    raise AgentError(f"unknown agent {name!r}; choose from {', '.join(agent_names())}")
+    raise AgentError(f"unknown agent {limits.show(name)}; choose from {', '.join(agent_names())}")
 
 
 def make_agent(name: str, env, params, options: AgentOptions | None = None) -> Policy:
@@ -114,7 +115,7 @@ def _mcts(name: str, env, params, options: AgentOptions) -> Policy:
     prior_fn = prior_depth = None
     if options.mcts_prior is not None:
         if not options.mcts_prior.startswith("ppo:"):
-            raise AgentError(f"MCTS prior: expected ppo:RUN_DIR, got {options.mcts_prior!r}")
+            raise AgentError(f"MCTS prior: expected ppo:RUN_DIR, got {limits.show(options.mcts_prior)}")
         prior = load_trained(options.mcts_prior, options.seed_index)
         check_shapes(prior, env, f"MCTS prior {options.mcts_prior}")
         prior_fn, prior_depth = prior.apply, prior.serial_depth  # values already in depths
@@ -141,22 +142,22 @@ def load_trained(
     """The trained agent of "ppo:RUN_DIR"; AgentError if the folder is not a finished run or options do not fit."""
     kind, _, run_dir = name.partition(":")
     if kind != "ppo" or not run_dir:
-        raise AgentError(f"expected ppo:RUN_DIR, got {name!r}")
+        raise AgentError(f"expected ppo:RUN_DIR, got {limits.show(name)}")
     try:
         return load_agent(Path(run_dir), seed_index, iterations, max_iterations)
     except (OSError, ValueError) as err:  # ConfigError and CheckpointError are ValueErrors
-        raise AgentError(f"{name}: {err}") from None
+        raise AgentError(f"{limits.cut(name, 80)}: {limits.cut(str(err), 300)}") from None
 
 
 def trained_config(name: str) -> TrainConfig:
     """The config of "ppo:RUN_DIR", without reading its checkpoint; AgentError as `load_trained`."""
     kind, _, run_dir = name.partition(":")
     if kind != "ppo" or not run_dir:
-        raise AgentError(f"expected ppo:RUN_DIR, got {name!r}")
+        raise AgentError(f"expected ppo:RUN_DIR, got {limits.show(name)}")
     try:
         return load_config(Path(run_dir))
     except (OSError, ValueError) as err:
-        raise AgentError(f"{name}: {err}") from None
+        raise AgentError(f"{limits.cut(name, 80)}: {limits.cut(str(err), 300)}") from None
 
 
 def check_shapes(agent: TrainedAgent, env, what: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import jax
 
-from do1rl.core import atomic
+from do1rl.core import atomic, limits
 from do1rl.experiments import checkpoint
 from do1rl.experiments.checkpoint import CheckpointError
 from do1rl.experiments.train_config import TrainConfig, fingerprint, legacy_fingerprint
@@ -84,11 +84,17 @@ def _kept_msgpack(run_dir: Path) -> list[tuple[int, Path]]:
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
-    """Whether `run_dir` holds a checkpoint to resume from, in whichever format it records."""
+    """Whether `run_dir` holds a checkpoint to resume from, in whichever format it records.
+
+    CheckpointError (one line) if the folder cannot be read (e.g. a name too long for the OS).
+    """
     run_dir = Path(run_dir)
-    if read_format(run_dir)["format"] == ORBAX:
-        return bool(_orbax_steps(run_dir))
-    return (run_dir / CHECKPOINT).exists() or bool(_kept_msgpack(run_dir))
+    try:
+        if read_format(run_dir)["format"] == ORBAX:
+            return bool(_orbax_steps(run_dir))
+        return (run_dir / CHECKPOINT).exists() or bool(_kept_msgpack(run_dir))
+    except OSError as err:
+        raise CheckpointError(f"{limits.cut(str(run_dir), 80)}: cannot read the run folder ({err.strerror or err})") from None
 
 
 def _is_key(x: Any) -> bool:

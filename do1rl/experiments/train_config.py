@@ -12,6 +12,7 @@ from do1rl.agents.curriculum import CurriculumConfig
 from do1rl.agents.expert_iteration import ExpertIterationConfig
 from do1rl.agents.networks import NetworkConfig
 from do1rl.agents.ppo import PPOConfig
+from do1rl.core import limits
 from do1rl.core.checks import SEED, OneOf, Range, check_fields
 
 
@@ -31,7 +32,7 @@ class EvalConfig:
     seed: int = 10_000  # instances apart from those of training seeds
     greedy: bool = True
 
-    RULES: ClassVar[dict] = {"episodes": Range(1), "seed": SEED}
+    RULES: ClassVar[dict] = {"episodes": Range(1, limits.MAX_EPISODES, integer=True), "seed": SEED}
 
     def __post_init__(self):
         check_fields(self, self.RULES)
@@ -73,7 +74,8 @@ class PlateauConfig:
     seed: int | None = None  # episode seed of the held-out set; null: eval.seed + 1
 
     RULES: ClassVar[dict] = {
-        **dict.fromkeys(("eval_every", "episodes", "patience"), Range(1)),
+        **dict.fromkeys(("eval_every", "patience"), Range(1)),
+        "episodes": Range(1, limits.MAX_EPISODES, integer=True),
         "min_updates": Range(0),
     }
     NOTES: ClassVar[tuple[str, ...]] = (

@@ -48,6 +48,7 @@ from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.networks import param_count
 from do1rl.core import atomic, limits
 from do1rl.evaluation import evaluate
+from do1rl.evaluation.cost import check_node_steps
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
 from do1rl.experiments.distributed import any_process, is_main_process, local_value
@@ -137,7 +138,24 @@ def build_trainer(config: TrainConfig, devices: int = 1) -> Trainer:
     except (OverflowError, MemoryError) as err:  # sizes past what the arrays' index types hold
         raise ValueError(f"config too large to build ({limits.describe_error(err)})") from None
     check_memory(trainer)
+    check_evaluations(trainer)
     return trainer
+
+
+def check_evaluations(trainer: Trainer) -> None:
+    """InputError (one line) if the final or plateau evaluations would pass `eval`'s node-step limit.
+
+    Each plateau evaluation plays `plateau.episodes` per seed, at most once
+    per chunk; their estimate counts one evaluation per seed.
+    """
+    config = trainer.config
+    for what, episodes in (("eval.episodes", config.eval.episodes * config.num_seeds),
+                           ("plateau.episodes", config.plateau.episodes * config.num_seeds if config.plateau.enabled else 0)):
+        if episodes:
+            try:
+                check_node_steps(trainer.env, episodes)
+            except limits.InputError as err:
+                raise limits.InputError(f"{what}: {err}".replace(", or raise --max-node-steps", "")) from None
 
 
 def check_shared_trainer(trainer: Trainer, config: TrainConfig, devices: int) -> None:
