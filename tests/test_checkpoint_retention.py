@@ -318,3 +318,22 @@ def test_eval_falls_back_with_one_warning_line(tiny, tmp_path, capsys):
     assert cli.main(["eval", "--agent", f"ppo:{copy}", "--episodes", "2", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "latest.msgpack: checksum mismatch" in err[0], err
+
+
+def test_swapped_or_renamed_files_are_not_scored_silently(tmp_path, capsys):
+    """Attack battery #1: latest.msgpack swapped with update_<N>.msgpack scored the older network with no word."""
+    saver = _saver(tmp_path, keep=3)
+    for update in range(3):
+        saver.save(_state(update), {"update": update})
+    folder = tmp_path / "checkpoints"
+    latest, kept = folder / "latest.msgpack", folder / "update_1.msgpack"
+    swap = folder / "swap"
+    latest.rename(swap)
+    kept.rename(latest)
+    swap.rename(kept)
+    capsys.readouterr()
+    state, meta = restore_latest(tmp_path, SHAPE, _config())
+    assert meta["update"] == 0 and state["w"][0] == 0  # neither swapped file is trusted: the newest sound one
+    line = _warning(capsys)
+    assert "latest.msgpack: holds iteration 1, not newer than the kept update_1.msgpack" in line
+    assert "1 newer kept checkpoint(s) failed too" in line

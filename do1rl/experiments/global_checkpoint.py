@@ -212,8 +212,10 @@ def _candidates(run_dir: Path, fmt: str, shape: Any, shardings: Any, config: Tra
         return where, run
 
     if fmt == MSGPACK:
-        paths = [run_dir / CHECKPOINT] + [path for _, path in _kept_msgpack(run_dir)]
-        return [checked(path, functools.partial(checkpoint.restore, path, shape)) for path in paths]
+        kept = _kept_msgpack(run_dir)
+        newest_kept = kept[0][0] if kept else -1
+        latest = checked(run_dir / CHECKPOINT, functools.partial(_newer_than, run_dir / CHECKPOINT, shape, newest_kept))
+        return [latest] + [checked(path, functools.partial(_named, path, n, shape)) for n, path in kept]
     steps = _orbax_steps(run_dir)
     if not steps:
         return [(run_dir / ORBAX_DIR, _no_checkpoint(run_dir / ORBAX_DIR))]
@@ -221,6 +223,23 @@ def _candidates(run_dir: Path, fmt: str, shape: Any, shardings: Any, config: Tra
         checked(run_dir / ORBAX_DIR / str(step), functools.partial(_restore_orbax, run_dir, step, shape, shardings))
         for step in steps
     ]
+
+
+def _named(path: Path, update: int, shape: Any) -> tuple[Any, dict]:
+    """A kept `update_<N>.msgpack`, refused unless it holds iteration N (files swapped or renamed by hand)."""
+    state, meta = checkpoint.restore(path, shape)
+    if meta.get("update", update) != update:
+        raise CheckpointError(f"{path}: holds iteration {meta.get('update')}, not the {update} its name says")
+    return state, meta
+
+
+def _newer_than(path: Path, shape: Any, kept: int) -> tuple[Any, dict]:
+    """`latest.msgpack`, refused if it is not newer than a kept checkpoint (files swapped or copied in by hand)."""
+    state, meta = checkpoint.restore(path, shape)
+    update = meta.get("update")
+    if isinstance(update, int) and update <= kept:
+        raise CheckpointError(f"{path}: holds iteration {update}, not newer than the kept update_{kept}.msgpack")
+    return state, meta
 
 
 def _no_checkpoint(where: Path) -> Callable[[], tuple[Any, dict]]:
