@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from do1rl.core import solver
+from do1rl.core.checks import check_flag
 from do1rl.core.generators import Generator, RandomAlternating
 from do1rl.envs.core import CircuitEnvBase, check_max_selections, generator_shape
 from do1rl.envs.types import MAIN, EnvParams, EnvState, Observation
@@ -48,7 +49,7 @@ class AlternatingCircuit(CircuitEnvBase):
         self, generator: Generator | None = None, stop_action: bool = False, max_selections: int | None = None
     ):
         self.generator = RandomAlternating() if generator is None else generator
-        self.stop_action = bool(stop_action)
+        self.stop_action = check_flag(stop_action, "stop_action")
         self.max_selections = check_max_selections(max_selections)
         self.num_nodes, self.fanin_slots = generator_shape(self.generator)
         self.max_depth = int(self.generator.max_depth)

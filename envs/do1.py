@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from do1rl.core import generators, solver
+from do1rl.core.checks import check_flag
 from do1rl.core.circuit import PAD
 from do1rl.core.generators import Generator
 from do1rl.envs.core import CircuitEnvBase, check_max_selections, generator_shape
@@ -70,7 +71,7 @@ class DO1(CircuitEnvBase):
         max_selections: int | None = None,
     ):
         self.generator = generators.RandomAlternating() if generator is None else generator
-        self.stop_action = bool(stop_action)
+        self.stop_action = check_flag(stop_action, "stop_action")
         self.max_selections = check_max_selections(max_selections)
         if chain_length is not None and int(chain_length) < 0:
             raise ValueError(f"chain_length must be None, 0 (random) or >= 1, got {chain_length}")

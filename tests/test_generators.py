@@ -283,3 +283,14 @@ def test_pytree_placeholders_are_not_checked():
     leaves, tree = jax.tree.flatten(gen)
     for placeholder in (False, True, None, object()):
         assert jax.tree.unflatten(tree, [placeholder] * len(leaves)).depth == 3
+
+
+def test_a_string_flag_is_refused_not_taken_as_true():
+    """Attack battery #10: LayeredBiregular(stratify_d1="no") built stratified circuits; DO1(stop_action="x") had STOP."""
+    from do1rl.core.biregular import LayeredBiregular
+    from do1rl.envs import DO1
+
+    with pytest.raises(ValueError, match="stratify_d1 must be true or false, got 'no'"):
+        LayeredBiregular(stratify_d1="no")
+    with pytest.raises(ValueError, match="stop_action must be true or false"):
+        DO1(stop_action="x")

@@ -52,10 +52,21 @@ def argument_problem(key: str, value: Any) -> str | None:
 
 def check_generator(owner: Any) -> None:
     """ValueError (one line, naming the class) for the first field of generator `owner` (a dataclass) that breaks its rule."""
-    for key in (f.name for f in dataclasses.fields(owner)):
-        problem = argument_problem(key, getattr(owner, key))
+    for field in dataclasses.fields(owner):
+        value = getattr(owner, field.name)
+        problem = argument_problem(field.name, value)
+        static_flag = field.type in (bool, "bool") and not field.metadata.get("pytree_node", True)
+        if problem is None and static_flag and not isinstance(value, (bool, np.bool_)):  # "no" would be True
+            problem = f"{field.name} must be true or false, got {limits.show(value)}"
         if problem:
             raise ValueError(f"{type(owner).__name__}: {problem}")
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """`value` as a bool, or ValueError (one line): a string such as "no" must not be taken as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be true or false, got {limits.show(value)}")
+    return bool(value)
 
 
 class Range:
