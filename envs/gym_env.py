@@ -39,6 +39,7 @@ from gymnasium.vector import AsyncVectorEnv
 from gymnasium.vector.utils import batch_space
 from gymnasium.vector.vector_env import AutoresetMode
 
+from do1rl.core import limits
 from do1rl.core.checks import is_integer
 from do1rl.core.circuit import OR
 from do1rl.envs import render as _render
@@ -347,7 +348,13 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
     def __init__(self, env: Any, num_envs: int, params: EnvParams | None = None, render_mode: str | None = None):
         self.render_mode = _check_render_mode(render_mode)
         if not is_integer(num_envs) or int(num_envs) < 1:
-            raise EnvArgumentError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+            raise EnvArgumentError(f"num_envs must be an integer >= 1, got {limits.show(num_envs)}")
+        need = int(num_envs) * env.num_nodes * (4 * env.fanin_slots + 8)  # one env state per copy, as evaluation.cost counts
+        if need > limits.MAX_VECTOR_ENV_BYTES:
+            raise EnvArgumentError(
+                f"num_envs={int(num_envs)} needs about {need / 2**30:,.1f} GiB of env states, over the limit of "
+                f"{limits.MAX_VECTOR_ENV_BYTES >> 30} GiB; use fewer copies or a smaller env"
+            )
         self.env = env
         self.num_envs = int(num_envs)
         self.params = env.default_params if params is None else params

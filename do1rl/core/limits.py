@@ -23,6 +23,7 @@ __all__ = [
     "MAX_EPISODES",
     "MAX_EVAL_CHUNK_BYTES",
     "MAX_EVAL_NODE_STEPS",
+    "MAX_VECTOR_ENV_BYTES",
     "MAX_FANIN",
     "MAX_NODES",
     "MAX_PADDED_SLOTS",
@@ -62,6 +63,7 @@ MAX_EPISODES = 10_000_000  # episodes of one evaluation
 NODE_STEPS_PER_S = 3e8  # greedy on DO1 with a 100k-node chain, 2 CPU cores: 8e10 node-steps in 243 s
 MAX_EVAL_NODE_STEPS = 1e11  # about 6 min at that rate; `do1rl eval --max-node-steps` raises it
 MAX_EVAL_CHUNK_BYTES = 2 << 30  # episodes per compiled chunk are lowered to fit
+MAX_VECTOR_ENV_BYTES = 8 << 30  # env states of `gymnasium.make_vec`'s copies
 MAX_SIMULATIONS = 1 << 16  # MCTS simulations per decision (and max_considered)
 
 
