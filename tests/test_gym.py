@@ -378,5 +378,5 @@ def test_sb3_subprocvecenv_with_spawn_runs_the_module_prefix_id(tmp_path):
 
 def test_a_vector_env_too_large_for_memory_is_one_line():
     """Attack battery #15: num_envs=10**9 raised numpy's MemoryError traceback at reset."""
-    with pytest.raises(EnvArgumentError, match="num_envs=1000000000 needs about .* GiB of env states"):
+    with pytest.raises(EnvArgumentError, match=r"num_envs=1000000000 needs about .* GiB of env states"):
         gym.make_vec("do1rl/DO1-v0", num_envs=10**9, **SMALL)
