@@ -146,7 +146,7 @@ def load_trained(
     try:
         return load_agent(Path(run_dir), seed_index, iterations, max_iterations)
     except (OSError, ValueError) as err:  # ConfigError and CheckpointError are ValueErrors
-        raise AgentError(f"{limits.cut(name, 80)}: {limits.cut(str(err), 300)}") from None
+        raise AgentError(f"{limits.cut(name, 300)}: {limits.cut(str(err), 300)}") from None
 
 
 def trained_config(name: str) -> TrainConfig:
@@ -157,7 +157,7 @@ def trained_config(name: str) -> TrainConfig:
     try:
         return load_config(Path(run_dir))
     except (OSError, ValueError) as err:
-        raise AgentError(f"{limits.cut(name, 80)}: {limits.cut(str(err), 300)}") from None
+        raise AgentError(f"{limits.cut(name, 300)}: {limits.cut(str(err), 300)}") from None
 
 
 def check_shapes(agent: TrainedAgent, env, what: str) -> None:
