@@ -22,7 +22,8 @@ import mctx
 import optax
 
 from do1rl.agents import networks
-from do1rl.agents.masking import entropy, log_probs, masked_logits
+from do1rl.agents.learner import ScanLearner
+from do1rl.agents.masking import entropy, log_probs
 from do1rl.agents.mcts import LEAF_VALUES, MCTSConfig, MCTSPolicy
 from do1rl.agents.ppo import TrainState
 from do1rl.core import limits
@@ -209,7 +210,7 @@ def monte_carlo_returns(
     return g, known
 
 
-class ExpertIteration:
+class ExpertIteration(ScanLearner):
     """Expert iteration on a functional do1rl environment with a `do1rl.agents.networks` network.
 
     Value target: the episode's Monte-Carlo return (undiscounted, scaled by
@@ -225,6 +226,8 @@ class ExpertIteration:
       partial_reset: reset only the envs whose episode ended (as PPO's).
       curriculum: not supported yet; None or a disabled one.
     """
+
+    totals_type = Totals  # summed over iterations (`ScanLearner.run`)
 
     def __init__(self, env, env_params, network, config: ExpertIterationConfig, partial_reset: bool = False,
                  curriculum=None):
@@ -397,40 +400,3 @@ class ExpertIteration:
         )
         return state.replace(update=state.update + 1), totals
 
-    # ----- many iterations -----------------------------------------------------
-    def run(self, state: TrainState, num_updates: int) -> tuple[TrainState, Totals]:
-        """`num_updates` iterations in one `lax.scan`, metrics summed in the carry."""
-
-        def body(carry, _):
-            state, totals = carry
-            state, new = self.update(state)
-            return (state, jax.tree.map(jnp.add, totals, new)), None
-
-        (state, totals), _ = jax.lax.scan(body, (state, Totals.zeros()), None, num_updates)
-        return state, totals
-
-    def train(self, key: jax.Array) -> tuple[TrainState, Totals]:
-        """A whole run for one seed: `init` then `config.num_updates` iterations."""
-        return self.run(self.init(key), self.config.num_updates)
-
-    def init_seeds(self, keys: jax.Array) -> TrainState:
-        """`init` for a batch of seeds (leading axis), one seed after another (as `PPO.init_seeds`)."""
-        return jax.lax.map(self.init, keys)
-
-    def train_seeds(self, keys: jax.Array) -> tuple[TrainState, Totals]:
-        """Whole runs for a batch of seeds: their iterations run vmapped."""
-        states = self.init_seeds(keys)
-        return jax.vmap(self.run, in_axes=(0, None))(states, self.config.num_updates)
-
-    def policy(self, params, greedy: bool = True):
-        """The distilled student alone as an evaluator policy `policy(key, obs, state) -> action`."""
-
-        def act(key, obs, state):
-            del state
-            logits, _ = self.network.apply(params, obs)
-            logits = masked_logits(logits, obs.action_mask)
-            if greedy:
-                return jnp.argmax(logits).astype(jnp.int32)
-            return jax.random.categorical(key, logits).astype(jnp.int32)
-
-        return act

@@ -21,6 +21,7 @@ from flax import struct
 from do1rl.agents import curriculum as curriculum_lib
 from do1rl.agents import networks
 from do1rl.agents.curriculum import CurriculumConfig, CurriculumState
+from do1rl.agents.learner import ScanLearner
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.checks import OneOf, Range, check_fields
 from do1rl.core.solver import approximation_ratio
@@ -263,7 +264,7 @@ def gae(
     return adv, adv + values
 
 
-class PPO:
+class PPO(ScanLearner):
     """PPO on a functional do1rl environment with a `do1rl.agents.networks` network.
 
     Args:
@@ -277,6 +278,8 @@ class PPO:
       curriculum: a depth curriculum (`CurriculumConfig`) over the depths of
         `env_params.generator` (a `Mixture`); None or no levels = none.
     """
+
+    totals_type = Totals  # summed over iterations (`ScanLearner.run`)
 
     def __init__(
         self,
@@ -598,40 +601,3 @@ class PPO:
             curriculum=curriculum_lib.restart(state.curriculum, stalled),
         )
 
-    # ----- many iterations -----------------------------------------------------
-    def run(self, state: TrainState, num_updates: int) -> tuple[TrainState, Totals]:
-        """`num_updates` iterations in one `lax.scan`, metrics summed in the carry."""
-
-        def body(carry, _):
-            state, totals = carry
-            state, new = self.update(state)
-            return (state, jax.tree.map(jnp.add, totals, new)), None
-
-        (state, totals), _ = jax.lax.scan(body, (state, Totals.zeros()), None, num_updates)
-        return state, totals
-
-    def train(self, key: jax.Array) -> tuple[TrainState, Totals]:
-        """A whole run for one seed: `init` then `config.num_updates` iterations."""
-        return self.run(self.init(key), self.config.num_updates)
-
-    def init_seeds(self, keys: jax.Array) -> TrainState:
-        """`init` for a batch of seeds (leading axis), one seed after another."""
-        return jax.lax.map(self.init, keys)
-
-    def train_seeds(self, keys: jax.Array) -> tuple[TrainState, Totals]:
-        """Whole runs for a batch of seeds: their iterations run vmapped."""
-        states = self.init_seeds(keys)
-        return jax.vmap(self.run, in_axes=(0, None))(states, self.config.num_updates)
-
-    def policy(self, params, greedy: bool = True):
-        """An evaluator policy `policy(key, obs, state) -> action` for one episode."""
-
-        def act(key, obs, state):
-            del state
-            logits, _ = self.network.apply(params, obs)
-            logits = masked_logits(logits, obs.action_mask)
-            if greedy:
-                return jnp.argmax(logits).astype(jnp.int32)
-            return jax.random.categorical(key, logits).astype(jnp.int32)
-
-        return act

@@ -1,0 +1,64 @@
+"""What every learner derives from its `init` and `update`: many iterations, seeds, and its greedy or sampled policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from do1rl.agents.masking import masked_logits
+
+
+class ScanLearner:
+    """A base for learners with `init(key) -> state`, `update(state) -> (state, totals)`, `network` and `config`.
+
+    `totals_type`: the learner's totals (a NamedTuple with `zeros()`), summed over iterations.
+    """
+
+    totals_type: Any
+    network: Any
+    config: Any
+
+    def init(self, key: jax.Array) -> Any:
+        raise NotImplementedError
+
+    def update(self, state: Any) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def run(self, state: Any, num_updates: int) -> tuple[Any, Any]:
+        """`num_updates` iterations in one `lax.scan`, metrics summed in the carry."""
+
+        def body(carry, _):
+            state, totals = carry
+            state, new = self.update(state)
+            return (state, jax.tree.map(jnp.add, totals, new)), None
+
+        (state, totals), _ = jax.lax.scan(body, (state, self.totals_type.zeros()), None, num_updates)
+        return state, totals
+
+    def train(self, key: jax.Array) -> tuple[Any, Any]:
+        """A whole run for one seed: `init` then `config.num_updates` iterations."""
+        return self.run(self.init(key), self.config.num_updates)
+
+    def init_seeds(self, keys: jax.Array) -> Any:
+        """`init` for a batch of seeds (leading axis), one seed after another."""
+        return jax.lax.map(self.init, keys)
+
+    def train_seeds(self, keys: jax.Array) -> tuple[Any, Any]:
+        """Whole runs for a batch of seeds: their iterations run vmapped."""
+        states = self.init_seeds(keys)
+        return jax.vmap(self.run, in_axes=(0, None))(states, self.config.num_updates)
+
+    def policy(self, params, greedy: bool = True):
+        """The network alone as an evaluator policy `policy(key, obs, state) -> action`: argmax or a sample."""
+
+        def act(key, obs, state):
+            del state
+            logits, _ = self.network.apply(params, obs)
+            logits = masked_logits(logits, obs.action_mask)
+            if greedy:
+                return jnp.argmax(logits).astype(jnp.int32)
+            return jax.random.categorical(key, logits).astype(jnp.int32)
+
+        return act
