@@ -22,7 +22,7 @@ import mctx
 import optax
 
 from do1rl.agents import networks
-from do1rl.agents.learner import ScanLearner
+from do1rl.agents.learner import RolloutSizes, ScanLearner
 from do1rl.agents.masking import entropy, log_probs
 from do1rl.agents.mcts import LEAF_VALUES, MCTSConfig, MCTSPolicy
 from do1rl.agents.ppo import TrainState
@@ -46,7 +46,7 @@ __all__ = [
 
 
 @dataclasses.dataclass(frozen=True)
-class ExpertIterationConfig:
+class ExpertIterationConfig(RolloutSizes):
     """Expert-iteration hyperparameters (defaults suit small circuits on CPU)."""
 
     total_timesteps: int = 100_000  # env steps per seed
@@ -90,29 +90,7 @@ class ExpertIterationConfig:
                 f"max_considered must be null or an integer in 1..{limits.MAX_SIMULATIONS}, "
                 f"got {limits.show(self.max_considered)}"
             )
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"num_envs * num_steps ({self.batch_size}) must be divisible by num_minibatches ({self.num_minibatches})"
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(
-                f"total_timesteps ({self.total_timesteps}) is less than one rollout "
-                f"(num_envs * num_steps = {self.batch_size})"
-            )
-
-    @property
-    def batch_size(self) -> int:
-        """Transitions per iteration: num_envs * num_steps."""
-        return self.num_envs * self.num_steps
-
-    @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
-
-    @property
-    def num_updates(self) -> int:
-        """Iterations: total_timesteps // batch_size."""
-        return self.total_timesteps // self.batch_size
+        self.check_sizes()
 
     def search_config(self, gumbel_scale: float | None = None, simulations: int | None = None) -> MCTSConfig:
         """The acting search's `MCTSConfig` (Gumbel MuZero)."""

@@ -10,6 +10,41 @@ import jax.numpy as jnp
 from do1rl.agents.masking import masked_logits
 
 
+class RolloutSizes:
+    """The sizes every learner's settings derive from `total_timesteps`, `num_envs`, `num_steps`, `num_minibatches`."""
+
+    total_timesteps: int
+    num_envs: int
+    num_steps: int
+    num_minibatches: int
+
+    def check_sizes(self) -> None:
+        """ValueError (one line) unless a rollout splits into minibatches and the budget holds one rollout."""
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"num_envs * num_steps ({self.batch_size}) must be divisible by num_minibatches ({self.num_minibatches})"
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(
+                f"total_timesteps ({self.total_timesteps}) is less than one rollout "
+                f"(num_envs * num_steps = {self.batch_size})"
+            )
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per iteration: num_envs * num_steps."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        """Iterations: total_timesteps // batch_size."""
+        return self.total_timesteps // self.batch_size
+
+
 class ScanLearner:
     """A base for learners with `init(key) -> state`, `update(state) -> (state, totals)`, `network` and `config`.
 

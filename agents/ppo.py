@@ -21,7 +21,7 @@ from flax import struct
 from do1rl.agents import curriculum as curriculum_lib
 from do1rl.agents import networks
 from do1rl.agents.curriculum import CurriculumConfig, CurriculumState
-from do1rl.agents.learner import ScanLearner
+from do1rl.agents.learner import RolloutSizes, ScanLearner
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.checks import OneOf, Range, check_fields
 from do1rl.core.solver import approximation_ratio
@@ -67,7 +67,7 @@ def node_value_loss(
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(RolloutSizes):
     """PPO hyperparameters (defaults suit small circuits on CPU)."""
 
     total_timesteps: int = 500_000  # env steps per seed
@@ -107,32 +107,9 @@ class PPOConfig:
 
     def __post_init__(self):
         check_fields(self, self.RULES)
-        if (self.num_envs * self.num_steps) % self.num_minibatches:
-            raise ValueError(
-                f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible "
-                f"by num_minibatches ({self.num_minibatches})"
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(
-                f"total_timesteps ({self.total_timesteps}) is less than one rollout "
-                f"(num_envs * num_steps = {self.batch_size})"
-            )
+        self.check_sizes()
         if self.progressive_alpha > 0 and self.aux_coef == 0:
             raise ValueError("progressive_alpha weights a term of the auxiliary loss: set aux_coef > 0 too")
-
-    @property
-    def batch_size(self) -> int:
-        """Transitions per update: num_envs * num_steps."""
-        return self.num_envs * self.num_steps
-
-    @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
-
-    @property
-    def num_updates(self) -> int:
-        """PPO iterations: total_timesteps // batch_size."""
-        return self.total_timesteps // self.batch_size
 
 
 class TrainState(struct.PyTreeNode):
