@@ -22,48 +22,12 @@ from do1rl.agents import curriculum as curriculum_lib
 from do1rl.agents import networks
 from do1rl.agents.curriculum import CurriculumConfig, CurriculumState
 from do1rl.agents.learner import RolloutSizes, ScanLearner
+from do1rl.agents.losses import AUX_TARGETS, hint_loss, node_value_loss
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.checks import OneOf, Range, check_fields
 from do1rl.core.solver import approximation_ratio
 from do1rl.envs.types import Observation
 from do1rl.envs.wrappers import AutoReset
-
-AUX_TARGETS = ("final", "hint")
-
-
-def node_value_loss(
-    rows: jax.Array,
-    labels: jax.Array,
-    depth: jax.Array,
-    real: jax.Array,
-    iterations: jax.Array,
-    target: str,
-    first_row: jax.Array | None = None,
-) -> jax.Array:
-    """Mean negative log-likelihood of the nodes' true values under a network's decoded rows.
-
-    Args:
-      rows: float[B, R, N, 2], log P(value = 0), log P(value = 1) after each
-        of R iterations (or blocks); row r follows r + 1 of them.
-      labels: bool[B, N], the solver's node values (training-only).
-      depth, real: int[B, N] node depths and bool[B, N] non-padding nodes.
-      iterations: int[B], how many rows are live (T; rows past it repeat).
-      target: "final" scores row T - 1 on every node; "hint" scores row r on
-        the nodes of depth <= r + 1, for every live row (CLRS-style hints).
-      first_row: int[B] or None: rows before it are not scored (progressive training).
-    """
-    nll = -jnp.where(labels[:, None, :], rows[..., 1], rows[..., 0])  # [B, R, N]
-    r = jnp.arange(rows.shape[1])[None, :]
-    live = r < iterations[:, None]
-    if first_row is not None:
-        live = live & (r >= first_row[:, None])
-    if target == "final":
-        live = live & (r == jnp.clip(iterations - 1, 0, rows.shape[1] - 1)[:, None])
-        weight = live[:, :, None] & real[:, None, :]
-    else:
-        weight = live[:, :, None] & (depth[:, None, :] <= r[:, :, None] + 1) & real[:, None, :]
-    weight = weight.astype(nll.dtype)
-    return jnp.sum(nll * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -446,12 +410,8 @@ class PPO(ScanLearner):
         """The auxiliary node-value loss (with its progressive term for recurrent nets)."""
         cfg = self.config
         obs = batch.obs
-        real = obs.node_type != 0
-        if self.recurrent:
-            t = batch.iterations
-        else:
-            t = jnp.full(obs.depth.shape[:-1], rows.shape[-3], jnp.int32)
-        loss = node_value_loss(rows, batch.labels, obs.depth, real, t, cfg.aux_target)
+        t = batch.iterations if self.recurrent else None
+        loss = hint_loss(rows, batch.labels, obs, t, cfg.aux_target)
         if cfg.progressive_alpha > 0:
             # Deep Thinking's progressive loss: n iterations without gradient, then k with it.
             assert key is not None  # the epoch passes one key per minibatch when progressive_alpha > 0
@@ -459,7 +419,9 @@ class PPO(ScanLearner):
             n = jax.random.randint(n_key, t.shape, 0, t)
             k = jax.random.randint(k_key, t.shape, 1, t - n + 1)
             _, _, partial = networks.apply_batch(self.network, params, obs, n + k, method="with_node_values", no_grad=n)
-            later = node_value_loss(partial, batch.labels, obs.depth, real, n + k, cfg.aux_target, first_row=n)
+            later = node_value_loss(
+                partial, batch.labels, obs.depth, obs.node_type != 0, n + k, cfg.aux_target, first_row=n
+            )
             loss = (1.0 - cfg.progressive_alpha) * loss + cfg.progressive_alpha * later
         return loss
 

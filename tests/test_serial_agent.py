@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from do1rl.agents import networks as nets
+from do1rl.agents.losses import node_value_loss
 from do1rl.agents.networks import NetworkConfig, apply_batch, make_network, rule_iterations
-from do1rl.agents.ppo import PPO, PPOConfig, Transition, node_value_loss
+from do1rl.agents.ppo import PPO, PPOConfig, Transition
 from do1rl.envs.make import make
 
 ENV_ARGS = {"family": "biregular", "width": 3, "k": 2, "max_selections": 1, "chain_scale": "circuit", "stratify_d1": False}
