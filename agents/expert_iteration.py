@@ -23,6 +23,7 @@ import optax
 
 from do1rl.agents import networks
 from do1rl.agents.learner import RolloutSizes, ScanLearner
+from do1rl.agents.losses import AUX_TARGETS, hint_loss
 from do1rl.agents.masking import entropy, log_probs
 from do1rl.agents.mcts import LEAF_VALUES, MCTSConfig, MCTSPolicy
 from do1rl.agents.ppo import TrainState
@@ -64,13 +65,17 @@ class ExpertIterationConfig(RolloutSizes):
     gumbel_scale: float = 1.0  # root Gumbel noise while training (mctx's default)
     max_considered: int | None = None  # root actions sequential halving starts from; None = all
     leaf_value: str = "max"  # MCTSConfig.leaf_value: "max", "finish" or "prior"
+    # Auxiliary node-value loss, as PPO's (training-only labels from the env state; the student never sees them):
+    aux_coef: float = 0.0  # its weight; 0 = off
+    aux_target: str = "hint"  # "final": the last iteration predicts every node; "hint": iteration t, the nodes of depth <= t
 
     RULES: ClassVar[dict] = {
         **dict.fromkeys(
             ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"), Range(1, integer=True)
         ),
         **dict.fromkeys(("learning_rate", "max_grad_norm"), Range(0, low_open=True)),
-        "vf_coef": Range(0),
+        **dict.fromkeys(("vf_coef", "aux_coef"), Range(0)),  # a negative weight would ascend its loss
+        "aux_target": OneOf(AUX_TARGETS),
         "simulations": Range(1, limits.MAX_SIMULATIONS, integer=True),
         "gumbel_scale": Range(0),
         "leaf_value": OneOf(LEAF_VALUES),
@@ -124,13 +129,16 @@ class Totals(NamedTuple):
     regret: jax.Array
     optimal: jax.Array
     nonfinite: jax.Array  # iterations whose loss was NaN or inf
+    aux_loss: jax.Array  # the auxiliary node-value loss (0 when off)
 
     @classmethod
     def zeros(cls) -> Totals:
         return cls(*(jnp.zeros((), jnp.float32) for _ in cls._fields))
 
 
-PER_UPDATE = ("policy_loss", "value_loss", "entropy", "kl_to_search", "grad_norm", "learning_rate", "value_targets")
+PER_UPDATE = (
+    "policy_loss", "value_loss", "entropy", "kl_to_search", "grad_norm", "learning_rate", "value_targets", "aux_loss"
+)
 
 
 def summarize(totals: Totals) -> dict[str, float]:
@@ -153,6 +161,7 @@ class Batch(NamedTuple):
     action_weights: jax.Array  # float32[A]: the search's improved policy (the policy target)
     value_target: jax.Array  # float32: the episode's return from here, scaled by reward_scale
     value_mask: jax.Array  # float32: 1 where the episode ended inside the rollout (the target is known)
+    labels: jax.Array  # bool[N]: node values from the env state (only the auxiliary loss reads them)
 
 
 def search_kl(logits: jax.Array, mask: jax.Array, weights: jax.Array) -> jax.Array:
@@ -202,6 +211,8 @@ class ExpertIteration(ScanLearner):
         for one observation.
       config: ExpertIterationConfig.
       partial_reset: reset only the envs whose episode ended (as PPO's).
+        With `config.aux_coef > 0` the network must be built with
+        `node_values=True` (the auxiliary loss reads its decoded node values).
       curriculum: not supported yet; None or a disabled one.
     """
 
@@ -217,6 +228,10 @@ class ExpertIteration(ScanLearner):
         self.network = network
         self.config = config
         self.reward_scale = 1.0 / max(int(env.max_depth), 1) if config.scale_rewards else 1.0
+        self.recurrent = hasattr(network, "static_iterations")
+        self.node_values = config.aux_coef > 0
+        if self.node_values and not getattr(network, "node_values", False):
+            raise ValueError("aux_coef > 0 needs a network built with node_values=True (make_network(..., node_values=True))")
         steps = config.num_updates * config.update_epochs * config.num_minibatches
         if config.anneal_lr:
             self.learning_rate = optax.linear_schedule(config.learning_rate, 0.0, steps)
@@ -287,6 +302,7 @@ class ExpertIteration(ScanLearner):
 
         def step(carry, _):
             env_state, ep_return, key, totals = carry
+            before = env_state
             key, search_key, step_key = jax.random.split(key, 3)
             obs = self.observe(env_state)
             logits, _ = self.apply(params, obs)
@@ -311,25 +327,35 @@ class ExpertIteration(ScanLearner):
                 optimal=totals.optimal + (f * optimal).sum(),
             )
             ep_return = jnp.where(done, 0.0, ep_return)
-            return (env_state, ep_return, key, totals), (obs, action, out.action_weights, reward, terminated, done)
+            labels = before.value.astype(bool)
+            return (env_state, ep_return, key, totals), (obs, action, out.action_weights, reward, terminated, done, labels)
 
-        (env_state, ep_return, key, totals), (obs, action, weights, reward, terminated, done) = jax.lax.scan(
+        (env_state, ep_return, key, totals), (obs, action, weights, reward, terminated, done, labels) = jax.lax.scan(
             step, (state.env_state, state.episode_return, state.key, Totals.zeros()), None, cfg.num_steps
         )
         returns, known = monte_carlo_returns(reward * self.reward_scale, terminated, done)
-        batch = Batch(obs, action, weights, returns, known.astype(jnp.float32))
+        batch = Batch(obs, action, weights, returns, known.astype(jnp.float32), labels)
         totals = totals._replace(value_targets=batch.value_mask.mean())
         return state.replace(env_state=env_state, episode_return=ep_return, key=key), batch, totals
 
     def _loss(self, params, batch: Batch):
         cfg = self.config
-        logits, value = self.apply(params, batch.obs)
+        if self.node_values:
+            logits, value, rows = networks.apply_batch(self.network, params, batch.obs, method="with_node_values")
+        else:
+            logits, value = self.apply(params, batch.obs)
         mask = batch.obs.action_mask
         policy_loss = cross_entropy(logits, mask, batch.action_weights).mean()
         errors = 0.5 * jnp.square(value - batch.value_target) * batch.value_mask
         value_loss = errors.sum() / jnp.maximum(batch.value_mask.sum(), 1.0)
         loss = policy_loss + cfg.vf_coef * value_loss
-        return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy(logits, mask).mean()}
+        aux_loss = jnp.float32(0.0)
+        if self.node_values:
+            t = networks.rule_iterations(self.network, batch.obs) if self.recurrent else None
+            aux_loss = hint_loss(rows, batch.labels, batch.obs, t, cfg.aux_target)
+            loss = loss + cfg.aux_coef * aux_loss
+        metrics = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy(logits, mask).mean()}
+        return loss, metrics | {"aux_loss": aux_loss}
 
     def distil(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict]:
         """Fits the student to a rollout's targets: `update_epochs` epochs of minibatch steps (means of the losses)."""
@@ -375,6 +401,7 @@ class ExpertIteration(ScanLearner):
             grad_norm=aux["grad_norm"],
             learning_rate=jnp.asarray(self.learning_rate(gradient_steps), jnp.float32),
             nonfinite=aux["nonfinite"],
+            aux_loss=aux["aux_loss"],
         )
         return state.replace(update=state.update + 1), totals
 

@@ -7,6 +7,7 @@ The tests that compile the algorithm are in the slow lane (docs/testing.md).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import chex
@@ -285,3 +286,43 @@ def test_short_training_improves_greedy_student(alternating, trained):
     after = greedy_ratios(alternating, [lane(states[-1].params, i) for i in range(2)])
     print("greedy student mean ratio: untrained", untrained, "trained", after)
     assert all(t > u + 0.1 for t, u in zip(after, untrained)), (untrained, after)
+
+
+# ----- the auxiliary node-value loss (hints), shared with PPO (agents/losses.py) -------------------
+def test_aux_loss_settings_are_checked():
+    for bad in (dict(aux_coef=-1.0), dict(aux_target="every")):
+        with pytest.raises(ValueError):
+            ExpertIterationConfig(total_timesteps=1024, **bad)
+    env, env_params = make("do1rl/DO1-v0", **TINY)
+    with pytest.raises(ValueError, match="node_values=True"):
+        ExpertIteration(env, env_params, make_network(NET, env), dataclasses.replace(CONFIG, aux_coef=1.0))
+
+
+@pytest.mark.slow
+def test_hint_loss_teaches_the_node_values():
+    """With aux_coef > 0 the batch carries the solver's node values and distilling lowers the hint loss on it."""
+    from do1rl.agents.losses import hint_loss
+    from do1rl.agents.networks import rule_iterations
+
+    env, env_params = make("do1rl/DO1-v0", **TINY)
+    config = dataclasses.replace(CONFIG, aux_coef=1.0, update_epochs=8)
+    network = make_network(NetworkConfig(family="bottleneck", width=16, max_iterations=4), env, node_values=True)
+    ei = ExpertIteration(env, env_params, network, config)
+
+    @functools.partial(jax.jit, compiler_options=FAST_COMPILE)
+    def probe(key):
+        start = ei.init(key)
+        after_rollout, batch, _ = ei.rollout(start)
+        trained, aux = ei.distil(after_rollout, batch)
+        flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
+
+        def loss(params):
+            _, _, rows = jax.vmap(lambda o: network.apply(params, o, method="with_node_values"))(flat.obs)
+            return hint_loss(rows, flat.labels, flat.obs, rule_iterations(network, flat.obs), "hint")
+
+        return start, batch, loss(start.params), loss(trained.params), aux
+
+    start, batch, before, after, aux = jax.device_get(probe(jax.random.key(3)))
+    np.testing.assert_array_equal(batch.labels[0], np.asarray(start.env_state.value).astype(bool))
+    assert float(aux["aux_loss"]) > 0 and float(aux["nonfinite"]) == 0
+    assert float(after) < float(before) - 1e-3, (before, after)

@@ -16,6 +16,7 @@ def log_scalars(writer, stats: dict, steps_per_s: float | None, step: int) -> No
         "loss/policy": "policy_loss",
         "loss/value": "value_loss",
         "loss/entropy": "entropy",
+        "loss/aux": "aux_loss",  # the auxiliary node-value loss (0 when off)
         "train/approx_kl": "approx_kl",
         "train/kl_to_search": "kl_to_search",  # expert iteration: KL(search policy || network) before the update
         "train/clip_fraction": "clip_fraction",

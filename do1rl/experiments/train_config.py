@@ -134,7 +134,13 @@ FINGERPRINT_FIELDS = ("seed", "num_seeds", "algo", "env", "network", *ALGORITHMS
 # fields added later: left out of the fingerprint at their defaults, so existing runs keep theirs
 _LATER_FIELDS = ("algo", "curriculum", *(name for name in ALGORITHMS if name != "ppo"))
 # Every field added after runs and sweep cells existed: left out of `stable_dict` at its default.
-ADDED_FIELDS = ("algo", "log.keep_checkpoints", *(name for name in ALGORITHMS if name != "ppo"))
+ADDED_FIELDS = (
+    "algo",
+    "log.keep_checkpoints",
+    "expert_iteration.aux_coef",  # before their section, which is left out whole at its defaults
+    "expert_iteration.aux_target",
+    *(name for name in ALGORITHMS if name != "ppo"),
+)
 BUDGET_FIELDS = ("total_timesteps",)  # of each algorithm: how long a run trains, not its state (`--extend` changes it)
 
 
@@ -181,6 +187,7 @@ def stable_dict(config: TrainConfig) -> dict:
             here, base = here[part], base[part]
         if here.get(name) == base.get(name):
             del here[name]
+            base.pop(name, None)  # so that a section holding it still compares equal to its default
     return data
 
 
