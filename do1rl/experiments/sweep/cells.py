@@ -72,7 +72,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
         info["param_count"] = int(param_count(jax.tree.map(lambda x: x[0], run.params)))
         info["serial_depth"] = int(serial_depth(train.network, run.env, obs))
         info["flops_per_decision"] = network_flops(train.network, run.env, obs)
-        info["env_steps"] = train.ppo.num_updates * train.ppo.batch_size
+        info["env_steps"] = train.learner.num_updates * train.learner.batch_size
         info["horizon"] = int(run.env.max_horizon)
         info |= plateau_info(run_dir)
         info |= curriculum_info(run_dir)
@@ -111,6 +111,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
             )
             if per_depth is not None:
                 ev["iterations_per_depth"] = per_depth
+            ev |= players_for.compute(env, env_params, test_depth, (iterations, per_depth))
             evaluations.append(ev)
     if cell.agent == "mcts":
         assert cell.simulations is not None
@@ -164,6 +165,18 @@ class _BuiltPlayers:
     def __call__(self, env, env_params, test_depth: int | None) -> dict:
         return {(None, None): [make_player(env, make_agent(self.cell.agent, env, env_params, self.options))]}
 
+    def compute(self, env, env_params, test_depth: int | None, mode) -> dict:
+        """MCTS's serial depth and FLOPs per decision on this test env (its model is this env); {} for the others."""
+        if self.cell.agent != "mcts":
+            return {}
+        policy = make_agent(self.cell.agent, env, env_params, self.options)
+        assert isinstance(policy, MCTSPolicy) and self.cell.simulations is not None  # the grid gives mcts cells a count
+        step = env_step_flops(env, env_params, jax.jit(env.reset)(jax.random.key(0), env_params))
+        return {
+            "serial_depth": int(policy.describe()["serial_depth_per_decision"]),
+            "flops_per_decision": None if step is None else self.cell.simulations * step,
+        }
+
 
 class _TrainedPlayers:
     """A trained cell's players on a test env, keyed (forced T, x of T = ceil(x * D)); None if it cannot act there.
@@ -185,13 +198,8 @@ class _TrainedPlayers:
         same = same_shapes(env, run.env)
         if not same and self.network.family == "mlp":
             return None
-        depth = test_depth if test_depth is not None else int(env.max_depth)
-        modes: dict[tuple[int | None, float | None], Any] = {(None, None): self.network}
-        modes |= {(t, None): with_iterations(self.network, t) for t in self.cell.iterations()[1:] if t is not None}
-        for x in self.cell.iterations_per_depth():
-            modes[(None, x)] = with_iterations_per_depth(self.network, x, depth)
         out: dict[tuple[int | None, float | None], list[Player]] = {}
-        for mode, network in modes.items():
+        for mode, network in self._networks(env, test_depth).items():
             if same and network == run.config.network:
                 if self.own is None:
                     self.own = seed_players(run.env, run.learner, run.params)
@@ -200,3 +208,18 @@ class _TrainedPlayers:
                 moved = retarget(run, env, env_params, network)
                 out[mode] = seed_players(moved.env, moved.learner, moved.params)
         return out
+
+    def _networks(self, env, test_depth: int | None) -> dict[tuple[int | None, float | None], Any]:
+        """The network config of each mode: the trained rule, each forced T, each T = ceil(x * D)."""
+        depth = test_depth if test_depth is not None else int(env.max_depth)
+        modes: dict[tuple[int | None, float | None], Any] = {(None, None): self.network}
+        modes |= {(t, None): with_iterations(self.network, t) for t in self.cell.iterations()[1:] if t is not None}
+        for x in self.cell.iterations_per_depth():
+            modes[(None, x)] = with_iterations_per_depth(self.network, x, depth)
+        return modes
+
+    def compute(self, env, env_params, test_depth: int | None, mode) -> dict:
+        """Serial depth and FLOPs per decision of the mode's network on this test env (a test circuit's T and size)."""
+        network = self._networks(env, test_depth)[mode]
+        obs, _ = jax.jit(env.reset)(jax.random.key(0), env_params)
+        return {"serial_depth": int(serial_depth(network, env, obs)), "flops_per_decision": network_flops(network, env, obs)}

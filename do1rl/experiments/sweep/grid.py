@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.mcts import MCTSConfig
 from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES, NetworkConfig
 from do1rl.experiments import config as config_lib
@@ -20,7 +21,7 @@ from do1rl.experiments.train_config import TrainConfig, stable_dict
 
 # A network family (trained per cell) or a registered agent that needs no run folder.
 AGENTS = (*FAMILIES, *(name for name in REGISTRY if not name.endswith(":")))
-FAMILY_TRAIN_SECTIONS = ("ppo", "curriculum")  # what family_train may change
+FAMILY_TRAIN_SECTIONS = (*ALGORITHMS, "curriculum")  # what family_train may change: each algorithm's settings, curriculum
 BLOCK_FAMILIES = ("gnn",)  # families whose network.depth is a count L of message-passing blocks
 DECISIVE_BLOCKS = (0, 3)  # grid.decisive_blocks' default
 MAX_ITERATIONS_PER_DEPTH = 64  # bounds test-time compute: T = ceil(x * D) iterations per decision
@@ -29,6 +30,14 @@ MAX_ITERATIONS_PER_DEPTH = 64  # bounds test-time compute: T = ceil(x * D) itera
 def has_decisive_cases(env_id: str, args: dict) -> bool:
     """Whether an env has decisive cases (`do1rl.evaluation.decisive`): one-shot DO1 on biregular circuits."""
     return "DO1" in env_id and args.get("family") == "biregular" and args.get("max_selections") == 1
+
+
+def _is_shape(shape) -> bool:
+    return (
+        isinstance(shape, (list, tuple))
+        and len(shape) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in shape)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +84,7 @@ class GridConfig:
         if not self.simulations:
             raise ValueError("grid.simulations is empty")
         for shape in self.network_shapes:
-            if len(shape) != 2 or min(shape) < 1:
+            if not _is_shape(shape):
                 raise ValueError(f"grid.network_shapes: expected [depth, width] pairs >= 1, got {list(shape)}")
         if self.network_shapes and (self.network_depths or self.network_widths):
             raise ValueError("grid: give network_shapes or network_depths/network_widths, not both")
@@ -91,6 +100,7 @@ class SweepConfig:
     family_networks: dict = dataclasses.field(default_factory=dict)  # family -> NetworkConfig fields
     family_env: dict = dataclasses.field(default_factory=dict)  # family -> training env args it overrides
     family_train: dict = dataclasses.field(default_factory=dict)  # family -> train sections it overrides (ppo, curriculum)
+    family_shapes: dict = dataclasses.field(default_factory=dict)  # family -> [depth, width] pairs (its own grid.network_shapes)
     mcts: MCTSConfig = dataclasses.field(default_factory=lambda: MCTSConfig(gumbel_scale=0.0))
 
     def __post_init__(self):
@@ -104,6 +114,11 @@ class SweepConfig:
                 raise ValueError(f"family_train: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
             if not isinstance(fields, dict) or not set(fields) <= set(FAMILY_TRAIN_SECTIONS):
                 raise ValueError(f"family_train.{family}: expected a mapping of {' and '.join(FAMILY_TRAIN_SECTIONS)} fields")
+        for family, shapes in self.family_shapes.items():
+            if family not in FAMILIES:
+                raise ValueError(f"family_shapes: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+            if not isinstance(shapes, (list, tuple)) or not shapes or not all(_is_shape(s) for s in shapes):
+                raise ValueError(f"family_shapes.{family}: expected a non-empty list of [depth, width] pairs >= 1")
         for family, args in self.family_env.items():
             if family not in FAMILIES:
                 raise ValueError(f"family_env: unknown family {family!r}; choose from {', '.join(FAMILIES)}")
@@ -300,7 +315,9 @@ def _networks(config: SweepConfig, family: str) -> list[NetworkConfig]:
         base = config_lib.from_dict(NetworkConfig, fields, "network.")
     except config_lib.ConfigError as err:
         raise config_lib.ConfigError(f"family_networks.{family}: {err}") from None
-    if grid.network_shapes:
+    if family in config.family_shapes:
+        shapes = [tuple(s) for s in config.family_shapes[family]]
+    elif grid.network_shapes:
         shapes = [tuple(s) for s in grid.network_shapes]
     else:
         shapes = [(d, w) for d in grid.network_depths or (base.depth,) for w in grid.network_widths or (base.width,)]

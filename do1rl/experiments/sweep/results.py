@@ -105,6 +105,7 @@ def rows_of(result: dict, sweep: str) -> list[dict]:
 
     for ev in evaluations_of(result):
         where = {k: ev.get(k) for k in ("test_depth", "iterations", "iterations_per_depth")}
+        where |= {k: ev[k] for k in ("serial_depth", "flops_per_decision") if k in ev}  # at this test env and T
         where |= {f"decisive_episodes_L{b}": n for b, n in sorted((ev.get("decisive_episodes") or {}).items(), key=_blocks)}
         for seed_index, report in enumerate(ev["reports"]):
             groups = [("all", report)] + sorted(report.get("by_depth", {}).items(), key=lambda kv: int(kv[0]))
