@@ -9,6 +9,7 @@
   per test depth.
 - `horizon_ci.png`: mean regret vs horizon H on chain-prefixed circuits, one
   band per agent.
+- `frontier.png`, `frontier_serial.png`: the compute frontier (`do1rl.experiments.frontier`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from do1rl.experiments.frontier import plot_frontier
 from do1rl.experiments.plotting import MARKERS, agent_rank, number, pyplot, save_figure, shape_label
 from do1rl.experiments.sweep.results import trained_rule
 
@@ -140,55 +142,6 @@ def _finish(ax, xlabel: str, title: str, ylabel: str = "mean approximation ratio
     ax.legend(fontsize=7)
 
 
-def agent_label(r: dict) -> str:
-    """An agent's label in the frontier: trained nets by shape and algorithm, MCTS by budget."""
-    if r["agent"] == "mcts":
-        return f"mcts ({int(number(r.get('simulations')) or 0)} sims)"
-    algo = r.get("config.train.algo") or "ppo"
-    return f"{shape_label(r)} [{algo}]" if number(r.get("network_width")) is not None else r["agent"]
-
-
-def plot_frontier(rows, out: Path, plt, depth: int = 16, metric: str = "decisive_accuracy_L3") -> Path | None:
-    """Decisive-case accuracy (and ratio) at test depth `depth` against FLOPs and serial depth per decision.
-
-    One point per agent (95% interval bars); agents that compute nothing per
-    decision (the constant, greedy and random policies) are horizontal lines.
-    """
-    rows = [r for r in pooled(rows) if number(r.get("test_depth")) == depth and trained_rule(r)]
-    costly = [r for r in rows if (number(r.get("flops_per_decision")) or 0) > 0]
-    if not costly:
-        return None
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    for row, name in enumerate((metric, "mean_ratio")):
-        for col, (x_key, x_label) in enumerate((("flops_per_decision", "FLOPs per decision"),
-                                                ("serial_depth", "serial depth per decision"))):
-            ax = axes[row][col]
-            for r in sorted(costly, key=lambda r: agent_rank(r["agent"])):
-                x, y = number(r.get(x_key)), number(r.get(name))
-                if x is None or y is None or x <= 0:
-                    continue
-                low, high = number(r.get(f"{name}_low")), number(r.get(f"{name}_high"))
-                err = [[y - low], [high - y]] if low is not None and high is not None else None
-                ax.errorbar([x], [y], yerr=err, marker=MARKERS.get(r["agent"], "o"), capsize=3, label=agent_label(r))
-            for r in rows:
-                if r not in costly and number(r.get(name)) is not None:
-                    ax.axhline(number(r[name]), linestyle=":", linewidth=1, color="grey")
-                    ax.annotate(r["agent"], (1.0, number(r[name])), xycoords=("axes fraction", "data"), fontsize=6,
-                                ha="right", va="bottom", color="grey")
-            ax.set_xscale("log", base=10 if col == 0 else 2)
-            if col == 1:  # whole layer counts
-                from matplotlib.ticker import ScalarFormatter
-
-                ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.set_xlabel(x_label)
-            ax.set_ylabel(name.replace("_", " "))
-            ax.set_ylim(-0.02, 1.05)
-            ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
-    fig.suptitle(f"Compute frontier at D = {depth} (dotted: policies that compute nothing per decision)")
-    return save_figure(fig, out / "frontier.png", plt)
-
-
 def plot_intervals(rows: list[dict], out: str | Path, *, ceiling=None, train_depths=None, log=print) -> list[Path]:
     """Writes every interval figure the rows support into `out`; returns the files written."""
     plt = pyplot()
@@ -199,11 +152,16 @@ def plot_intervals(rows: list[dict], out: str | Path, *, ceiling=None, train_dep
         ("iterations", plot_iterations(rows, out, plt)),
         ("mcts_budget_ci", plot_mcts_budget(rows, out, plt)),
         ("horizon_ci", plot_horizon_regret(rows, out, plt)),
-        ("frontier", plot_frontier(rows, out, plt)),
     ):
         if path is None:
             log(f"skipped {name}: no pooled rows for it")
         else:
             log(f"wrote {path}")
             written.append(path)
+    frontier = plot_frontier(rows, out, plt)
+    for path in frontier:
+        log(f"wrote {path}")
+    if not frontier:
+        log("skipped frontier: no pooled rows at D = 16 with a FLOPs count")
+    written.extend(frontier)
     return written
