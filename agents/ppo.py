@@ -415,6 +415,7 @@ class PPO(ScanLearner):
         if cfg.progressive_alpha > 0:
             # Deep Thinking's progressive loss: n iterations without gradient, then k with it.
             assert key is not None  # the epoch passes one key per minibatch when progressive_alpha > 0
+            t = batch.iterations  # progressive_alpha > 0 needs a recurrent net (__init__)
             n_key, k_key = jax.random.split(key)
             n = jax.random.randint(n_key, t.shape, 0, t)
             k = jax.random.randint(k_key, t.shape, 1, t - n + 1)
