@@ -30,6 +30,8 @@ import platform
 import time
 from pathlib import Path
 
+import report_sections
+
 from do1rl.agents.baselines import TRIVIAL
 from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES
 from do1rl.evaluation.stats import Interval, lies_below
@@ -686,6 +688,8 @@ def main() -> None:
     ]
     text = "\n".join(head + prediction + a_lines + b_lines + c_lines + d_lines + e_lines + f_lines + g_lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.exists():  # sections other commands own (scripts/report_sections.py) survive the rewrite
+        text = report_sections.keep_sections(args.out.read_text(encoding="utf-8"), text)
     args.out.write_text(text)
     print(f"wrote {args.out}")
 
