@@ -106,6 +106,25 @@ def test_forced_iterations_equal_to_the_trained_rule_give_the_trained_numbers(ti
     assert at[(4, 5)]["first_choice_accuracy"] == at[(4, None)]["first_choice_accuracy"]
 
 
+def test_compute_columns_follow_each_test_env_and_t(tiny):
+    """Serial depth and FLOPs per decision are those of the network as evaluated: T = D + 1 grows with the test
+    depth, a forced T fixes it, and a graph net's FLOPs grow with the test circuit's size."""
+    from do1rl.agents.networks import LAYERS_PER_BLOCK
+
+    _, rows = tiny
+    pooled = {(r["test_depth"], r["iterations"]): r for r in rows
+              if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations_per_depth"] is None}
+    per_t = (pooled[(2, 3)]["serial_depth"] - pooled[(2, 1)]["serial_depth"]) // 2  # serial layers per iteration
+    assert per_t == LAYERS_PER_BLOCK
+    for depth in (2, 4, 6):
+        assert pooled[(depth, None)]["serial_depth"] == pooled[(2, 1)]["serial_depth"] + depth * per_t  # T = D + 1
+        assert pooled[(depth, 3)]["serial_depth"] == pooled[(2, 3)]["serial_depth"]  # forced T = 3 at every depth
+    flops = [pooled[(d, 3)]["flops_per_decision"] for d in (2, 4, 6)]
+    assert flops[0] == flops[1] < flops[2]  # D = 2 and 4 play at the pad's size (4); D = 6 at its own, larger
+    greedy = [r for r in rows if r["agent"] == "greedy" and r["seed_index"] == "all"]
+    assert all(r["flops_per_decision"] is None and r["serial_depth"] is None for r in greedy)
+
+
 def test_iterations_per_depth_rebuilt_nets_give_the_trained_numbers(tiny):
     """T = ceil(1.16 D) = D + 1 is the trained rule: the rebuilt (retargeted) nets must give the trained nets' numbers,
     inside the pad (same shapes) and beyond it (D = 6, its own size, where both are retargeted)."""

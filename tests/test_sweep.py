@@ -106,6 +106,10 @@ def test_changed_config_is_a_new_cell(tiny_sweep, monkeypatch):
         ("grid: {agents: [mlp]}\nfamily_networks: {mlp: {depth: 3}}\n", "multiple of 4"),
         ("grid: {agents: [mlp]}\nfamily_env: {mpl: {pad_depth: 16}}\n", "family_env"),
         ("grid: {agents: [mlp]}\nfamily_env: {mlp: {pad_depth: 16}}\n", "chain_scale: circuit"),
+        ("grid: {agents: [gnn]}\nfamily_shapes: {gnn: [[0, 8]]}\n", "family_shapes.gnn"),
+        ("grid: {agents: [gnn]}\nfamily_shapes: {gnn: [[1, 8, 2]]}\n", "family_shapes.gnn"),
+        ("grid: {agents: [gnn]}\nfamily_shapes: {gpt: [[1, 8]]}\n", "family_shapes: unknown family 'gpt'"),
+        ("grid: {agents: [gnn]}\nfamily_train: {gnn: {sac: {lr: 1}}}\n", "family_train.gnn"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, text, needle):
@@ -205,6 +209,17 @@ def test_grid_takes_baselines_and_decisive_blocks():
 
     plain = sweep.cells(_config(yaml.safe_load(TINY)))  # AlternatingCircuit: no decisive cases, ids as before
     assert all(c.decisive_blocks == () and "decisive_blocks" not in c.settings() for c in plain)
+
+
+def test_family_shapes_and_family_train_of_another_algorithm():
+    grid = {k: v for k, v in ONE_SHOT_SWEEP["grid"].items() if k != "network_depths"}
+    data = dict(ONE_SHOT_SWEEP, grid=dict(grid, agents=["mlp", "gnn", "greedy"], network_shapes=[[4, 8]]))
+    data["family_shapes"] = {"gnn": [[1, 16], [3, 8]]}
+    data["family_train"] = {"gnn": {"expert_iteration": {"aux_coef": 0.5}}}
+    cells = sweep.cells(_config(data))
+    shapes = [(c.agent, c.train.network.depth, c.train.network.width) for c in cells if c.trains]
+    assert shapes == [("mlp", 4, 8), ("gnn", 1, 16), ("gnn", 3, 8)]  # the grid's shapes unless the family has its own
+    assert [c.train.expert_iteration.aux_coef for c in cells if c.trains] == [0.0, 0.5, 0.5]
 
 
 def test_family_env_overrides_one_familys_training_env():
