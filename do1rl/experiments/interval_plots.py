@@ -14,10 +14,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from do1rl.experiments.frontier import plot_frontier
 from do1rl.experiments.plotting import MARKERS, agent_rank, number, pyplot, save_figure, shape_label
@@ -142,26 +144,44 @@ def _finish(ax, xlabel: str, title: str, ylabel: str = "mean approximation ratio
     ax.legend(fontsize=7)
 
 
+@dataclasses.dataclass(frozen=True)
+class FigureOptions:
+    """What `do1rl plot` passes every figure besides the rows: the ceiling line and the training depths."""
+
+    ceiling: dict[int, float] | None = None
+    train_depths: Sequence[int] | None = None
+
+
+# A figure: (pooled and per-seed rows, output folder, pyplot, options) -> the files written (a Path, a list, or None).
+Figure = Callable[[list[dict], Path, Any, FigureOptions], "Path | list[Path] | None"]
+FIGURES: dict[str, Figure] = {}
+
+
+def register_figure(name: str, figure: Figure) -> Figure:
+    """Adds a figure that `plot_intervals` (and so `do1rl plot`) draws whenever the rows support it."""
+    FIGURES[name] = figure
+    return figure
+
+
+register_figure("generalisation", lambda rows, out, plt, o: plot_generalisation(rows, out, plt, o.ceiling, o.train_depths))
+register_figure("iterations", lambda rows, out, plt, o: plot_iterations(rows, out, plt))
+register_figure("mcts_budget_ci", lambda rows, out, plt, o: plot_mcts_budget(rows, out, plt))
+register_figure("horizon_ci", lambda rows, out, plt, o: plot_horizon_regret(rows, out, plt))
+register_figure("frontier", lambda rows, out, plt, o: plot_frontier(rows, out, plt))
+
+
 def plot_intervals(rows: list[dict], out: str | Path, *, ceiling=None, train_depths=None, log=print) -> list[Path]:
-    """Writes every interval figure the rows support into `out`; returns the files written."""
+    """Writes every registered figure (`FIGURES`) the rows support into `out`; returns the files written."""
     plt = pyplot()
     out = Path(out)
-    written = []
-    for name, path in (
-        ("generalisation", plot_generalisation(rows, out, plt, ceiling, train_depths)),
-        ("iterations", plot_iterations(rows, out, plt)),
-        ("mcts_budget_ci", plot_mcts_budget(rows, out, plt)),
-        ("horizon_ci", plot_horizon_regret(rows, out, plt)),
-    ):
-        if path is None:
+    options = FigureOptions(ceiling, train_depths)
+    written: list[Path] = []
+    for name, figure in FIGURES.items():
+        result = figure(rows, out, plt, options)
+        paths = [] if result is None else [result] if isinstance(result, Path) else list(result)
+        if not paths:
             log(f"skipped {name}: no pooled rows for it")
-        else:
+        for path in paths:
             log(f"wrote {path}")
-            written.append(path)
-    frontier = plot_frontier(rows, out, plt)
-    for path in frontier:
-        log(f"wrote {path}")
-    if not frontier:
-        log("skipped frontier: no pooled rows at D = 16 with a FLOPs count")
-    written.extend(frontier)
+        written.extend(paths)
     return written
