@@ -45,3 +45,20 @@ def test_frontier_writes_two_figures(tmp_path):
 
 def test_no_costly_rows_no_figure(tmp_path):
     assert plot_frontier([_row("greedy", "", "", 1.0)], tmp_path, pyplot()) == []
+
+
+def test_a_registered_figure_is_drawn_by_plot_intervals(tmp_path, monkeypatch):
+    """A figure is one function and one registry line (docs/extending.md)."""
+    from do1rl.experiments import interval_plots
+
+    def mine(rows, out, plt, options):
+        fig, ax = plt.subplots()
+        ax.plot([len(rows)], [1.0], "o")
+        return interval_plots.save_figure(fig, out / "mine.png", plt)
+
+    monkeypatch.setattr(interval_plots, "FIGURES", dict(interval_plots.FIGURES))
+    interval_plots.register_figure("mine", mine)
+    logged = []
+    written = interval_plots.plot_intervals(ROWS, tmp_path, log=logged.append)
+    assert tmp_path / "mine.png" in written and (tmp_path / "frontier.png") in written
+    assert "skipped horizon_ci: no pooled rows for it" in logged
