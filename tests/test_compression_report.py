@@ -45,11 +45,14 @@ def test_students_verdicts_and_frontier():
     assert "**gnn (L = 1, width 16)**: not learned" in text
     assert "under its L = 1 ceiling at every test depth" in text  # 0.60 [0.58, 0.62] vs 0.78 [0.76, 0.80]
     assert "**bottleneck (width 32, T = D + 1), hints**: learned (above the bar at D = 4, 8)" in text
-    assert "D = 16: above the bar (0.990 vs 0.800)" in text
+    assert "D = 16: above the bar (0.990 vs 0.800); above the L = 3 ceiling at every test depth" in text
     # Frontier at D = 16: the gnn is cheapest (on the frontier); mcts costs more than the bottleneck, not better.
     assert "| gnn [expert_iteration] | L1 W16 | 6.00e+05 | 8 |" in text and "| on the frontier |" in text
-    assert "serial agent is under" not in text
-    assert "no serial agent at <= its FLOPs (6.00e+05)" in text
+    assert "L1 W16 (6.00e+05 FLOPs, serial depth 8): 0.600 [0.580, 0.620]; no serial student at <= its FLOPs." in text
+    assert ("T=rule (40 deep) (1.00e+06 FLOPs, serial depth 40): 0.990 [0.970, 1.010] vs the best fixed-depth student "
+            "at <= its FLOPs, gnn [expert_iteration] L1 W16 (6.00e+05, serial depth 8): 0.600 [0.580, 0.620]; it is above it."
+            in text)
+    assert "MCTS is left out of this comparison" in text
 
 
 def test_results_md_section_is_kept_by_the_other_report(tmp_path):
