@@ -19,6 +19,9 @@ trivial policy's there, it is "not learned" and the rest of its verdict is not
 counted as evidence. Beside the ratio, decisive-case accuracy: forced-choice
 accuracy on the episodes where the L-block ceiling's best choice is wrong,
 for L = 3 and each gnn's own L.
+
+(One script on purpose, past 450 lines: it writes docs/results.md top to bottom, one function per section
+(a)-(g), in the order the report shows them; scripts/compression_report.py reuses its helpers.)
 """
 
 from __future__ import annotations
