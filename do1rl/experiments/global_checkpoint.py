@@ -14,6 +14,10 @@ newest as `checkpoints/latest.msgpack` and the older ones as
 many steps. Restoring tries the newest first and, if it fails to verify
 (checksum, NaN, shape or config fingerprint), the older ones newest first,
 with one warning line naming the one used.
+
+(One module on purpose, past 450 lines: both formats' save, verification,
+retention and fall back are one path; docs/reliability.md says why there
+are two formats.)
 """
 
 from __future__ import annotations
