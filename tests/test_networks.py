@@ -396,8 +396,10 @@ def test_validate():
         (NetworkConfig(family="mlp", depth=6), "multiple of 4"),
         (NetworkConfig(family="mlp", depth=0), "multiple of 4"),
         (NetworkConfig(family="gnn", depth=0), "gnn depth"),
-        (NetworkConfig(family="gnn", depth=100_000), r"gnn depth .* in 1\.\.1024"),  # each block is unrolled
-        (NetworkConfig(family="mlp", depth=100_000), "at most 1024"),
+        (NetworkConfig(family="gnn", depth=100_000), r"gnn depth .* in 1\.\.64,"),  # each block is unrolled
+        (NetworkConfig(family="mlp", depth=100_000), "at most 64,"),
+        (NetworkConfig(family="gnn", depth=65), r"gnn depth .* in 1\.\.64, got 65"),  # see docs/reliability.md: compile time by depth
+        (NetworkConfig(family="mlp", depth=68), "at most 64, got 68"),
         (NetworkConfig(width=0), "width"),
         (NetworkConfig(family="recurrent", max_iterations=0), "max_iterations"),
         (NetworkConfig(family="recurrent", iterations_per_depth=-1.0), "iterations_per_depth"),

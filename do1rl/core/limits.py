@@ -53,7 +53,10 @@ MAX_PADDED_SLOTS = 1 << 22  # nodes x longest fan-in (the padded fan-in table)
 MAX_CIRCUIT_FILES = 4096  # files in one `circuit_files` pool
 # Configs (YAML files and key=value overrides).
 MAX_TABLE_BYTES = 256 << 20  # the d1-stratified biregular sampler's tables: O(depth^2 x width), about 20 s to build at the bound
-MAX_NETWORK_DEPTH = 1024  # mlp layers, gnn message-passing blocks: each is unrolled into the trace (depth 100000 traced for minutes)
+# mlp layers, gnn message-passing blocks: each is unrolled into the trace, and the first trained iteration of a
+# tiny `do1rl train` takes about 0.76 s more per gnn block on 2 cores (64: 51 s, 128: 108 s; the whole run 97 s and
+# 285 s). Measurements: docs/reliability.md, "Network depth and compile time".
+MAX_NETWORK_DEPTH = 64
 MAX_CONFIG_BYTES = 1 << 20  # bytes in one config file
 MAX_CONFIG_NODES = 100_000  # values in a config after YAML aliases are expanded
 # Command-line and config numbers.
