@@ -13,7 +13,7 @@ from scipy import stats
 
 from do1rl.core import circuit_file, random_bits
 from do1rl.core.biregular import LayeredBiregular
-from do1rl.core.circuit import AND, INPUT_1, OR, PAD
+from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD
 from do1rl.core.generators import Chains, RandomAlternating, chain
 from do1rl.core.reference import circuit_to_lists, evaluate
 from do1rl.core.solver import solve
@@ -257,6 +257,10 @@ def test_biregular_distribution_is_the_documented_one():
         (RandomAlternating, {"max_fanin": 1}, "max_fanin must be an integer in 2.."),
         (LayeredBiregular, {"k": 0}, "k must be an integer in 1.."),
         (LayeredBiregular, {"p_one": 1.5, "stratify_d1": False}, "p_one must be a probability"),
+        (RandomAlternating, {"p_one": None}, "p_one must be a probability in [0, 1], got None"),
+        (LayeredBiregular, {"p_one": None, "stratify_d1": False}, "p_one must be a probability in [0, 1], got None"),
+        (RandomAlternating, {"skip_prob": True}, "skip_prob must be a probability in [0, 1], got True"),
+        (RandomAlternating, {"input_prob": [0.5]}, "input_prob must be a probability in [0, 1], got [0.5]"),
     ],
 )
 def test_constructors_apply_the_rules_of_make(cls, kwargs, needle):
@@ -275,6 +279,83 @@ def test_constructors_apply_the_rules_of_make(cls, kwargs, needle):
 def test_traced_probabilities_are_not_checked():
     draw = jax.vmap(lambda p: RandomAlternating(n_inputs=3, depth=3, width=3, p_one=p)(jax.random.key(0)).node_type)
     assert draw(jnp.array([0.2, 0.7])).shape[0] == 2
+
+
+_NOT_ONE_NUMBER = [None, "0.5", True, np.bool_(False), [0.5], (0.5,), {"p": 0.5}, object(), 0.5j,
+                   np.array([0.2, 0.7]), jnp.array([0.2, 0.7]), np.zeros((1, 1)), np.array(True), np.array("0.5")]
+
+
+@pytest.mark.parametrize("family", ["random", "biregular"])
+@pytest.mark.parametrize("value", _NOT_ONE_NUMBER, ids=lambda v: type(v).__name__ + str(np.shape(v) if hasattr(v, "shape") else ""))
+def test_every_family_refuses_a_probability_that_is_not_one_number(family, value):
+    """Attack battery: RandomAlternating(p_one=None) was accepted, then failed deep inside JAX at reset.
+
+    Every registered family's constructor refuses None, non-numbers and arrays of several values in one line.
+    """
+    from do1rl.core.checks import PROBABILITIES
+    from do1rl.core.families import CIRCUIT_FAMILIES
+
+    spec = CIRCUIT_FAMILIES[family]
+    probabilities = [k for k in spec.keywords if k in PROBABILITIES]
+    assert probabilities
+    base = {"stratify_d1": False} if "stratify_d1" in spec.keywords else {}
+    for key in probabilities:
+        with pytest.raises(ValueError) as err:
+            spec.build(**base, **{key: value})
+        line = str(err.value)
+        assert line.startswith(f"{spec.generator.__name__}: {key} must be a probability in [0, 1]"), line
+        assert "\n" not in line and len(line) < 200
+
+
+@pytest.mark.parametrize("family", ["random", "biregular"])
+def test_one_number_in_any_form_is_a_probability(family):
+    """Python and NumPy scalars and 0-d arrays (NumPy or JAX, float or int) are accepted, out-of-range ones refused."""
+    from do1rl.core.families import CIRCUIT_FAMILIES
+
+    spec = CIRCUIT_FAMILIES[family]
+    base = {"stratify_d1": False} if "stratify_d1" in spec.keywords else {}
+    for value in (0, 1, 0.3, np.float32(0.3), np.int64(1), np.array(0.3), jnp.array(0.3), jnp.array(1, jnp.int32)):
+        assert spec.build(**base, p_one=value).p_one is value
+    for value in (np.array(1.5), jnp.array(-0.1), jnp.array(jnp.nan), np.float32(np.inf)):
+        with pytest.raises(ValueError, match="p_one must be a probability in"):
+            spec.build(**base, p_one=value)
+
+
+def test_generators_still_trace_vmap_and_rebuild():
+    """The full rule applies to callers only: jit, vmap (in and out), grad, tree maps and in_axes trees rebuild freely."""
+    gen = RandomAlternating(n_inputs=3, depth=3, width=3)
+    key = jax.random.key(0)
+    assert jax.jit(lambda g: g(key).node_type)(gen).shape == (12,)
+    batch = jax.vmap(lambda p: gen.replace(p_one=p))(jnp.array([0.0, 1.0]))  # a batch of generators, p_one [2]
+    assert batch.p_one.shape == (2,) and batch.depth == 3
+    bits = jax.jit(jax.vmap(lambda g: g(key).node_type))(batch)[:, :3]
+    assert (np.asarray(bits)[0] == INPUT_0).all() and (np.asarray(bits)[1] == INPUT_1).all()
+    spec = jax.tree.map(lambda _: None, gen)  # an in_axes tree of None leaves: no constructor call, no check
+    assert jax.vmap(lambda g, k: g(k).node_type, in_axes=(spec, 0))(gen, jax.random.split(key, 2)).shape == (2, 12)
+    grads = jax.grad(lambda g: jnp.sum(g.p_one * g.skip_prob))(gen)
+    assert float(grads.p_one) == pytest.approx(gen.skip_prob)
+    with pytest.raises(ValueError, match="one number"):
+        RandomAlternating(p_one=np.asarray(batch.p_one))  # a batch is built under vmap, not passed as an array
+
+
+def test_a_plain_struct_generator_lets_placeholders_through():
+    """A family written as a plain `flax.struct` dataclass is rebuilt through its constructor: placeholders pass."""
+    from flax import struct
+
+    from do1rl.core import checks
+
+    @struct.dataclass
+    class Plain:
+        p_one: float = 0.5
+
+        def __post_init__(self):
+            checks.check_generator(self)
+
+    leaves, tree = jax.tree.flatten(Plain())
+    for placeholder in (None, object(), True, np.array([0.1, 0.2])):
+        assert jax.tree.unflatten(tree, [placeholder] * len(leaves)).p_one is placeholder
+    with pytest.raises(ValueError, match="Plain: p_one must be a probability"):
+        Plain(p_one=2.0)
 
 
 def test_pytree_placeholders_are_not_checked():

@@ -29,6 +29,7 @@ from scipy.special import comb
 
 from do1rl.core import checks, count_chain, limits, random_bits
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, Circuit
+from do1rl.core.generators import generator_dataclass
 
 __all__ = ["LayeredBiregular", "save_instances"]
 
@@ -86,7 +87,7 @@ def _first_of(mask: jax.Array, count: jax.Array, order: jax.Array) -> jax.Array:
     return jnp.zeros_like(mask).at[order].set(chosen)
 
 
-@struct.dataclass
+@generator_dataclass
 class LayeredBiregular:
     """Random layered biregular alternating circuits, optionally d1-stratified.
 

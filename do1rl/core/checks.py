@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 import numpy as np
@@ -25,36 +26,83 @@ def _concrete_number(x: Any) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
+def _is_tracer(x: Any) -> bool:
+    """True for a JAX tracer (a value under jit, vmap or grad); JAX is not imported to find out."""
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(x, jax.core.Tracer)
+
+
+def _is_array(x: Any) -> bool:
+    """True for a concrete NumPy or JAX array (not a tracer)."""
+    jax = sys.modules.get("jax")
+    return isinstance(x, np.ndarray) or (jax is not None and isinstance(x, jax.Array) and not _is_tracer(x))
+
+
+def _probability(x: Any) -> float | None:
+    """`x` as a float if it is one number (a Python or NumPy scalar, or a 0-d numeric array), else None."""
+    if _concrete_number(x):
+        return float(x)
+    if _is_array(x) and np.ndim(x) == 0 and _numeric(x.dtype):
+        return float(x)
+    return None
+
+
+def _numeric(dtype: Any) -> bool:
+    """An integer or floating dtype, JAX's own floats (bfloat16, ...) included; not bool."""
+    if np.dtype(dtype).kind in "iuf":
+        return True
+    jax = sys.modules.get("jax")
+    return jax is not None and bool(jax.numpy.issubdtype(dtype, jax.numpy.floating))
+
+
 def int_maximum(key: str) -> int:
     """The largest value of size argument `key` (`do1rl.core.limits`)."""
     return limits.MAX_FANIN if key in ("max_fanin", "k") else limits.MAX_NODES
 
 
-def argument_problem(key: str, value: Any) -> str | None:
+def argument_problem(key: str, value: Any, placeholders: bool = False) -> str | None:
     """What is wrong with generator argument `key` = `value` (None if nothing, or if `key` has no rule here).
 
     Sizes (`INT_MINIMUM`) must be integers in [minimum, `int_maximum(key)`];
-    probabilities (`PROBABILITIES`) numbers in [0, 1]. Probabilities that
-    are arrays, tracers or the placeholders jax puts in a pytree (`None`,
-    `object()`, and the bools of `custom_vmap`'s batched-leaf trees) are not
-    checked: they are data, not arguments.
+    probabilities (`PROBABILITIES`) one number in [0, 1]: a Python or NumPy
+    scalar or a 0-d array, or a tracer (a value under jit or vmap, not
+    checked). None, strings, bools, lists and arrays of several values are
+    refused (a batch of generators is built under `jax.vmap`, or with
+    `jax.tree.map`, not by passing an array).
+
+    `placeholders=True` is for a generator that jax rebuilds through its
+    constructor (a plain `flax.struct` dataclass): such a rebuild passes
+    placeholders (`None`, `object()`, the bools of `custom_vmap`'s
+    batched-leaf trees, shardings) and batched arrays, so only strings and
+    numbers out of range are refused. `generators.generator_dataclass`
+    rebuilds without the constructor and gets the full rule.
     """
     if key in INT_MINIMUM:
         minimum = INT_MINIMUM[key]
         if not is_integer(value) or not minimum <= value <= int_maximum(key):
             return f"{key} must be an integer in {minimum}..{int_maximum(key)}, got {limits.show(value)}"
-    elif key in PROBABILITIES and (
-        isinstance(value, str) or (_concrete_number(value) and not 0.0 <= float(value) <= 1.0)  # NaN fails too
-    ):
-        return f"{key} must be a probability in [0, 1], got {limits.show(value)}"
+    elif key in PROBABILITIES and not _is_tracer(value):
+        number = (float(value) if _concrete_number(value) else None) if placeholders else _probability(value)
+        if number is None and _is_array(value) and np.ndim(value) > 0 and not placeholders:
+            return f"{key} must be a probability in [0, 1] (one number), got an array of shape {np.shape(value)}"
+        if number is None and (isinstance(value, str) or not placeholders):
+            return f"{key} must be a probability in [0, 1], got {limits.show(value)}"
+        if number is not None and not 0.0 <= number <= 1.0:  # NaN fails too
+            return f"{key} must be a probability in [0, 1], got {limits.show(value)}"
     return None
 
 
 def check_generator(owner: Any) -> None:
-    """ValueError (one line, naming the class) for the first field of generator `owner` (a dataclass) that breaks its rule."""
+    """ValueError (one line, naming the class) for the first field of generator `owner` (a dataclass) that breaks its rule.
+
+    A class made by `generators.generator_dataclass` is checked in full; a
+    plain `flax.struct` dataclass lets pytree placeholders through
+    (`argument_problem`), since jax rebuilds it through its constructor.
+    """
+    placeholders = not getattr(type(owner), "_rebuilt_without_checks", False)
     for field in dataclasses.fields(owner):
         value = getattr(owner, field.name)
-        problem = argument_problem(field.name, value)
+        problem = argument_problem(field.name, value, placeholders)
         static_flag = field.type in (bool, "bool") and not field.metadata.get("pytree_node", True)
         if problem is None and static_flag and not isinstance(value, (bool, np.bool_)):  # "no" would be True
             problem = f"{field.name} must be true or false, got {limits.show(value)}"

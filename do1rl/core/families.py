@@ -39,7 +39,12 @@ CIRCUIT_FAMILIES: dict[str, CircuitFamily] = {}
 
 
 def register_family(name: str, generator: type, *, hidden: tuple[str, ...] = ()) -> CircuitFamily:
-    """Registers `generator` (a `flax.struct` dataclass) as family `name`; its fields but `hidden` are its keywords."""
+    """Registers `generator` as family `name`; its fields but `hidden` are its keywords.
+
+    `generator` is a pytree dataclass: best made with `generators.generator_dataclass`, whose
+    constructor refuses what `make` refuses (a plain `flax.struct` dataclass is rebuilt by jax through
+    its constructor, so `checks.check_generator` has to let None, arrays and other placeholders through).
+    """
     if not isinstance(name, str) or not name or name in CIRCUIT_FAMILIES:
         raise ValueError(f"a family needs a new, non-empty name; got {name!r} (registered: {', '.join(CIRCUIT_FAMILIES)})")
     if not isinstance(generator, type) or not dataclasses.is_dataclass(generator):

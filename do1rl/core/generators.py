@@ -7,11 +7,12 @@ a generator as their instance source.
 
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
+from typing import Any, Protocol, TypeVar, dataclass_transform
 
 import jax
 import jax.numpy as jnp
-from flax import struct
+from flax import serialization, struct
 
 from do1rl.core import checks, random_bits
 from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
@@ -19,6 +20,64 @@ from do1rl.core.circuit import AND, INPUT_0, INPUT_1, OR, PAD, Circuit
 # At depth 16, AND gates that read an extra circuit input with this
 # probability keep d1 spread over [0, depth] (see docs/generators.md).
 _INPUT_READS_AT_DEPTH_16 = 0.9
+
+
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(struct.field, dataclasses.field))
+def generator_dataclass(cls: type[_T]) -> type[_T]:
+    """A frozen pytree dataclass, as `flax.struct.dataclass`, that jax rebuilds without its constructor.
+
+    Fields are pytree leaves unless declared `struct.field(pytree_node=False)`
+    (static, part of the tree's structure); `replace` and flax's state-dict
+    serialization work as for `flax.struct` (a restore, like a rebuild,
+    skips the checks: it holds what was saved). The difference: a `flax.struct`
+    class is rebuilt by calling it, so under jit, vmap, grad, `jax.tree.map`
+    or an in_axes tree its `__post_init__` sees tracers, batched arrays and
+    placeholders (`None`, `object()`, bools, shardings) and cannot refuse
+    them. Rebuilt here field by field, the `__post_init__` of a class made
+    by this decorator runs only when someone calls it, so
+    `checks.check_generator` applies the full rules (a probability is one
+    number or a tracer, never None or an array of several values).
+    """
+    data_clz: Any = dataclasses.dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(data_clz)
+    data = tuple(f.name for f in fields if f.metadata.get("pytree_node", True))
+    meta = tuple(f.name for f in fields if not f.metadata.get("pytree_node", True))
+
+    def flatten_with_keys(x):
+        return [(jax.tree_util.GetAttrKey(n), getattr(x, n)) for n in data], tuple(getattr(x, n) for n in meta)
+
+    def flatten(x):
+        return [getattr(x, n) for n in data], tuple(getattr(x, n) for n in meta)
+
+    def build(values: dict[str, Any]):  # no constructor, no checks: for values jax or a checkpoint hands back
+        out = object.__new__(data_clz)
+        for name, value in values.items():
+            object.__setattr__(out, name, value)
+        return out
+
+    def unflatten(aux, children):
+        return build({**dict(zip(meta, aux, strict=True)), **dict(zip(data, children, strict=True))})
+
+    jax.tree_util.register_pytree_with_keys(data_clz, flatten_with_keys, unflatten, flatten)
+
+    def to_state_dict(x):
+        return {n: serialization.to_state_dict(getattr(x, n)) for n in data}
+
+    def from_state_dict(x, state):
+        unknown = sorted(set(state) - set(data))
+        missing = [n for n in data if n not in state]
+        if unknown or missing:
+            raise ValueError(f"{data_clz.__name__} state dict: missing {missing}, unknown {unknown}")
+        restored = {n: serialization.from_state_dict(getattr(x, n), state[n], name=n) for n in data}
+        return build({**{n: getattr(x, n) for n in meta}, **restored})
+
+    serialization.register_serialization_state(data_clz, to_state_dict, from_state_dict)
+    data_clz.replace = lambda self, **updates: dataclasses.replace(self, **updates)
+    data_clz._rebuilt_without_checks = True  # read by checks.check_generator
+    return data_clz
 
 
 class Generator(Protocol):
@@ -40,7 +99,7 @@ class Generator(Protocol):
         """A padded circuit drawn with `key` (jittable and vmappable)."""
 
 
-@struct.dataclass
+@generator_dataclass
 class RandomAlternating:
     """Random layered alternating circuits, optionally chain-prefixed.
 
