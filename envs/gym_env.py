@@ -171,7 +171,9 @@ def _draw_seed(rng: np.random.Generator) -> int:
 def _check_render_mode(render_mode: str | None) -> str | None:
     if render_mode is not None and render_mode not in RENDER_MODES:
         # A TypeError too, so SB3's make_vec_env retries without render_mode.
-        raise EnvArgumentError(f"render_mode={render_mode!r} is not supported; use None, {', '.join(map(repr, RENDER_MODES))}")
+        raise EnvArgumentError(
+            f"render_mode={limits.show(render_mode)} is not supported; use None, {', '.join(map(repr, RENDER_MODES))}"
+        )
     return render_mode
 
 

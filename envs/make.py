@@ -58,8 +58,30 @@ def valid_kwargs(env_id: str) -> tuple[str, ...]:
     return family_keywords() + ENV_KWARGS[env_id]
 
 
+# Gymnasium re-raises a TypeError from an entry point as `type(e)(f"{e} was raised from the environment creator
+# for {id} with kwargs ({kwargs})")`: every keyword echoed whole (gymnasium/envs/registration.py, `make`).
+_GYMNASIUM_ECHO = " was raised from the environment creator for "
+MAX_ECHO = 200  # characters of gymnasium's kwargs echo that an EnvArgumentError keeps
+MAX_MESSAGE = 2000  # characters of any EnvArgumentError message
+
+
 class EnvArgumentError(TypeError, ValueError):
-    """A bad environment id or keyword argument (message says which and why)."""
+    """A bad environment id or keyword argument (message says which and why).
+
+    A TypeError so that SB3's `make_vec_env` retries without `render_mode`;
+    Gymnasium therefore wraps it, echoing every keyword the user passed
+    (`depth="x" * 10**6` would come back a megabyte long). Gymnasium builds
+    the wrapper with this class, so the constructor cuts that echo to
+    `MAX_ECHO` characters on one line; our own reason, before it, is bounded
+    where it is raised (`limits.show`).
+    """
+
+    def __init__(self, message: object = "", *args: object):
+        text = str(message)
+        head, echo, tail = text.partition(_GYMNASIUM_ECHO)
+        if echo:
+            text = head + echo + " ".join(limits.cut(tail, MAX_ECHO).split())
+        super().__init__(limits.cut(text, MAX_MESSAGE), *args)
 
 
 def canonical_id(env_id: str) -> str:

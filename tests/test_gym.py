@@ -127,6 +127,34 @@ def test_make_rejects_unknown_kwargs():
     assert env.num_actions == 17 and params.generator == env.generator
 
 
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"depth": "x" * 10**6}, "depth must be an integer"),
+        ({"depths": list(range(10**5))}, "depths must be a non-empty list"),
+        ({"dpeth": 3, "n_inputs": "y" * 10**5}, "unknown keyword argument(s) 'dpeth'"),
+        ({"render_mode": "z" * 10**5}, "is not supported"),
+        ({"p_one": [0.5] * 10**5, "note": "a\nb"}, "unknown keyword argument(s) 'note'"),
+    ],
+)
+def test_huge_keywords_give_a_bounded_line(kwargs, reason):
+    """Attack battery: gymnasium re-raises our TypeError with every keyword echoed (a megabyte for depth="x" * 10**6).
+
+    `EnvArgumentError` cuts gymnasium's echo (`make.MAX_ECHO`); the line keeps our reason, the id and the start of
+    the keywords, and stays one line, for `make` and `make_vec` alike.
+    """
+    from do1rl.envs.make import MAX_ECHO
+
+    for vector in (False, True):
+        with pytest.raises(EnvArgumentError) as err:
+            gym.make_vec("do1rl/DO1-v0", 2, **kwargs) if vector else gym.make("do1rl/DO1-v0", **kwargs)
+        line = str(err.value)
+        assert reason in line and "\n" not in line, line[:500]
+        assert len(line) <= 1000 + MAX_ECHO, len(line)
+        if not vector:  # gymnasium.make wrapped it: the echo is there, cut
+            assert "was raised from the environment creator for do1rl/DO1-v0 with kwargs ({" in line
+
+
 def test_make_with_circuit_files(tmp_path):
     pytest.importorskip("do1rl.core.circuit_file")
     p = tmp_path / "c.json"
