@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tolerances import ON_CPU, assert_matmul_close
 
-from do1rl.agents import networks
+from do1rl.agents import features, networks
 from do1rl.agents.networks import NetworkConfig
 from do1rl.core.circuit import AND, INPUT_1, OR
 from do1rl.core.generators import RandomAlternating
@@ -264,9 +264,9 @@ def test_fanin_and_fanout_aggregates():
     rng = np.random.default_rng(0)
     fanin = np.array([[-1, -1, -1], [-1, -1, -1], [0, 1, -1], [2, -1, 0], [3, 2, 1], [-1, -1, -1]])
     h = rng.normal(size=(6, 4)).astype(np.float32)
-    lo, hi = networks.fanin_min_max(jnp.asarray(h), jnp.asarray(fanin, jnp.int32))
-    total, mean, hi2, lo2 = networks.fanin_aggregate(jnp.asarray(h), jnp.asarray(fanin, jnp.int32))
-    up_total, up_mean = networks.fanout_aggregate(jnp.asarray(h), jnp.asarray(fanin, jnp.int32))
+    lo, hi = features.fanin_min_max(jnp.asarray(h), jnp.asarray(fanin, jnp.int32))
+    total, mean, hi2, lo2 = features.fanin_aggregate(jnp.asarray(h), jnp.asarray(fanin, jnp.int32))
+    up_total, up_mean = features.fanout_aggregate(jnp.asarray(h), jnp.asarray(fanin, jnp.int32))
     for i, row in enumerate(fanin):
         kids = [j for j in row if j >= 0]
         want_lo = h[kids].min(0) if kids else np.zeros(4)
@@ -301,7 +301,7 @@ def _evaluator_params(shapes, width, sharpness=20.0):
     w, k = width, sharpness
     m = 3.0 / w
     s = np.sqrt(3.0 / w - m * m + 1e-6)
-    embed = np.zeros((networks.NODE_FEATURES + networks.GLOBAL_FEATURES, w), np.float32)
+    embed = np.zeros((features.NODE_FEATURES + features.GLOBAL_FEATURES, w), np.float32)
     bias = np.zeros(w, np.float32)
     for col, type_id in ((0, INPUT_1), (2, OR), (4, AND)):
         embed[type_id, col], embed[type_id, col + 1], bias[col + 1] = 1.0, -1.0, 1.0
