@@ -22,14 +22,13 @@ import mctx
 import optax
 
 from do1rl.agents import networks
-from do1rl.agents.learner import RolloutSizes, ScanLearner
+from do1rl.agents.learner import RolloutSizes, ScanLearner, adam, check_node_values, finished_episodes
 from do1rl.agents.losses import AUX_TARGETS, hint_loss
 from do1rl.agents.masking import entropy, log_probs
 from do1rl.agents.mcts import LEAF_VALUES, MCTSConfig, MCTSPolicy
 from do1rl.agents.ppo import TrainState
 from do1rl.core import limits
 from do1rl.core.checks import OneOf, Range, check_fields
-from do1rl.core.solver import approximation_ratio
 from do1rl.envs.types import Observation
 from do1rl.envs.wrappers import AutoReset
 
@@ -229,18 +228,8 @@ class ExpertIteration(ScanLearner):
         self.config = config
         self.reward_scale = 1.0 / max(int(env.max_depth), 1) if config.scale_rewards else 1.0
         self.recurrent = hasattr(network, "static_iterations")
-        self.node_values = config.aux_coef > 0
-        if self.node_values and not getattr(network, "node_values", False):
-            raise ValueError("aux_coef > 0 needs a network built with node_values=True (make_network(..., node_values=True))")
-        steps = config.num_updates * config.update_epochs * config.num_minibatches
-        if config.anneal_lr:
-            self.learning_rate = optax.linear_schedule(config.learning_rate, 0.0, steps)
-        else:
-            self.learning_rate = optax.constant_schedule(config.learning_rate)
-        self.optimizer = optax.chain(
-            optax.clip_by_global_norm(config.max_grad_norm),
-            optax.adam(self.learning_rate, eps=1e-5),
-        )
+        self.node_values = check_node_values(network, config.aux_coef)
+        self.learning_rate, self.optimizer = adam(config)
 
     # ----- helpers --------------------------------------------------------------
     def apply(self, params, obs: Observation) -> tuple[jax.Array, jax.Array]:
@@ -316,16 +305,8 @@ class ExpertIteration(ScanLearner):
             done = terminated | truncated
             ep_return = ep_return + reward
             optimal = info["optimal_return"].astype(jnp.float32)
-            ratio = approximation_ratio(ep_return, optimal)
-            f = done.astype(jnp.float32)
-            totals = totals._replace(
-                kl_to_search=totals.kl_to_search + kl.mean() / cfg.num_steps,
-                episodes=totals.episodes + f.sum(),
-                returns=totals.returns + (f * ep_return).sum(),
-                ratio=totals.ratio + (f * ratio).sum(),
-                regret=totals.regret + (f * (optimal - ep_return)).sum(),
-                optimal=totals.optimal + (f * optimal).sum(),
-            )
+            totals = finished_episodes(totals, done, ep_return, optimal)
+            totals = totals._replace(kl_to_search=totals.kl_to_search + kl.mean() / cfg.num_steps)
             ep_return = jnp.where(done, 0.0, ep_return)
             labels = before.value.astype(bool)
             return (env_state, ep_return, key, totals), (obs, action, out.action_weights, reward, terminated, done, labels)

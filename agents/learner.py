@@ -6,8 +6,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from do1rl.agents.masking import masked_logits
+from do1rl.core.solver import approximation_ratio
 
 
 class RolloutSizes:
@@ -43,6 +45,36 @@ class RolloutSizes:
     def num_updates(self) -> int:
         """Iterations: total_timesteps // batch_size."""
         return self.total_timesteps // self.batch_size
+
+
+def adam(config: Any) -> tuple[optax.Schedule, optax.GradientTransformation]:
+    """(learning-rate schedule, optimizer) of a learner's settings: Adam (eps 1e-5) after global-norm clipping,
+    the rate constant or annealed linearly to 0 over every gradient step (`anneal_lr`)."""
+    steps = config.num_updates * config.update_epochs * config.num_minibatches
+    if config.anneal_lr:
+        schedule = optax.linear_schedule(config.learning_rate, 0.0, steps)
+    else:
+        schedule = optax.constant_schedule(config.learning_rate)
+    return schedule, optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5))
+
+
+def check_node_values(network: Any, aux_coef: float) -> bool:
+    """Whether the auxiliary node-value loss is on; ValueError if it is and `network` has no node-value head."""
+    if aux_coef > 0 and not getattr(network, "node_values", False):
+        raise ValueError("aux_coef > 0 needs a network built with node_values=True (make_network(..., node_values=True))")
+    return aux_coef > 0
+
+
+def finished_episodes(totals: Any, done: jax.Array, ep_return: jax.Array, optimal: jax.Array) -> Any:
+    """`totals` plus the episodes that ended this step: count, return, ratio, regret and optimum sums."""
+    f = done.astype(jnp.float32)
+    return totals._replace(
+        episodes=totals.episodes + f.sum(),
+        returns=totals.returns + (f * ep_return).sum(),
+        ratio=totals.ratio + (f * approximation_ratio(ep_return, optimal)).sum(),
+        regret=totals.regret + (f * (optimal - ep_return)).sum(),
+        optimal=totals.optimal + (f * optimal).sum(),
+    )
 
 
 class ScanLearner:

@@ -21,7 +21,7 @@ from flax import struct
 from do1rl.agents import curriculum as curriculum_lib
 from do1rl.agents import networks
 from do1rl.agents.curriculum import CurriculumConfig, CurriculumState
-from do1rl.agents.learner import RolloutSizes, ScanLearner
+from do1rl.agents.learner import RolloutSizes, ScanLearner, adam, check_node_values, finished_episodes
 from do1rl.agents.losses import AUX_TARGETS, hint_loss, node_value_loss
 from do1rl.agents.masking import entropy, log_probs, masked_logits
 from do1rl.core.checks import OneOf, Range, check_fields
@@ -246,21 +246,11 @@ class PPO(ScanLearner):
         self.config = config
         self.reward_scale = 1.0 / max(int(env.max_depth), 1) if config.scale_rewards else 1.0
         self.can_truncate = bool(getattr(env, "can_truncate", True))
-        steps = config.num_updates * config.update_epochs * config.num_minibatches
-        if config.anneal_lr:
-            self.learning_rate = optax.linear_schedule(config.learning_rate, 0.0, steps)
-        else:
-            self.learning_rate = optax.constant_schedule(config.learning_rate)
-        self.optimizer = optax.chain(
-            optax.clip_by_global_norm(config.max_grad_norm),
-            optax.adam(self.learning_rate, eps=1e-5),
-        )
+        self.learning_rate, self.optimizer = adam(config)
         self.recurrent = hasattr(network, "static_iterations")
         if (config.random_iterations or config.progressive_alpha > 0) and not self.recurrent:
             raise ValueError("random_iterations and progressive_alpha need a recurrent network (recurrent, bottleneck)")
-        self.node_values = config.aux_coef > 0
-        if self.node_values and not getattr(network, "node_values", False):
-            raise ValueError("aux_coef > 0 needs a network built with node_values=True (make_network(..., node_values=True))")
+        self.node_values = check_node_values(network, config.aux_coef)
 
     # ----- helpers --------------------------------------------------------------
     def apply(self, params, obs: Observation, iterations=None) -> tuple[jax.Array, jax.Array]:
@@ -375,15 +365,7 @@ class PPO(ScanLearner):
                 bootstrap = jnp.zeros_like(value)
             ep_return = ep_return + reward
             optimal = info["optimal_return"].astype(jnp.float32)
-            ratio = approximation_ratio(ep_return, optimal)
-            f = done.astype(jnp.float32)
-            totals = totals._replace(
-                episodes=totals.episodes + f.sum(),
-                returns=totals.returns + (f * ep_return).sum(),
-                ratio=totals.ratio + (f * ratio).sum(),
-                regret=totals.regret + (f * (optimal - ep_return)).sum(),
-                optimal=totals.optimal + (f * optimal).sum(),
-            )
+            totals = finished_episodes(totals, done, ep_return, optimal)
             ep_return = jnp.where(done, 0.0, ep_return)
             transition = Transition(
                 obs=obs,
