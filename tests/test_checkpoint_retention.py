@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from types import SimpleNamespace
 
 import jax
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from flax import serialization
+from tiny_runs import TINY_RUN
 
 from do1rl import cli
 from do1rl.experiments import checkpoint, global_checkpoint, training
@@ -33,18 +33,7 @@ from do1rl.experiments.global_checkpoint import (
 from do1rl.experiments.train_config import LogConfig, TrainConfig
 from do1rl.experiments.trainer import Trainer
 
-TINY = textwrap.dedent(
-    """
-    seed: 3
-    env:
-      id: do1rl/AlternatingCircuit-v0
-      args: {n_inputs: 3, depth: 2, width: 2}
-    network: {family: mlp, depth: 4, width: 8}
-    ppo: {total_timesteps: 48, num_envs: 4, num_steps: 4, num_minibatches: 1, update_epochs: 1}
-    eval: {episodes: 8}
-    log: {updates_per_chunk: 1}
-    """
-)  # 3 iterations, a checkpoint after each: latest.msgpack (3) and update_2.msgpack are kept
+TINY = TINY_RUN  # 3 iterations, a checkpoint after each: latest.msgpack (3) and update_2.msgpack are kept
 
 
 def _config(keep: int = 2, seed: int = 0) -> TrainConfig:

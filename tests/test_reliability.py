@@ -15,13 +15,13 @@ import signal
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 
 import jax
 import numpy as np
 import pytest
 from flax import serialization
+from tiny_runs import TINY_RUN
 
 from do1rl import cli
 from do1rl.agents.mcts import MCTSConfig
@@ -35,18 +35,7 @@ from do1rl.experiments.train_config import TrainConfig
 
 FMT = circuit_file.FORMAT
 GOOD = {"format": FMT, "inputs": [1, 0, 1], "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [3, 2]}]}
-TINY = textwrap.dedent(
-    """
-    seed: 3
-    env:
-      id: do1rl/AlternatingCircuit-v0
-      args: {n_inputs: 3, depth: 2, width: 2}
-    network: {family: mlp, depth: 4, width: 8}
-    ppo: {total_timesteps: 48, num_envs: 4, num_steps: 4, num_minibatches: 1, update_epochs: 1}
-    eval: {episodes: 8}
-    log: {updates_per_chunk: 1}
-    """
-)
+TINY = TINY_RUN
 
 
 def one_line(capsys, *needles: str) -> str:
