@@ -583,6 +583,27 @@ def test_eval_numbers_are_bounded(argv, capsys):
 
 
 @pytest.mark.parametrize(
+    "agent, argv",
+    [
+        ("greedy", ["--mcts-prior", "ppo:runs/x"]),
+        ("random", ["--simulations", "8"]),
+        ("oracle", ["--mcts-algorithm", "muzero"]),
+        ("greedy", ["--max-considered", "2"]),
+        ("ppo:runs/x", ["--gumbel-scale", "1"]),
+        ("greedy", ["--stochastic"]),
+        ("greedy", ["--seed-index", "1"]),
+        ("mcts", ["--seed-index", "1"]),  # without --mcts-prior there is no run to pick a seed of
+        ("always_chain", ["--iterations", "3"]),
+        ("mcts", ["--max-iterations", "3"]),
+    ],
+)
+def test_an_option_the_agent_ignores_is_refused(agent, argv, capsys):
+    """`--mcts-prior` with `--agent greedy` used to be ignored, exit 0, as if the prior had been used."""
+    assert cli.main(["eval", "--agent", agent, "--no-progress", "--episodes", "4", *argv]) == 2
+    one_line(capsys, argv[0], "only")
+
+
+@pytest.mark.parametrize(
     "kwargs",
     [{"gumbel_scale": math.nan}, {"gumbel_scale": math.inf}, {"pb_c_init": math.nan}, {"simulations": 10**20},
      {"max_considered": 10**20}, {"temperature": -1.0}, {"dirichlet_fraction": 2.0}, {"tie_break": math.nan}],

@@ -136,6 +136,30 @@ def agent_options(args: argparse.Namespace):
     )
 
 
+def check_agent_options(args: argparse.Namespace) -> None:
+    """UsageError for an option the chosen agent would ignore (e.g. `--mcts-prior` with `--agent greedy`)."""
+    ppo, mcts = args.agent.startswith("ppo:"), args.agent == "mcts"
+    given = {
+        "--simulations": args.simulations != 64,
+        "--mcts-algorithm": args.mcts_algorithm != "gumbel",
+        "--max-considered": args.max_considered is not None,
+        "--gumbel-scale": args.gumbel_scale != 0.0,
+        "--mcts-prior": args.mcts_prior is not None,
+    }
+    for option, set_ in given.items():
+        if set_ and not mcts:
+            raise UsageError(f"{option} applies to --agent mcts only, not {limits.show(args.agent)}")
+    given = {
+        "--stochastic": args.stochastic,
+        "--iterations": args.iterations is not None,
+        "--max-iterations": args.max_iterations is not None,
+        "--seed-index": args.seed_index != 0 and not (mcts and args.mcts_prior is not None),
+    }
+    for option, set_ in given.items():
+        if set_ and not ppo:
+            raise UsageError(f"{option} applies to --agent ppo:RUN_DIR only, not {limits.show(args.agent)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from do1rl.experiments.agents import AgentError
 
@@ -193,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
     from do1rl.experiments.agents import find_agent, make_agent, trained_config
     from do1rl.sharding import check_device_count
 
+    check_agent_options(args)
     if args.out is not None:  # before the work, so an unwritable --out loses nothing
         atomic.check_target(args.out)
     try:
