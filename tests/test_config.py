@@ -46,6 +46,8 @@ def test_round_trip(tmp_path):
         ("# only a comment\n", [], "the config is empty"),
         ("seed: 1\nppo: {num_envs: 8}\nseed: 2\n", [], "duplicate key 'seed' (line 3)"),
         ("ppo:\n  num_envs: 8\n  num_envs: 16\n", [], "duplicate key 'num_envs' (line 3)"),
+        ("seed: 0\n", ["ppo.num_envs=8", "ppo.num_envs=16"], "ppo.num_envs is set twice"),  # was: last one wins
+        ("seed: 0\n", ["env.args={depth: 4}", "env.args.depth=5"], "env.args.depth is set twice"),
         ("seed: -5\n", [], "seed must be an integer in 0.."),
         ("eval: {seed: -1}\n", [], "seed must be an integer in 0.."),
         ("plateau: {seed: -1}\n", [], "seed must be an integer in 0.."),

@@ -223,6 +223,8 @@ def parse_overrides(pairs: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {_show(pair)}: {_show(part)} is set twice")
+        if leaf in node:  # like a key given twice in a YAML mapping: "last one wins" hides typos
+            raise ConfigError(f"override {_show(pair)}: {_cut(key, 60)} is set twice")
         node[leaf] = value
     return tree
 
