@@ -57,7 +57,12 @@ def register_algorithm(spec: AlgorithmSpec) -> AlgorithmSpec:
 
 
 register_algorithm(AlgorithmSpec("ppo", PPOConfig, PPO, summarize, node_values=lambda settings: settings.aux_coef > 0))
-register_algorithm(AlgorithmSpec(
-    "expert_iteration", expert_iteration.ExpertIterationConfig, expert_iteration.ExpertIteration,
-    expert_iteration.summarize, node_values=lambda settings: settings.aux_coef > 0,
-))
+register_algorithm(
+    AlgorithmSpec(
+        "expert_iteration",
+        expert_iteration.ExpertIterationConfig,
+        expert_iteration.ExpertIteration,
+        expert_iteration.summarize,
+        node_values=lambda settings: settings.aux_coef > 0,
+    )
+)

@@ -93,9 +93,7 @@ class CurriculumConfig:
         """float32[levels, components]: the mixture weights of each level (1 for the level's depths, else 0)."""
         missing = sorted({d for level in self.levels for d in level} - set(component_depths))
         if missing:
-            raise ValueError(
-                f"curriculum depths {missing} are not in the training env's depths {sorted(set(component_depths))}"
-            )
+            raise ValueError(f"curriculum depths {missing} are not in the training env's depths {sorted(set(component_depths))}")
         return np.array([[float(d in level) for d in component_depths] for level in self.levels], np.float32)
 
 

@@ -69,9 +69,7 @@ class ExpertIterationConfig(RolloutSizes):
     aux_target: str = "hint"  # "final": the last iteration predicts every node; "hint": iteration t, the nodes of depth <= t
 
     RULES: ClassVar[dict] = {
-        **dict.fromkeys(
-            ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"), Range(1, integer=True)
-        ),
+        **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"), Range(1, integer=True)),
         **dict.fromkeys(("learning_rate", "max_grad_norm"), Range(0, low_open=True)),
         **dict.fromkeys(("vf_coef", "aux_coef"), Range(0)),  # a negative weight would ascend its loss
         "aux_target": OneOf(AUX_TARGETS),
@@ -87,12 +85,9 @@ class ExpertIterationConfig(RolloutSizes):
 
     def __post_init__(self):
         check_fields(self, self.RULES)
-        if self.max_considered is not None and not Range(1, limits.MAX_SIMULATIONS, integer=True).holds(
-            self.max_considered
-        ):
+        if self.max_considered is not None and not Range(1, limits.MAX_SIMULATIONS, integer=True).holds(self.max_considered):
             raise ValueError(
-                f"max_considered must be null or an integer in 1..{limits.MAX_SIMULATIONS}, "
-                f"got {limits.show(self.max_considered)}"
+                f"max_considered must be null or an integer in 1..{limits.MAX_SIMULATIONS}, got {limits.show(self.max_considered)}"
             )
         self.check_sizes()
 
@@ -135,9 +130,7 @@ class Totals(NamedTuple):
         return cls(*(jnp.zeros((), jnp.float32) for _ in cls._fields))
 
 
-PER_UPDATE = (
-    "policy_loss", "value_loss", "entropy", "kl_to_search", "grad_norm", "learning_rate", "value_targets", "aux_loss"
-)
+PER_UPDATE = ("policy_loss", "value_loss", "entropy", "kl_to_search", "grad_norm", "learning_rate", "value_targets", "aux_loss")
 
 
 def summarize(totals: Totals) -> dict[str, float]:
@@ -175,9 +168,7 @@ def cross_entropy(logits: jax.Array, mask: jax.Array, weights: jax.Array) -> jax
     return -jnp.sum(jnp.where(mask.astype(bool), weights * log_probs(logits, mask), 0.0), axis=-1)
 
 
-def monte_carlo_returns(
-    rewards: jax.Array, terminated: jax.Array, done: jax.Array
-) -> tuple[jax.Array, jax.Array]:
+def monte_carlo_returns(rewards: jax.Array, terminated: jax.Array, done: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(returns, known) over a rollout, inputs [T, ...]: the undiscounted return to the episode's end.
 
     `known` is False where the episode did not terminate inside the rollout
@@ -217,8 +208,7 @@ class ExpertIteration(ScanLearner):
 
     totals_type = Totals  # summed over iterations (`ScanLearner.run`)
 
-    def __init__(self, env, env_params, network, config: ExpertIterationConfig, partial_reset: bool = False,
-                 curriculum=None):
+    def __init__(self, env, env_params, network, config: ExpertIterationConfig, partial_reset: bool = False, curriculum=None):
         if curriculum is not None and getattr(curriculum, "enabled", True):
             raise ValueError("expert iteration has no depth curriculum yet: leave curriculum empty")
         self.env = AutoReset(env, partial=partial_reset)
@@ -299,9 +289,7 @@ class ExpertIteration(ScanLearner):
             kl = search_kl(logits, obs.action_mask, out.action_weights)
             action = out.action.astype(jnp.int32)
             step_keys = jax.random.split(step_key, cfg.num_envs)
-            _, env_state, reward, terminated, truncated, info = self.env.step_batch(
-                step_keys, env_state, action, self.env_params
-            )
+            _, env_state, reward, terminated, truncated, info = self.env.step_batch(step_keys, env_state, action, self.env_params)
             done = terminated | truncated
             ep_return = ep_return + reward
             optimal = info["optimal_return"].astype(jnp.float32)
@@ -347,9 +335,7 @@ class ExpertIteration(ScanLearner):
             params, opt_state, key = carry
             key, perm_key = jax.random.split(key)
             perm = jax.random.permutation(perm_key, cfg.batch_size)
-            shuffled = jax.tree.map(
-                lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), data
-            )
+            shuffled = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), data)
 
             def minibatch(carry, mb):
                 params, opt_state = carry
@@ -361,9 +347,7 @@ class ExpertIteration(ScanLearner):
             (params, opt_state), aux = jax.lax.scan(minibatch, (params, opt_state), shuffled)
             return (params, opt_state, key), aux
 
-        (params, opt_state, key), aux = jax.lax.scan(
-            epoch, (state.params, state.opt_state, state.key), None, cfg.update_epochs
-        )
+        (params, opt_state, key), aux = jax.lax.scan(epoch, (state.params, state.opt_state, state.key), None, cfg.update_epochs)
         nonfinite = jnp.any(~jnp.isfinite(aux["loss"])).astype(jnp.float32)
         aux = dict(jax.tree.map(jnp.mean, aux), nonfinite=nonfinite)
         return state.replace(params=params, opt_state=opt_state, key=key), aux
@@ -385,4 +369,3 @@ class ExpertIteration(ScanLearner):
             aux_loss=aux["aux_loss"],
         )
         return state.replace(update=state.update + 1), totals
-

@@ -88,9 +88,7 @@ def global_features(obs: Observation, dims) -> jax.Array:
 def flat_features(obs: Observation, dims) -> jax.Array:
     """float32[N * (9 + F) + 3]: the "mlp" input (node features, fan-in indices, globals)."""
     wiring = (obs.fanin.astype(jnp.float32) + 1.0) / dims.num_nodes
-    return jnp.concatenate(
-        [node_features(obs, dims).ravel(), wiring.ravel(), global_features(obs, dims)]
-    )
+    return jnp.concatenate([node_features(obs, dims).ravel(), wiring.ravel(), global_features(obs, dims)])
 
 
 def graph_features(obs: Observation, dims) -> jax.Array:
@@ -98,6 +96,7 @@ def graph_features(obs: Observation, dims) -> jax.Array:
     nodes = node_features(obs, dims)
     glob = jnp.broadcast_to(global_features(obs, dims)[..., None, :], (*nodes.shape[:-1], GLOBAL_FEATURES))
     return jnp.concatenate([nodes, glob], axis=-1)
+
 
 def local_features(obs: Observation, dims) -> jax.Array:
     """float32[..., N, 8]: what a node is, with nothing that depends on the circuit's size (the bottleneck's input)."""

@@ -23,13 +23,10 @@ class RolloutSizes:
     def check_sizes(self) -> None:
         """ValueError (one line) unless a rollout splits into minibatches and the budget holds one rollout."""
         if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"num_envs * num_steps ({self.batch_size}) must be divisible by num_minibatches ({self.num_minibatches})"
-            )
+            raise ValueError(f"num_envs * num_steps ({self.batch_size}) must be divisible by num_minibatches ({self.num_minibatches})")
         if self.total_timesteps < self.batch_size:
             raise ValueError(
-                f"total_timesteps ({self.total_timesteps}) is less than one rollout "
-                f"(num_envs * num_steps = {self.batch_size})"
+                f"total_timesteps ({self.total_timesteps}) is less than one rollout (num_envs * num_steps = {self.batch_size})"
             )
 
     @property

@@ -74,17 +74,13 @@ class MCTSConfig:
 
         limits.check_int(self.simulations, "simulations", 1, limits.MAX_SIMULATIONS)
         if self.algorithm not in ALGORITHMS:
-            raise ValueError(
-                f"unknown MCTS algorithm {limits.show(self.algorithm)}; choose from {', '.join(ALGORITHMS)}"
-            )
+            raise ValueError(f"unknown MCTS algorithm {limits.show(self.algorithm)}; choose from {', '.join(ALGORITHMS)}")
         if self.max_considered is not None:
             limits.check_int(self.max_considered, "max_considered (or None)", 1, limits.MAX_SIMULATIONS)
         if self.max_depth is not None:
             limits.check_int(self.max_depth, "max_depth (or None)", 1, limits.MAX_NODES)
         if self.leaf_value not in LEAF_VALUES:
-            raise ValueError(
-                f"unknown leaf_value {limits.show(self.leaf_value)}; choose from {', '.join(LEAF_VALUES)}"
-            )
+            raise ValueError(f"unknown leaf_value {limits.show(self.leaf_value)}; choose from {', '.join(LEAF_VALUES)}")
         for name in ("gumbel_scale", "pb_c_init", "temperature", "tie_break"):
             limits.check_float(getattr(self, name), name, 0.0)
         limits.check_float(self.dirichlet_fraction, "dirichlet_fraction", 0.0, 1.0)

@@ -101,8 +101,7 @@ class NetworkConfig:
     NOTES: ClassVar[tuple[str, ...]] = (
         f"depth: mlp a multiple of 4 in 4..{limits.MAX_NETWORK_DEPTH}; gnn an integer in 1..{limits.MAX_NETWORK_DEPTH}; "
         "ignored by recurrent and bottleneck",
-        "iterations_per_depth, extra_iterations, max_iterations, loop_iterations, recall, state_init_scale: "
-        "recurrent and bottleneck only",
+        "iterations_per_depth, extra_iterations, max_iterations, loop_iterations, recall, state_init_scale: recurrent and bottleneck only",
     )
 
 
@@ -378,6 +377,8 @@ class RecurrentGNN(nn.Module):
 
 # ----- the bottleneck recurrent net ------------------------------------------------
 UNKNOWN, VALUE_0, VALUE_1 = 0, 1, 2  # the bottleneck's node states
+
+
 class _BottleneckStep(nn.Module):
     """One iteration: each node's {unknown, 0, 1} distribution, re-encoded with its input and neighbours."""
 
@@ -447,9 +448,7 @@ class BottleneckRecurrent(nn.Module):
 
     def iterations(self, obs: Observation) -> jax.Array:
         """int32[...]: T for each observation."""
-        return _iterations(
-            self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth, obs.depth
-        )
+        return _iterations(self.iterations_per_depth, self.extra_iterations, self.max_iterations, self.dims.max_depth, obs.depth)
 
     def node_states(self, obs: Observation, iterations=None, no_grad=None) -> tuple[jax.Array, jax.Array]:
         """(states float32[..., N, 3] after T iterations, log P(0), log P(1) per iteration [T_max, B * N, 2])."""
@@ -530,8 +529,7 @@ def make_network(config: NetworkConfig, env, node_values: bool = False, scales_o
     if config.family == "mlp":
         return ResidualMLP(dims, depth=config.depth, width=config.width, node_values=node_values)
     if config.family == "gnn":
-        return GNN(dims, depth=config.depth, width=config.width, mean_aggregates=bool(config.mean_aggregates),
-                   node_values=node_values)
+        return GNN(dims, depth=config.depth, width=config.width, mean_aggregates=bool(config.mean_aggregates), node_values=node_values)
     iterations: dict[str, Any] = {
         "iterations_per_depth": float(config.iterations_per_depth),
         "extra_iterations": int(config.extra_iterations),
@@ -540,15 +538,19 @@ def make_network(config: NetworkConfig, env, node_values: bool = False, scales_o
     }
     if config.family == "bottleneck":
         return BottleneckRecurrent(dims, width=config.width, state_init_scale=float(config.state_init_scale), **iterations)
-    return RecurrentGNN(dims, width=config.width, mean_aggregates=bool(config.mean_aggregates),
-                        recall=bool(config.recall), node_values=node_values, **iterations)
+    return RecurrentGNN(
+        dims,
+        width=config.width,
+        mean_aggregates=bool(config.mean_aggregates),
+        recall=bool(config.recall),
+        node_values=node_values,
+        **iterations,
+    )
 
 
 def rule_iterations(network: nn.Module, obs: Observation) -> jax.Array:
     """int32[...]: a recurrent module's T(obs) (its rule, without calling the module)."""
-    return _iterations(
-        network.iterations_per_depth, network.extra_iterations, network.max_iterations, network.dims.max_depth, obs.depth
-    )
+    return _iterations(network.iterations_per_depth, network.extra_iterations, network.max_iterations, network.dims.max_depth, obs.depth)
 
 
 def apply_batch(network: nn.Module, params, obs: Observation, iterations=None, *, method=None, **kwargs):

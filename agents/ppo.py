@@ -322,9 +322,7 @@ class PPO(ScanLearner):
         """`totals` plus the ratios the greedy action would score on these one-decision episodes."""
         greedy = jnp.argmax(masked_logits(logits, mask), axis=-1).astype(jnp.int32)
         keys = jax.random.split(key, greedy.shape[0])
-        _, _, reward, terminated, _, info = jax.vmap(self.env.env.step, in_axes=(0, 0, 0, None))(
-            keys, env_state, greedy, env_params
-        )
+        _, _, reward, terminated, _, info = jax.vmap(self.env.env.step, in_axes=(0, 0, 0, None))(keys, env_state, greedy, env_params)
         f = terminated.astype(jnp.float32)
         ratio = approximation_ratio(reward, info["optimal_return"].astype(jnp.float32))
         return totals._replace(
@@ -354,9 +352,7 @@ class PPO(ScanLearner):
             action = jax.random.categorical(act_key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             step_keys = jax.random.split(step_key, cfg.num_envs)
-            _, env_state, reward, terminated, truncated, info = self.env.step_batch(
-                step_keys, env_state, action, env_params
-            )
+            _, env_state, reward, terminated, truncated, info = self.env.step_batch(step_keys, env_state, action, env_params)
             done = terminated | truncated
             if self.can_truncate:
                 _, final_value = self.apply(state.params, info["final_obs"])
@@ -402,9 +398,7 @@ class PPO(ScanLearner):
             n = jax.random.randint(n_key, t.shape, 0, t)
             k = jax.random.randint(k_key, t.shape, 1, t - n + 1)
             _, _, partial = networks.apply_batch(self.network, params, obs, n + k, method="with_node_values", no_grad=n)
-            later = node_value_loss(
-                partial, batch.labels, obs.depth, obs.node_type != 0, n + k, cfg.aux_target, first_row=n
-            )
+            later = node_value_loss(partial, batch.labels, obs.depth, obs.node_type != 0, n + k, cfg.aux_target, first_row=n)
             loss = (1.0 - cfg.progressive_alpha) * loss + cfg.progressive_alpha * later
         return loss
 
@@ -422,9 +416,7 @@ class PPO(ScanLearner):
         ratio = jnp.exp(log_ratio)
         if cfg.normalize_advantages:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        pg = jnp.maximum(
-            -advantages * ratio, -advantages * jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
-        ).mean()
+        pg = jnp.maximum(-advantages * ratio, -advantages * jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)).mean()
         v_loss = jnp.square(value - targets)
         if cfg.clip_value:
             clipped = batch.value + jnp.clip(value - batch.value, -cfg.clip_eps, cfg.clip_eps)
@@ -456,9 +448,7 @@ class PPO(ScanLearner):
             state = state.replace(curriculum=curriculum_lib.advance(self.curriculum, state.curriculum, batch_ratio))
         next_values = jnp.concatenate([traj.value[1:], last_value[None]], axis=0)
         next_values = jnp.where(traj.done > 0, traj.bootstrap, next_values)
-        advantages, targets = gae(
-            traj.reward, traj.value, next_values, traj.terminated, traj.done, cfg.gamma, cfg.gae_lambda
-        )
+        advantages, targets = gae(traj.reward, traj.value, next_values, traj.terminated, traj.done, cfg.gamma, cfg.gae_lambda)
         flat = lambda x: x.reshape((cfg.batch_size,) + x.shape[2:])
         data = jax.tree.map(flat, (traj, advantages, targets))
         lr_scale = 1.0 if self.curriculum is None else curriculum_lib.lr_scale(self.curriculum, state.curriculum)
@@ -467,9 +457,7 @@ class PPO(ScanLearner):
             params, opt_state, key = carry
             key, perm_key = jax.random.split(key)
             perm = jax.random.permutation(perm_key, cfg.batch_size)
-            shuffled = jax.tree.map(
-                lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), data
-            )
+            shuffled = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), data)
 
             if cfg.progressive_alpha > 0:
                 shuffled = (*shuffled, jax.random.split(jax.random.fold_in(perm_key, 1), cfg.num_minibatches))
@@ -485,9 +473,7 @@ class PPO(ScanLearner):
             (params, opt_state), aux = jax.lax.scan(minibatch, (params, opt_state), shuffled)
             return (params, opt_state, key), aux
 
-        (params, opt_state, key), aux = jax.lax.scan(
-            epoch, (state.params, state.opt_state, state.key), None, cfg.update_epochs
-        )
+        (params, opt_state, key), aux = jax.lax.scan(epoch, (state.params, state.opt_state, state.key), None, cfg.update_epochs)
         aux = jax.tree.map(jnp.mean, aux)
         var_targets = jnp.var(targets)
         explained = jnp.where(var_targets > 0, 1.0 - jnp.var(targets - traj.value) / var_targets, 0.0)
@@ -522,4 +508,3 @@ class PPO(ScanLearner):
             opt_state=jax.tree.map(pick, self.optimizer.init(params), state.opt_state),
             curriculum=curriculum_lib.restart(state.curriculum, stalled),
         )
-

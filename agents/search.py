@@ -55,9 +55,7 @@ def search(
         max_depth = num_simulations
     if invalid_actions is None:
         invalid_actions = jnp.zeros_like(root.prior_logits)
-    simulate = functools.partial(
-        _simulate, root_fn=root_action_selection_fn, interior_fn=interior_action_selection_fn, max_depth=max_depth
-    )
+    simulate = functools.partial(_simulate, root_fn=root_action_selection_fn, interior_fn=interior_action_selection_fn, max_depth=max_depth)
 
     def body(sim, loop_state):
         rng_key, tree = loop_state
@@ -231,9 +229,7 @@ def gumbel_muzero_policy(
             max_num_considered_actions=max_num_considered_actions,
             qtransform=qtransform,
         ),
-        interior_action_selection_fn=functools.partial(
-            mctx.gumbel_muzero_interior_action_selection, qtransform=qtransform
-        ),
+        interior_action_selection_fn=functools.partial(mctx.gumbel_muzero_interior_action_selection, qtransform=qtransform),
         num_simulations=num_simulations,
         max_depth=max_depth,
         invalid_actions=invalid_actions,
@@ -271,14 +267,10 @@ def muzero_policy(
     rng_key, dirichlet_rng_key, search_rng_key = jax.random.split(rng_key, 3)
     probs = jax.nn.softmax(root.prior_logits)
     batch_size, num_actions = probs.shape
-    noise = jax.random.dirichlet(
-        dirichlet_rng_key, alpha=jnp.full([num_actions], fill_value=dirichlet_alpha), shape=(batch_size,)
-    )
+    noise = jax.random.dirichlet(dirichlet_rng_key, alpha=jnp.full([num_actions], fill_value=dirichlet_alpha), shape=(batch_size,))
     noisy_probs = (1 - dirichlet_fraction) * probs + dirichlet_fraction * noise
     root = root.replace(prior_logits=_mask_invalid_actions(_logits_from_probs(noisy_probs), invalid_actions))
-    interior = functools.partial(
-        mctx.muzero_action_selection, pb_c_base=pb_c_base, pb_c_init=pb_c_init, qtransform=qtransform
-    )
+    interior = functools.partial(mctx.muzero_action_selection, pb_c_base=pb_c_base, pb_c_init=pb_c_init, qtransform=qtransform)
     tree = search(
         params,
         search_rng_key,

@@ -45,9 +45,7 @@ class AlternatingCircuit(CircuitEnvBase):
       reward 0; there is no auto-reset (use `wrappers.AutoReset`).
     """
 
-    def __init__(
-        self, generator: Generator | None = None, stop_action: bool = False, max_selections: int | None = None
-    ):
+    def __init__(self, generator: Generator | None = None, stop_action: bool = False, max_selections: int | None = None):
         self.generator = RandomAlternating() if generator is None else generator
         self.stop_action = check_flag(stop_action, "stop_action")
         self.max_selections = check_max_selections(max_selections)
@@ -56,10 +54,7 @@ class AlternatingCircuit(CircuitEnvBase):
         self.max_horizon = int(self.generator.max_gates)
 
     def __repr__(self) -> str:
-        return (
-            f"AlternatingCircuit(generator={self.generator!r}, stop_action={self.stop_action}, "
-            f"max_selections={self.max_selections})"
-        )
+        return f"AlternatingCircuit(generator={self.generator!r}, stop_action={self.stop_action}, max_selections={self.max_selections})"
 
     @property
     def default_params(self) -> EnvParams:

@@ -83,13 +83,19 @@ class CircuitEnvBase:
         """gymnax-style observation space with the true bounds of every `Observation` entry."""
         del params
         n = self.num_nodes
-        high = {"node_type": OR, "fanin": n - 1, "depth": self.max_depth, "circuit_id": 1,
-                "selected": 1, "action_mask": 1, "steps_left": self.max_horizon}
+        high = {
+            "node_type": OR,
+            "fanin": n - 1,
+            "depth": self.max_depth,
+            "circuit_id": 1,
+            "selected": 1,
+            "action_mask": 1,
+            "steps_left": self.max_horizon,
+        }
         low = {"fanin": -1}
-        return spaces.Dict({
-            key: spaces.Box(low.get(key, 0), high[key], shape, dtype)
-            for key, (shape, dtype) in self.observation_shapes().items()
-        })
+        return spaces.Dict(
+            {key: spaces.Box(low.get(key, 0), high[key], shape, dtype) for key, (shape, dtype) in self.observation_shapes().items()}
+        )
 
     def observation_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Shape and dtype of every observation entry."""
@@ -218,9 +224,7 @@ class CircuitEnvBase:
     def optimal_value(self, state: EnvState) -> jax.Array:
         """int32[]: V*(s) as the spec defines it (0 steps left once terminated)."""
         tau = jnp.where(state.terminated, 0, state.steps_left)
-        return solver.optimal_value(
-            state.value, state.depth, state.selected, self.selectable_region(state), tau
-        )
+        return solver.optimal_value(state.value, state.depth, state.selected, self.selectable_region(state), tau)
 
     def _finish_reset(self, state: EnvState) -> tuple[Observation, EnvState]:
         state = state.replace(optimal_return=self.optimal_value(state))  # type: ignore[attr-defined]  # flax.struct adds replace

@@ -97,8 +97,7 @@ class DO1(CircuitEnvBase):
     @property
     def default_params(self) -> EnvParams:
         """The params of the generator and options the env was built with (a gymnax-style property)."""
-        return EnvParams(generator=self.generator, chain_length=jnp.int32(self.chain_length or 0),
-                         max_steps_in_episode=self.max_horizon)
+        return EnvParams(generator=self.generator, chain_length=jnp.int32(self.chain_length or 0), max_steps_in_episode=self.max_horizon)
 
     def _chain_upper(self, circuit) -> jax.Array | int:
         """The largest random k: K, or with `chain_scale="circuit"` this instance's circuit depth."""
@@ -130,9 +129,7 @@ class DO1(CircuitEnvBase):
             node_type=jnp.concatenate([circuit.node_type, ch.node_type]).astype(jnp.int8),
             fanin=jnp.concatenate([pad_cols(circuit.fanin), pad_cols(chain_fanin)]).astype(jnp.int32),
             depth=jnp.concatenate([circuit.depth, ch.depth]).astype(jnp.int32),
-            circuit_id=jnp.concatenate(
-                [jnp.full((n_c,), MAIN, jnp.int8), jnp.full((big_k + 1,), CHAIN, jnp.int8)]
-            ),
+            circuit_id=jnp.concatenate([jnp.full((n_c,), MAIN, jnp.int8), jnp.full((big_k + 1,), CHAIN, jnp.int8)]),
             value=jnp.concatenate([solution.value, ch.node_type != PAD]),
             selected=jnp.zeros((self.num_nodes,), bool),
             chosen=jnp.int32(NOT_CHOSEN),

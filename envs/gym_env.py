@@ -108,8 +108,15 @@ def _config_key(env: Any) -> Hashable:
     """A hashable description of everything the compiled functions of `env` depend on."""
     leaves, treedef = jax.tree.flatten(env.default_params)
     arrays = tuple((np.asarray(x).dtype.str, np.shape(x), np.asarray(x).tobytes()) for x in leaves)
-    sizes = (env.num_nodes, env.fanin_slots, env.stop_action, env.max_depth, env.max_horizon,
-             getattr(env, "max_chain_length", None), getattr(env, "main_nodes", None))
+    sizes = (
+        env.num_nodes,
+        env.fanin_slots,
+        env.stop_action,
+        env.max_depth,
+        env.max_horizon,
+        getattr(env, "max_chain_length", None),
+        getattr(env, "main_nodes", None),
+    )
     return (type(env), sizes, treedef, arrays)
 
 
@@ -134,9 +141,7 @@ class _Jitted:
             return _gym_obs(obs), state, _episode_info(state)
 
         def step(state, action, params):
-            obs, state, reward, terminated, truncated, info = env.step(
-                jax.random.key(0), state, action, params
-            )
+            obs, state, reward, terminated, truncated, info = env.step(jax.random.key(0), state, action, params)
             return _gym_obs(obs), state, reward, terminated, truncated, info
 
         def reset_or_step(seed, reset_now, state, action, params):
@@ -171,9 +176,7 @@ def _draw_seed(rng: np.random.Generator) -> int:
 def _check_render_mode(render_mode: str | None) -> str | None:
     if render_mode is not None and render_mode not in RENDER_MODES:
         # A TypeError too, so SB3's make_vec_env retries without render_mode.
-        raise EnvArgumentError(
-            f"render_mode={limits.show(render_mode)} is not supported; use None, {', '.join(map(repr, RENDER_MODES))}"
-        )
+        raise EnvArgumentError(f"render_mode={limits.show(render_mode)} is not supported; use None, {', '.join(map(repr, RENDER_MODES))}")
     return render_mode
 
 
@@ -188,9 +191,7 @@ def reset_params(env: Any, params: EnvParams, options: dict[str, Any] | None) ->
     valid = RESET_OPTIONS[type(env).__name__]
     unknown = sorted(k for k in options if k not in valid)
     if unknown:
-        raise ValueError(
-            f"unknown reset option(s) {', '.join(map(repr, unknown))}; valid options: {', '.join(valid) or 'none'}"
-        )
+        raise ValueError(f"unknown reset option(s) {', '.join(map(repr, unknown))}; valid options: {', '.join(valid) or 'none'}")
     if "chain_length" in options:
         k, big_k = options["chain_length"], env.max_chain_length
         if not is_integer(k) or not 0 <= int(k) <= big_k:
@@ -299,9 +300,7 @@ class CircuitGymEnv(gymnasium.Env):
             raise ValueError(f"action {shown!r} is not in the action space {self.action_space}")
         if self.state is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
-        obs, self.state, reward, terminated, truncated, info = self._fns.step(
-            self.state, jnp.int32(int(action)), self.params
-        )
+        obs, self.state, reward, terminated, truncated, info = self._fns.step(self.state, jnp.int32(int(action)), self.params)
         _note_invalid(self._action_counts, info["invalid_action"])
         return (
             _to_numpy(obs),

@@ -123,8 +123,7 @@ class GymnaxAdapter:
         pick = lambda fresh, cont: jax.lax.select(done, fresh, cont)
         state = jax.tree.map(pick, state_re, state_st)
         obs = jax.tree.map(pick, obs_re, obs_st)
-        info = {**info, "terminated": terminated, "truncated": truncated,
-                "final_observation": self._observe(obs_st)}
+        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": self._observe(obs_st)}
         if self.legacy_step:
             return self._observe(obs), state, reward, done, info
         return self._observe(obs), state, reward, terminated, truncated, info

@@ -14,9 +14,7 @@ from do1rl.core.generators import CircuitPool
 from do1rl.envs.types import EnvParams
 
 
-def pool_from_circuits(
-    circuits: Sequence[Circuit], *, num_nodes: int | None = None, max_fanin: int | None = None
-) -> CircuitPool:
+def pool_from_circuits(circuits: Sequence[Circuit], *, num_nodes: int | None = None, max_fanin: int | None = None) -> CircuitPool:
     """A `CircuitPool` drawing uniformly from `circuits`, padded to a common shape."""
     if not circuits:
         raise ValueError("need at least one circuit")
@@ -25,9 +23,7 @@ def pool_from_circuits(
     return CircuitPool(circuits=stack([pad(c, n, f) for c in circuits]))
 
 
-def pool_from_files(
-    paths: Sequence[str | PathLike], *, num_nodes: int | None = None, max_fanin: int | None = None
-) -> CircuitPool:
+def pool_from_files(paths: Sequence[str | PathLike], *, num_nodes: int | None = None, max_fanin: int | None = None) -> CircuitPool:
     """Loads `do1rl.circuit/v1` files into one `CircuitPool` (uniform over files).
 
     Raises `do1rl.core.circuit_file.CircuitFileError` naming the first bad file.
@@ -53,4 +49,3 @@ def per_instance_params(pool: CircuitPool, chain_length: int | jax.Array | np.nd
     size = pool.circuits.node_type.shape[0]
     lengths = jnp.broadcast_to(jnp.asarray(chain_length, jnp.int32), (size,))
     return EnvParams(generator=CircuitPool(circuits=circuits), chain_length=lengths)
-

@@ -44,8 +44,7 @@ if TYPE_CHECKING:  # `make` imports the env classes (and JAX) when called
 
 ENV_IDS = (DO1_ID, ALTERNATING_ID)
 # Short names accepted by `make` (e.g. from the command line).
-ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID,
-           "AlternatingCircuit-v0": ALTERNATING_ID}
+ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID, "AlternatingCircuit-v0": ALTERNATING_ID}
 
 CHAIN_SCALES = ("max", "circuit")
 # The keywords of each id besides the families' generator keywords.
@@ -112,8 +111,7 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     wrong = sorted(k for k in kwargs if k in family_keywords() and k not in allowed)
     if wrong:
         raise EnvArgumentError(
-            f"{env_id}: family {family!r} does not take {', '.join(map(repr, wrong))}; "
-            f"its keywords are: {', '.join(allowed)}"
+            f"{env_id}: family {family!r} does not take {', '.join(map(repr, wrong))}; its keywords are: {', '.join(allowed)}"
         )
     if "depth" not in allowed and ("depths" in kwargs or "pad_depth" in kwargs):
         raise EnvArgumentError(f"{env_id}: family {family!r} has no depth, so it takes neither depths nor pad_depth")
@@ -128,23 +126,14 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
     length = kwargs.get("chain_length")
     if length is not None and (not is_integer(length) or not 0 <= length <= limits.MAX_NODES):
         raise EnvArgumentError(
-            f"{env_id}: chain_length must be None, 0 (random) or an integer in 1..{limits.MAX_NODES}, "
-            f"got {limits.show(length)}"
+            f"{env_id}: chain_length must be None, 0 (random) or an integer in 1..{limits.MAX_NODES}, got {limits.show(length)}"
         )
     files = kwargs.get("circuit_files")
     if files is not None and not isinstance(files, (str, PathLike)):
-        if (
-            not isinstance(files, (list, tuple))
-            or not files
-            or not all(isinstance(f, (str, PathLike)) for f in files)
-        ):
-            raise EnvArgumentError(
-                f"{env_id}: circuit_files must be a path or a non-empty list of paths, got {limits.show(files)}"
-            )
+        if not isinstance(files, (list, tuple)) or not files or not all(isinstance(f, (str, PathLike)) for f in files):
+            raise EnvArgumentError(f"{env_id}: circuit_files must be a path or a non-empty list of paths, got {limits.show(files)}")
         if len(files) > limits.MAX_CIRCUIT_FILES:
-            raise EnvArgumentError(
-                f"{env_id}: circuit_files: {len(files)} files, more than the limit of {limits.MAX_CIRCUIT_FILES}"
-            )
+            raise EnvArgumentError(f"{env_id}: circuit_files: {len(files)} files, more than the limit of {limits.MAX_CIRCUIT_FILES}")
 
 
 def _check_depths(env_id: str, kwargs: dict[str, Any]) -> None:
@@ -155,18 +144,14 @@ def _check_depths(env_id: str, kwargs: dict[str, Any]) -> None:
             or not 1 <= len(depths) <= 64
             or not all(is_integer(d) and 1 <= d <= limits.MAX_NODES for d in depths)
         ):
-            raise EnvArgumentError(
-                f"{env_id}: depths must be a non-empty list (at most 64) of integers >= 1, got {limits.show(depths)}"
-            )
+            raise EnvArgumentError(f"{env_id}: depths must be a non-empty list (at most 64) of integers >= 1, got {limits.show(depths)}")
         if "depth" in kwargs:
             raise EnvArgumentError(f"{env_id}: give depth (one depth) or depths (a mixture), not both")
     pad = kwargs.get("pad_depth")
     if pad is not None:
         deepest = max(depths) if depths else kwargs.get("depth")
         if deepest is not None and pad < deepest:
-            raise EnvArgumentError(
-                f"{env_id}: pad_depth must be an integer >= the deepest circuit depth ({deepest}), got {pad!r}"
-            )
+            raise EnvArgumentError(f"{env_id}: pad_depth must be an integer >= the deepest circuit depth ({deepest}), got {pad!r}")
 
 
 def _check_size(env_id: str, what: str, num_nodes: int, fanin_slots: int, count: int = 1) -> None:
@@ -228,8 +213,7 @@ def make(env_id: str, **kwargs: Any) -> tuple[Env, EnvParams]:
     unknown = sorted(limits.show(k, 40) for k in kwargs if k not in valid)
     if unknown:
         raise EnvArgumentError(
-            f"{env_id}: unknown keyword argument(s) {limits.cut(', '.join(unknown), 200)}; "
-            f"valid keywords are: {', '.join(valid)}"
+            f"{env_id}: unknown keyword argument(s) {limits.cut(', '.join(unknown), 200)}; valid keywords are: {', '.join(valid)}"
         )
     _check_values(env_id, kwargs)
     from do1rl.envs.alternating import AlternatingCircuit
@@ -245,18 +229,14 @@ def make(env_id: str, **kwargs: Any) -> tuple[Env, EnvParams]:
     files = kwargs.pop("circuit_files", None)
     if files is not None:
         if kwargs:
-            raise EnvArgumentError(
-                f"{env_id}: circuit_files cannot be combined with generator keywords {sorted(kwargs)}"
-            )
+            raise EnvArgumentError(f"{env_id}: circuit_files cannot be combined with generator keywords {sorted(kwargs)}")
         generator = _pool(env_id, files)
     else:
         generator = _generator(env_id, family, kwargs)
     env: Env
     if env_id == DO1_ID:
         length = None if chain_length is None else int(chain_length)
-        env = DO1(
-            generator, stop_action=stop_action, chain_length=length, chain_scale=chain_scale, max_selections=max_selections
-        )
+        env = DO1(generator, stop_action=stop_action, chain_length=length, chain_scale=chain_scale, max_selections=max_selections)
     else:
         env = AlternatingCircuit(generator, stop_action=stop_action, max_selections=max_selections)
     _check_size(env_id, "observation", env.num_nodes, env.fanin_slots)

@@ -24,8 +24,19 @@ _CIRCUIT_NAMES = {MAIN: "C", CHAIN: "chain"}
 class _View:
     """numpy copies of one (unbatched) state and the facts every drawing needs."""
 
-    FIELDS = ("node_type", "fanin", "depth", "circuit_id", "value", "selected", "chosen", "steps_left", "terminated",
-              "horizon", "chain_length")
+    FIELDS = (
+        "node_type",
+        "fanin",
+        "depth",
+        "circuit_id",
+        "value",
+        "selected",
+        "chosen",
+        "steps_left",
+        "terminated",
+        "horizon",
+        "chain_length",
+    )
 
     def __init__(self, state: Any, show_values: bool | None):
         missing = [name for name in self.FIELDS if not hasattr(state, name)]
@@ -141,8 +152,7 @@ def figure(state: Any, show_values: bool | None = None, title: str | None = None
             face = ("#7fc97f" if view.value[i] else "0.75") if view.show_values else "#cfe2f3"
             marker, text = ("s", "∧") if kind == AND else ("o", "∨")
         edge, width = ("red", 3.0) if view.selected[i] else ("black", 1.0)
-        ax.scatter([x], [y], s=420, marker=marker, c=[face], edgecolors=edge, linewidths=width,
-                   alpha=0.35 if faded else 1.0, zorder=2)
+        ax.scatter([x], [y], s=420, marker=marker, c=[face], edgecolors=edge, linewidths=width, alpha=0.35 if faded else 1.0, zorder=2)
         ax.annotate(text, (x, y), ha="center", va="center", fontsize=9, zorder=3)
         ax.annotate(str(i), (x + 0.22, y + 0.22), fontsize=6, color="0.35", zorder=3)
     for circuit in view.circuits:
@@ -165,8 +175,7 @@ def _legend(ax, show_values: bool, any_selected: bool) -> None:
     from matplotlib.lines import Line2D
 
     def mark(marker, face, label, edge="black"):
-        return Line2D([], [], marker=marker, linestyle="", markersize=9, markerfacecolor=face, markeredgecolor=edge,
-                      label=label)
+        return Line2D([], [], marker=marker, linestyle="", markersize=9, markerfacecolor=face, markeredgecolor=edge, label=label)
 
     handles = [mark("v", "white", "input (0 or 1)"), mark("s", "#cfe2f3", "AND gate (∧)"), mark("o", "#cfe2f3", "OR gate (∨)")]
     if show_values:

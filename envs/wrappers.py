@@ -55,9 +55,7 @@ class AutoReset:
         params: EnvParams | None = None,
     ) -> tuple[Observation, EnvState, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
         key_step, key_reset = jax.random.split(key)
-        obs, next_state, reward, terminated, truncated, info = self.env.step(
-            key_step, state, action, params
-        )
+        obs, next_state, reward, terminated, truncated, info = self.env.step(key_step, state, action, params)
         reset_obs, reset_state = self.env.reset(key_reset, params)
         done = terminated | truncated
         pick = lambda fresh, cont: jnp.where(done, fresh, cont)

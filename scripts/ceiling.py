@@ -146,8 +146,10 @@ def main() -> None:
         weight = stratified_weights(d1, depth)
         missing = sorted(set(range(depth + 1)) - set(d1.tolist()))
         if missing:  # reweighting cannot stand for a stratum it never drew: those bounds would be biased
-            print(f"  D = {depth}: no draw has d1 in {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
-                  "sampled bounds skipped (use --exact-paths)")
+            print(
+                f"  D = {depth}: no draw has d1 in {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
+                "sampled bounds skipped (use --exact-paths)"
+            )
         for blocks in args.blocks:
             row = {}
             if blocks >= 1 and not missing:

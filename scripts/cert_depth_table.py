@@ -61,13 +61,11 @@ def main() -> None:
             cert, depth, _ = cert_and_depth(env_args, args.instances, args.seed)
             p10, p50, p90 = np.percentile(cert, [10, 50, 90]).astype(int)
             print(
-                f"{label:<40} {int(depth.max()):>3} {cert.mean():>9.2f} {p10:>4} {p50:>4} {p90:>4} "
-                f"{(cert <= 3).mean():>8.3f}  {env_args}"
+                f"{label:<40} {int(depth.max()):>3} {cert.mean():>9.2f} {p10:>4} {p50:>4} {p90:>4} {(cert <= 3).mean():>8.3f}  {env_args}"
             )
     for depth in (8, 16):
         gen = LayeredBiregular(width=4, depth=depth, k=2, p_one=0.6)
-        cert_only, _, d1 = cert_and_depth({"family": "biregular", "depth": depth, "width": 4, "k": 2}, args.instances,
-                                          args.seed)
+        cert_only, _, d1 = cert_and_depth({"family": "biregular", "depth": depth, "width": 4, "k": 2}, args.instances, args.seed)
         freq = np.bincount(d1, minlength=depth + 1) / d1.size
         print(
             f"biregular width 4, k 2, p_one 0.6, D={depth}, d1-stratified ({gen.candidates} x {gen.max_rounds} "

@@ -58,14 +58,16 @@ def main(argv=None) -> int:
     for row in rows:
         ratio, regret = seed_episode_interval(row["ratios"]), seed_episode_interval(row["regrets"])
         seeds = [float(r.mean()) for r in row["ratios"]]
-        out.append({
-            "run": row["run"],
-            "network": dataclasses.asdict(row["config"].network),
-            "episodes_per_seed": len(row["ratios"][0]),
-            "mean_ratio": ratio.as_dict(),
-            "mean_regret": regret.as_dict(),
-            "seed_mean_ratios": seeds,
-        })
+        out.append(
+            {
+                "run": row["run"],
+                "network": dataclasses.asdict(row["config"].network),
+                "episodes_per_seed": len(row["ratios"][0]),
+                "mean_ratio": ratio.as_dict(),
+                "mean_regret": regret.as_dict(),
+                "seed_mean_ratios": seeds,
+            }
+        )
         print(
             f"{row['run']}: mean ratio {ratio.mean:.4f} [{ratio.low:.4f}, {ratio.high:.4f}], mean regret"
             f" {regret.mean:.3f} [{regret.low:.3f}, {regret.high:.3f}]; seeds " + ", ".join(f"{s:.4f}" for s in seeds)

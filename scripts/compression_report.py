@@ -40,8 +40,9 @@ METRIC = "decisive_accuracy_L3"
 def students(rows: list[dict]) -> dict[str, dict[int, dict]]:
     """{label: {test depth: pooled row}} of every trained cell as trained (no forced T), in table order."""
     out: dict[str, dict[int, dict]] = {}
-    for r in sorted(ssh.pooled(rows), key=lambda r: (ssh.rank(r), number(r.get("network_depth")) or 0,
-                                                     number(r.get("network_width")) or 0)):
+    for r in sorted(
+        ssh.pooled(rows), key=lambda r: (ssh.rank(r), number(r.get("network_depth")) or 0, number(r.get("network_width")) or 0)
+    ):
         if ssh.trained(r) and ssh.trained_rule(r) and number(r.get("test_depth")) is not None:
             out.setdefault(student_label(r), {})[int(number(r["test_depth"]))] = r
     return out
@@ -88,14 +89,26 @@ def compression_table(rows: list[dict]) -> list[str]:
         for depth, r in sorted(by_depth.items()):
             ours, best = interval(r), bar.get(depth)
             ceiling = own_ceiling(r)
-            body.append([
-                name, depth, show(ours), show(interval(r, METRIC)),
-                "n/a" if best is None else f"{best[0]} {show(best[1])}",
-                "—" if ceiling is None else f"L = {ceiling[0]}: {show(ceiling[1])} ({where(ours, ceiling[1])})",
-                "n/a" if best is None else where(ours, best[1]),
-            ])
-    header = ["student", "D", "ratio [95% CI]", "decisive accuracy, L = 3 [95% CI]", "bar: best trivial (ratio)",
-              "L-block ceiling (ratio): a gnn's own L, else L = 3 (student vs it)", "student vs bar"]
+            body.append(
+                [
+                    name,
+                    depth,
+                    show(ours),
+                    show(interval(r, METRIC)),
+                    "n/a" if best is None else f"{best[0]} {show(best[1])}",
+                    "—" if ceiling is None else f"L = {ceiling[0]}: {show(ceiling[1])} ({where(ours, ceiling[1])})",
+                    "n/a" if best is None else where(ours, best[1]),
+                ]
+            )
+    header = [
+        "student",
+        "D",
+        "ratio [95% CI]",
+        "decisive accuracy, L = 3 [95% CI]",
+        "bar: best trivial (ratio)",
+        "L-block ceiling (ratio): a gnn's own L, else L = 3 (student vs it)",
+        "student vs bar",
+    ]
     return [table(header, body)]
 
 
@@ -104,17 +117,18 @@ def verdicts(rows: list[dict], train: list[int]) -> list[str]:
     out = []
     for name, by_depth in students(rows).items():
         tested = [d for d in train if d in by_depth]
-        learned = bool(tested) and all(
-            d in bar and lies_below(bar[d][1], interval(by_depth[d])) for d in tested
-        )
+        learned = bool(tested) and all(d in bar and lies_below(bar[d][1], interval(by_depth[d])) for d in tested)
         beyond = [d for d in sorted(by_depth) if d not in train]
-        parts = [f"D = {d}: {where(interval(by_depth[d]), bar[d][1] if d in bar else None)} the bar "
-                 f"({number(by_depth[d]['mean_ratio']):.3f} vs {bar[d][1].mean:.3f})" for d in beyond if d in bar]
-        against = {d: (where(interval(r), c[1]), c[0]) for d, r in sorted(by_depth.items())
-                   if (c := own_ceiling(r)) is not None}
+        parts = [
+            f"D = {d}: {where(interval(by_depth[d]), bar[d][1] if d in bar else None)} the bar "
+            f"({number(by_depth[d]['mean_ratio']):.3f} vs {bar[d][1].mean:.3f})"
+            for d in beyond
+            if d in bar
+        ]
+        against = {d: (where(interval(r), c[1]), c[0]) for d, r in sorted(by_depth.items()) if (c := own_ceiling(r)) is not None}
         whose = "its" if next(iter(by_depth.values()))["agent"] in ssh.FIXED_DEPTH else "the"
         if len(set(against.values())) == 1:
-            (side, blocks), = set(against.values())
+            ((side, blocks),) = set(against.values())
             ceilings = [f"{side} {whose} L = {blocks} ceiling at every test depth"]
         else:
             ceilings = [f"D = {d}: {side} {whose} L = {blocks} ceiling" for d, (side, blocks) in against.items()]
@@ -122,8 +136,12 @@ def verdicts(rows: list[dict], train: list[int]) -> list[str]:
             why = "not learned (its ratio does not lie above the bar at every training depth), so not evidence"
         else:
             why = "learned (above the bar at D = " + ", ".join(str(d) for d in tested) + ")"
-        out.append(f"- **{name}**: {why}; beyond the training depths: " + ("; ".join(parts) or "not tested")
-                   + (f"; {'; '.join(ceilings)}" if ceilings else "") + ".")
+        out.append(
+            f"- **{name}**: {why}; beyond the training depths: "
+            + ("; ".join(parts) or "not tested")
+            + (f"; {'; '.join(ceilings)}" if ceilings else "")
+            + "."
+        )
     return out
 
 
@@ -135,13 +153,28 @@ def frontier_table(rows: list[dict], depth: int = FRONTIER_DEPTH) -> list[str]:
     body = []
     for p in points:
         winner = beaten_by(p, points)
-        body.append([
-            series_label(p), point_label(p), f"{number(p['flops_per_decision']):.2e}", int(number(p["serial_depth"])),
-            show(interval(p)), show(interval(p, METRIC)), "n/a" if bar is None else where(interval(p), bar[1]),
-            "on the frontier" if winner is None else f"{series_label(winner)} {point_label(winner)}",
-        ])
-    header = ["agent", "size", "FLOPs per decision", "serial depth", "ratio [95% CI]",
-              "decisive accuracy, L = 3 [95% CI]", "vs bar", "beaten at <= its FLOPs by (ratio)"]
+        body.append(
+            [
+                series_label(p),
+                point_label(p),
+                f"{number(p['flops_per_decision']):.2e}",
+                int(number(p["serial_depth"])),
+                show(interval(p)),
+                show(interval(p, METRIC)),
+                "n/a" if bar is None else where(interval(p), bar[1]),
+                "on the frontier" if winner is None else f"{series_label(winner)} {point_label(winner)}",
+            ]
+        )
+    header = [
+        "agent",
+        "size",
+        "FLOPs per decision",
+        "serial depth",
+        "ratio [95% CI]",
+        "decisive accuracy, L = 3 [95% CI]",
+        "vs bar",
+        "beaten at <= its FLOPs by (ratio)",
+    ]
     return [table(header, body)]
 
 
@@ -153,9 +186,11 @@ def _against(p: dict, others: list[dict], kind: str) -> str:
     if not cheaper:
         return head + f"{show(interval(p))}; no {kind} student at <= its FLOPs."
     q = max(cheaper, key=lambda q: number(q["mean_ratio"]))
-    return (head + f"{show(interval(p))} vs the best {kind} student at <= its FLOPs, {series_label(q)} {point_label(q)} "
-            f"({number(q['flops_per_decision']):.2e}, serial depth {int(number(q['serial_depth']))}): "
-            f"{show(interval(q))}; it is {where(interval(p), interval(q))} it.")
+    return (
+        head + f"{show(interval(p))} vs the best {kind} student at <= its FLOPs, {series_label(q)} {point_label(q)} "
+        f"({number(q['flops_per_decision']):.2e}, serial depth {int(number(q['serial_depth']))}): "
+        f"{show(interval(q))}; it is {where(interval(p), interval(q))} it."
+    )
 
 
 def frontier_verdicts(rows: list[dict], depth: int = FRONTIER_DEPTH) -> list[str]:
@@ -169,10 +204,13 @@ def frontier_verdicts(rows: list[dict], depth: int = FRONTIER_DEPTH) -> list[str
     out += ["", "Each serial student (as trained, and at each forced T) against the best fixed-depth student at <= its FLOPs:", ""]
     out += [_against(p, fixed, "fixed-depth") for p in serial] or ["- (no serial student)"]
     if any(p["agent"] == "mcts" for p in points):
-        out += ["", "MCTS is left out of this comparison: its FLOPs are those of its env-model steps, which XLA's cost "
-                "analysis counts as floating-point operations only (a DO1 step is integer and boolean work), and the true "
-                "model hands the search each choice's reward, so its points measure search with the model's answers "
-                "(serial depth = simulations), not compute a network could be compressed into."]
+        out += [
+            "",
+            "MCTS is left out of this comparison: its FLOPs are those of its env-model steps, which XLA's cost "
+            "analysis counts as floating-point operations only (a DO1 step is integer and boolean work), and the true "
+            "model hands the search each choice's reward, so its points measure search with the model's answers "
+            "(serial depth = simulations), not compute a network could be compressed into.",
+        ]
     return out
 
 
@@ -207,7 +245,7 @@ def tables(rows: list[dict], train: list[int]) -> list[str]:
         *verdicts(rows, train),
         "",
         f"**Compute frontier at D = {FRONTIER_DEPTH}** (each agent's score against its compute per decision; "
-        "\"beaten\" when a point with at most its FLOPs has a ratio interval wholly above its own):",
+        '"beaten" when a point with at most its FLOPs has a ratio interval wholly above its own):',
         "",
         *frontier_table(rows),
         "",
@@ -221,25 +259,26 @@ def report(rows: list[dict], elapsed: float | None, figures: Path, train: list[i
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     took = f" in {elapsed / 60:.1f} min" if elapsed is not None else ""
     fig = figures.as_posix()
-    return "\n".join([
-        "# Serial search, then compress: expert-iteration students and the compute frontier",
-        "",
-        f"Produced by `{command}` on {when} ({platform.machine()}, {os.cpu_count()} CPUs){took}. "
-        "Every number comes from that command.",
-        "",
-        setup(rows),
-        "",
-        *tables(rows, train),
-        "",
-        f"![compute frontier: FLOPs]({fig}/frontier.png)",
-        "",
-        f"![compute frontier: serial depth]({fig}/frontier_serial.png)",
-        "",
-        f"Generalisation: ![generalisation]({fig}/generalisation.png)",
-        "",
-        f"Learning curves: ![learning curves]({fig}/learning_curves.png)",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Serial search, then compress: expert-iteration students and the compute frontier",
+            "",
+            f"Produced by `{command}` on {when} ({platform.machine()}, {os.cpu_count()} CPUs){took}. Every number comes from that command.",
+            "",
+            setup(rows),
+            "",
+            *tables(rows, train),
+            "",
+            f"![compute frontier: FLOPs]({fig}/frontier.png)",
+            "",
+            f"![compute frontier: serial depth]({fig}/frontier_serial.png)",
+            "",
+            f"Generalisation: ![generalisation]({fig}/generalisation.png)",
+            "",
+            f"Learning curves: ![learning curves]({fig}/learning_curves.png)",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,8 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the whole report here (e.g. docs/results-compression.md)")
     parser.add_argument("--results-md", type=Path, help="also write the tables into this file's compression section")
     parser.add_argument("--elapsed", type=float, help="the command's wall time in seconds, for the report's header")
-    parser.add_argument("--figures", type=Path, default=Path("figures/compression"),
-                        help="the figures' folder, relative to the report (default: %(default)s)")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        default=Path("figures/compression"),
+        help="the figures' folder, relative to the report (default: %(default)s)",
+    )
     parser.add_argument("--command", default="bash scripts/reproduce_compression.sh", help="the command, for the header")
     args = parser.parse_args(argv)
     try:
@@ -267,19 +310,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}")
     if args.results_md is not None:
         link = os.path.relpath(args.out, args.results_md.parent)
-        body = "\n".join([
-            "## Serial search, then compress (expert iteration) and the compute frontier",
-            "",
-            f"From `{args.command}` (the whole report, setup and figures: [{args.out.name}]({link})).",
-            "",
-            *tables(rows, train),
-            "",
-            f"![compute frontier: FLOPs]({os.path.relpath(args.out.parent / args.figures, args.results_md.parent)}"
-            "/frontier.png)",
-            "",
-            f"![compute frontier: serial depth]({os.path.relpath(args.out.parent / args.figures, args.results_md.parent)}"
-            "/frontier_serial.png)",
-        ])
+        body = "\n".join(
+            [
+                "## Serial search, then compress (expert iteration) and the compute frontier",
+                "",
+                f"From `{args.command}` (the whole report, setup and figures: [{args.out.name}]({link})).",
+                "",
+                *tables(rows, train),
+                "",
+                f"![compute frontier: FLOPs]({os.path.relpath(args.out.parent / args.figures, args.results_md.parent)}/frontier.png)",
+                "",
+                f"![compute frontier: serial depth]({os.path.relpath(args.out.parent / args.figures, args.results_md.parent)}"
+                "/frontier_serial.png)",
+            ]
+        )
         report_sections.write_section(args.results_md, SECTION, body)
         print(f"wrote the {SECTION} section of {args.results_md}")
     return 0

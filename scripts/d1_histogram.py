@@ -1,6 +1,6 @@
 """Prints the d1 histogram of a generator's instances (docs/generators.md quotes it).
 
-    python scripts/d1_histogram.py --depth 16 --samples 2000 [--width 12 ...]
+python scripts/d1_histogram.py --depth 16 --samples 2000 [--width 12 ...]
 """
 
 from __future__ import annotations
@@ -24,8 +24,16 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    for name, kind in (("depth", int), ("width", int), ("n_inputs", int), ("max_fanin", int),
-                       ("prefix_chain", int), ("p_one", float), ("skip_prob", float), ("input_prob", float)):
+    for name, kind in (
+        ("depth", int),
+        ("width", int),
+        ("n_inputs", int),
+        ("max_fanin", int),
+        ("prefix_chain", int),
+        ("p_one", float),
+        ("skip_prob", float),
+        ("input_prob", float),
+    ):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind)
     args = vars(parser.parse_args(argv))
     samples, seed = args.pop("samples"), args.pop("seed")

@@ -1,6 +1,6 @@
 """The NaN check's cost by network depth: one jitted program over every leaf vs `checkpoint.all_finite` (per leaf shape).
 
-    python scripts/nan_check_compile.py   # numbers in docs/reliability.md ("Network depth and compile time")
+python scripts/nan_check_compile.py   # numbers in docs/reliability.md ("Network depth and compile time")
 """
 
 import time
@@ -30,5 +30,7 @@ for depth in (32, 64):
     one_program = jax.jit(lambda ls: jnp.all(jnp.stack([jnp.isfinite(x).all() for x in ls])))  # the check before
     t_old = seconds(lambda f, ls: bool(f(ls)), one_program, leaves)
     t_new, t_again = seconds(checkpoint.all_finite, tree), seconds(checkpoint.all_finite, tree)
-    print(f"gnn depth {depth}: {len(leaves)} leaves; one program over all leaves {t_old:.2f} s; "
-          f"per leaf shape {t_new:.2f} s first call, {t_again:.3f} s second")
+    print(
+        f"gnn depth {depth}: {len(leaves)} leaves; one program over all leaves {t_old:.2f} s; "
+        f"per leaf shape {t_new:.2f} s first call, {t_again:.3f} s second"
+    )

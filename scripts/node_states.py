@@ -62,8 +62,10 @@ def main() -> None:
     obs, states = jax.vmap(run.env.reset, in_axes=(0, None))(keys, run.env_params)
     rows = [seed_states(run, s, obs, states.value) for s in range(run.config.num_seeds)]
     for r in rows:
-        print(f"seed {r['seed']}: gate accuracy {r['gate_accuracy']:.3f}, gates with P(1) < 0.01 "
-              f"{r['gates_p1_below_0.01']:.2f}, saturated {r['saturated']:.2f}, beta {r['beta']:.2f}")
+        print(
+            f"seed {r['seed']}: gate accuracy {r['gate_accuracy']:.3f}, gates with P(1) < 0.01 "
+            f"{r['gates_p1_below_0.01']:.2f}, saturated {r['saturated']:.2f}, beta {r['beta']:.2f}"
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -169,8 +169,10 @@ def learned_verdict(name: str, by_depth: dict, agents: dict, prior: dict, train_
         if best is None or ours is None:
             return False, f"not {kind}: no {'trivial policy' if best is None else 'data'} at D = {depth} to compare"
         if not lies_below(best[1], ours):
-            return False, (f"not {kind}: at training depth D = {depth}, {show(ours)} does not lie above "
-                           f"the best trivial policy, {best[0]} ({show(best[1])})")
+            return False, (
+                f"not {kind}: at training depth D = {depth}, {show(ours)} does not lie above "
+                f"the best trivial policy, {best[0]} ({show(best[1])})"
+            )
         notes.append(f"D = {depth}: above {best[0]} ({best[1].high:.3f})")
     return True, f"{kind} ({'; '.join(notes)})"
 
@@ -186,10 +188,14 @@ def change_verdict(shallow: Interval | None, deep: Interval | None) -> str:
     return f"no significant change, {delta} (CIs overlap)"
 
 
-def generalisation_section(rows: list[dict], ceiling: dict, prior_json: dict | None = None,
-                           train_depths: list[int] | None = None,
-                           title: str = "### (a) Ratio and first-choice accuracy vs test depth",
-                           figure: str = "![Generalisation](figures/generalisation.png)") -> tuple[list[str], dict]:
+def generalisation_section(
+    rows: list[dict],
+    ceiling: dict,
+    prior_json: dict | None = None,
+    train_depths: list[int] | None = None,
+    title: str = "### (a) Ratio and first-choice accuracy vs test depth",
+    figure: str = "![Generalisation](figures/generalisation.png)",
+) -> tuple[list[str], dict]:
     main = [r for r in pooled(rows) if trained_rule(r) and r.get("test_depth") is not None]
     if not main:
         return [title, "", "(sweep missing)", ""], {}
@@ -215,9 +221,11 @@ def generalisation_section(rows: list[dict], ceiling: dict, prior_json: dict | N
     lines = two_tables(
         title,
         ["agent"] + [f"D = {d}" for d in depths],
-        ("Mean approximation ratio r / r* (95% CI over seeds and episodes); the trivial policies and the prior-only "
-         "ceiling (the L = 0 ceiling's expected ratio on the same episodes) are the bar a learned policy must clear:",
-         body_ratio),
+        (
+            "Mean approximation ratio r / r* (95% CI over seeds and episodes); the trivial policies and the prior-only "
+            "ceiling (the L = 0 ceiling's expected ratio on the same episodes) are the bar a learned policy must clear:",
+            body_ratio,
+        ),
         ("First-choice accuracy (the forced choice at t = 0 picks the circuit with the larger V*; ties right):", body_choice),
         figure,
     )
@@ -231,12 +239,23 @@ def generalisation_section(rows: list[dict], ceiling: dict, prior_json: dict | N
             continue
         learned[name], why = learned_verdict(name, rows_by_depth, agents, prior, inside)
         verdicts[name] = f"{change}; {why}" if learned[name] else f"{why} (its change, {change}, is not evidence)"
-    lines += [f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}, after the check against the best"
-              f" trivial policy at the training depths ({', '.join(f'D = {d}' for d in inside) or 'none tested'}):", ""]
+    lines += [
+        f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}, after the check against the best"
+        f" trivial policy at the training depths ({', '.join(f'D = {d}' for d in inside) or 'none tested'}):",
+        "",
+    ]
     lines += [f"- {name}: {verdicts[name]}" for name in order]
     lines.append("")
-    return lines, {"agents": agents, "depths": depths, "verdicts": verdicts, "order": order, "learned": learned,
-                   "first": first, "prior": prior, "best": best}
+    return lines, {
+        "agents": agents,
+        "depths": depths,
+        "verdicts": verdicts,
+        "order": order,
+        "learned": learned,
+        "first": first,
+        "prior": prior,
+        "best": best,
+    }
 
 
 def decisive_tables(agents: dict, order: list[str], depths: list[int], prior: dict) -> list[str]:
@@ -263,9 +282,12 @@ def decisive_tables(agents: dict, order: list[str], depths: list[int], prior: di
             body.append([PRIOR, show(prior[d]), "—", "—", "—"])
         counts = next((r for r in (agents[n].get(d) for n in order) if r is not None), {})
         n = counts.get(f"decisive_episodes_L{DECISIVE_L}")
-        lines += [f"D = {d} ({'?' if n is None else n} decisive episodes per seed at L = {DECISIVE_L}):", "",
-                  table(["agent", "ratio", f"decisive accuracy, L = {DECISIVE_L}", "decisive accuracy, own L",
-                         "steps to plateau"], body), ""]
+        lines += [
+            f"D = {d} ({'?' if n is None else n} decisive episodes per seed at L = {DECISIVE_L}):",
+            "",
+            table(["agent", "ratio", f"decisive accuracy, L = {DECISIVE_L}", "decisive accuracy, own L", "steps to plateau"], body),
+            "",
+        ]
     return lines
 
 
@@ -278,7 +300,10 @@ OVERTHINKING_TOLERANCE = 0.02  # |ratio at T = xD - ratio at T = D + 1|
 def serial_section(rows: list[dict], ceiling: dict, prior_json: dict | None, train: list[int]) -> tuple[list[str], dict]:
     """The serial sweep: ratio and decisive accuracy per depth, T = xD against T = D + 1, issue 21's targets."""
     lines, a = generalisation_section(
-        rows, ceiling, prior_json, train,
+        rows,
+        ceiling,
+        prior_json,
+        train,
         title="### (g) A learned serial agent against fixed-depth nets trained the same way (auxiliary hint loss)",
         figure="![Serial agent](figures/serial/generalisation.png)",
     )
@@ -298,11 +323,18 @@ def serial_section(rows: list[dict], ceiling: dict, prior_json: dict | None, tra
             gaps.setdefault(name, []).append((d, x, gap))
             body.append([name, f"D = {d}", show(base), f"T = {x:g}D: {show(more)}", "n/a" if gap is None else f"{gap:+.3f}"])
     if body:
-        lines += ["Thinking longer: the same nets read after T = xD iterations instead of T = D + 1 (no overthinking:"
-                  f" within {OVERTHINKING_TOLERANCE} of T = D + 1):", "",
-                  table(["agent", "test depth", "T = D + 1", "T = xD", "difference of means"], body), ""]
-    lines += ["Issue 21's targets for the learned serial agent (trained on D 4..8, tested unchanged, T = D + 1;"
-              " a target is met when the mean reaches it):", ""]
+        lines += [
+            "Thinking longer: the same nets read after T = xD iterations instead of T = D + 1 (no overthinking:"
+            f" within {OVERTHINKING_TOLERANCE} of T = D + 1):",
+            "",
+            table(["agent", "test depth", "T = D + 1", "T = xD", "difference of means"], body),
+            "",
+        ]
+    lines += [
+        "Issue 21's targets for the learned serial agent (trained on D 4..8, tested unchanged, T = D + 1;"
+        " a target is met when the mean reaches it):",
+        "",
+    ]
     verdicts = {}
     for name in serial:
         by = a["agents"][name]
@@ -317,8 +349,7 @@ def serial_section(rows: list[dict], ceiling: dict, prior_json: dict | None, tra
         if found:
             worst = max(found, key=lambda g: abs(g[2]))
             ok = abs(worst[2]) <= OVERTHINKING_TOLERANCE
-            parts.append(f"T = {worst[1]:g}D vs T = D + 1: largest gap {worst[2]:+.3f} at D = {worst[0]}"
-                         f" ({'met' if ok else 'missed'})")
+            parts.append(f"T = {worst[1]:g}D vs T = D + 1: largest gap {worst[2]:+.3f} at D = {worst[0]} ({'met' if ok else 'missed'})")
         learned = a["learned"].get(name, True)
         verdicts[name] = "; ".join(parts) + ("" if learned else " — not learned at its training depths, so not evidence")
         lines.append(f"- {name}: {verdicts[name]}.")
@@ -331,8 +362,7 @@ def serial_section(rows: list[dict], ceiling: dict, prior_json: dict | None, tra
         for d in sorted(a["agents"][name]):
             iv = interval(a["agents"][name][d])
             if d in ceiling and iv is not None and d > max(train or [0]):
-                parts.append(f"D = {d}: {iv.mean:.3f} vs ceiling {ceiling[d]:.3f} "
-                             f"({'at or below' if iv.low <= ceiling[d] else 'above'})")
+                parts.append(f"D = {d}: {iv.mean:.3f} vs ceiling {ceiling[d]:.3f} ({'at or below' if iv.low <= ceiling[d] else 'above'})")
         deepest = max(a["agents"][name])
         own = own_blocks(first)
         dec = interval(a["agents"][name][deepest], f"decisive_accuracy_L{own if own is not None else DECISIVE_L}")
@@ -372,8 +402,10 @@ def iterations_section(rows: list[dict]) -> tuple[list[str], dict]:
         best_t = max((t for t in ts if by.get((d, t))), key=lambda t: float(by[(d, t)]["mean_ratio"]))
         best, most = interval(by[(d, best_t)]), interval(by.get((d, ts[-1])))
         drop = most is not None and best_t != ts[-1] and lies_below(most, best)
-        lines.append(f"- D = {d}: best forced T = {best_t} ({show(best)}); T = {ts[-1]}"
-                     f" {'lies below it (more iterations than that hurt)' if drop else 'does not lie below it'}.")
+        lines.append(
+            f"- D = {d}: best forced T = {best_t} ({show(best)}); T = {ts[-1]}"
+            f" {'lies below it (more iterations than that hurt)' if drop else 'does not lie below it'}."
+        )
     lines.append("")
     return lines, {"verdict": verdict}
 
@@ -401,8 +433,12 @@ def deep_wide_section(rows: list[dict], prior_json: dict | None = None, train: l
     cells = [r for r in pooled(rows) if r.get("test_depth") is not None and trained_rule(r)]
     nets = [r for r in cells if trained(r)]
     if not nets:
-        return ["### (f) Deep vs wide at matched parameters", "",
-                "(not run by this command: `bash scripts/reproduce_ssh.sh --all` adds it)", ""]
+        return [
+            "### (f) Deep vs wide at matched parameters",
+            "",
+            "(not run by this command: `bash scripts/reproduce_ssh.sh --all` adds it)",
+            "",
+        ]
     depths = sorted({int(r["test_depth"]) for r in cells})
     deepest = depths[-1]
     by = {}
@@ -420,23 +456,34 @@ def deep_wide_section(rows: list[dict], prior_json: dict | None = None, train: l
         return "—" if r is None or blocks is None else show(interval(r, f"decisive_accuracy_L{blocks}"))
 
     body = [
-        [f"L = {L}, W = {w}", f"{p:,}", s] + [show(interval(by[(L, w, p, s)].get(d))) for d in depths]
-        + [decisive(by[(L, w, p, s)].get(deepest), DECISIVE_L), decisive(by[(L, w, p, s)].get(deepest), L),
-           plateau(next(iter(by[(L, w, p, s)].values())))]
+        [f"L = {L}, W = {w}", f"{p:,}", s]
+        + [show(interval(by[(L, w, p, s)].get(d))) for d in depths]
+        + [
+            decisive(by[(L, w, p, s)].get(deepest), DECISIVE_L),
+            decisive(by[(L, w, p, s)].get(deepest), L),
+            plateau(next(iter(by[(L, w, p, s)].values()))),
+        ]
         for (L, w, p, s) in sorted(by)
     ]
     for name, rows_by_depth in agents.items():
         if not name.startswith("L = "):
-            body.append([name, "0", "—"] + [show(interval(rows_by_depth.get(d))) for d in depths]
-                        + [decisive(rows_by_depth.get(deepest), DECISIVE_L), "—", "—"])
-    body.append([f"{PRIOR}, expected ratio", "—", "—"] + [show(prior[d]) if d in prior else "not computed" for d in depths]
-                + ["—", "—", "—"])
+            body.append(
+                [name, "0", "—"]
+                + [show(interval(rows_by_depth.get(d))) for d in depths]
+                + [decisive(rows_by_depth.get(deepest), DECISIVE_L), "—", "—"]
+            )
+    body.append(
+        [f"{PRIOR}, expected ratio", "—", "—"] + [show(prior[d]) if d in prior else "not computed" for d in depths] + ["—", "—", "—"]
+    )
     lines = [
         "### (f) Deep vs wide at matched parameters (gnn; L x W^2 held fixed, L = 9 is the same-depth control)",
         "",
-        table(["network", "parameters", "serial depth"] + [f"D = {d}" for d in depths]
-              + [f"decisive accuracy L = {DECISIVE_L}, D = {deepest}", f"decisive accuracy own L, D = {deepest}",
-                 "steps to plateau"], body),
+        table(
+            ["network", "parameters", "serial depth"]
+            + [f"D = {d}" for d in depths]
+            + [f"decisive accuracy L = {DECISIVE_L}, D = {deepest}", f"decisive accuracy own L, D = {deepest}", "steps to plateau"],
+            body,
+        ),
         "",
         f"Change of the mean ratio from D = {depths[0]} to D = {depths[-1]}, after the check against the best trivial"
         f" policy at the training depths ({', '.join(f'D = {d}' for d in inside) or 'none tested'}):",
@@ -448,8 +495,13 @@ def deep_wide_section(rows: list[dict], prior_json: dict | None = None, train: l
         ok, why = learned_verdict(name, by[key], agents, prior, inside)
         lines.append(f"- {name}: " + (f"{change}; {why}" if ok else f"{why} (its change, {change}, is not evidence)"))
     ordered = sorted(by, key=lambda k: -float(by[k][depths[-1]]["mean_ratio"]) if depths[-1] in by[k] else 0.0)
-    lines += ["", f"At D = {depths[-1]}, from best to worst: "
-              + ", ".join(f"L = {k[0]}, W = {k[1]} ({show(interval(by[k].get(depths[-1])))})" for k in ordered) + ".", ""]
+    lines += [
+        "",
+        f"At D = {depths[-1]}, from best to worst: "
+        + ", ".join(f"L = {k[0]}, W = {k[1]} ({show(interval(by[k].get(depths[-1])))})" for k in ordered)
+        + ".",
+        "",
+    ]
     return lines
 
 
@@ -463,8 +515,10 @@ def twins_section(path: Path | None) -> tuple[list[str], dict]:
     first = found[0]
     body = []
     for r in found:
-        name = f"{r['family']} (L = {r['network_depth']}, width {r['network_width']})" if r["family"] != "recurrent" else (
-            f"recurrent (width {r['network_width']}, T = D + 1)"
+        name = (
+            f"{r['family']} (L = {r['network_depth']}, width {r['network_width']})"
+            if r["family"] != "recurrent"
+            else (f"recurrent (width {r['network_width']}, T = D + 1)")
         )
         body.append([name, show(_iv(r.get("same_choice"))), show(_iv(r.get("accuracy_split"))), show(_iv(r.get("accuracy_all")))])
     lines = [
@@ -494,8 +548,7 @@ def _iv(d: dict | None) -> Interval | None:
 def horizon_section(rows: list[dict]) -> tuple[list[str], dict]:
     pooled_rows = [r for r in pooled(rows) if r.get("test_depth") is None]
     if not pooled_rows:
-        return ["### (e) Regret vs horizon", "", "(not run by this command: `bash scripts/reproduce_ssh.sh --all` adds it)",
-                ""], {}
+        return ["### (e) Regret vs horizon", "", "(not run by this command: `bash scripts/reproduce_ssh.sh --all` adds it)", ""], {}
     horizons = sorted({int(r["horizon"]) for r in pooled_rows})
     agents = {}
     for r in pooled_rows:
@@ -523,9 +576,11 @@ def horizon_section(rows: list[dict]) -> tuple[list[str], dict]:
         if ours is not None and bases:
             best, base = max(bases, key=lambda x: x[1].mean)
             state = "above" if lies_below(base, ours) else "not above"
-            lines.append(f"At the shortest horizon H = {horizons[0]}, {name}'s ratio CI is {state} the best trivial policy's"
-                         f" ({best}, {show(base)}): "
-                         f"{'it has learned there' if state == 'above' else 'not learned: its regret curve is not evidence'}.")
+            lines.append(
+                f"At the shortest horizon H = {horizons[0]}, {name}'s ratio CI is {state} the best trivial policy's"
+                f" ({best}, {show(base)}): "
+                f"{'it has learned there' if state == 'above' else 'not learned: its regret curve is not evidence'}."
+            )
     lines += ["", f"Change of the mean regret from H = {horizons[0]} to H = {horizons[-1]}:", ""]
     lines += [f"- {name}: {v}" for name, v in sorted(verdicts.items())]
     lines.append("")
@@ -553,11 +608,16 @@ def setup_numbers(runs: Path) -> dict:
         return {}
     sweep = yaml.safe_load(path.read_text())
     train = sweep["train"]
-    return {"seeds": train["num_seeds"], "episodes": train["eval"]["episodes"], "steps": train["ppo"]["total_timesteps"],
-            "plateau": (train.get("plateau") or {}).get("enabled", False),
-            "pad": train["env"]["args"].get("pad_depth"), "tests": (sweep.get("grid") or {}).get("test_depths") or [],
-            "family_pads": {f: a["pad_depth"] for f, a in (sweep.get("family_env") or {}).items() if "pad_depth" in a},
-            "epochs": train["ppo"].get("update_epochs")}
+    return {
+        "seeds": train["num_seeds"],
+        "episodes": train["eval"]["episodes"],
+        "steps": train["ppo"]["total_timesteps"],
+        "plateau": (train.get("plateau") or {}).get("enabled", False),
+        "pad": train["env"]["args"].get("pad_depth"),
+        "tests": (sweep.get("grid") or {}).get("test_depths") or [],
+        "family_pads": {f: a["pad_depth"] for f, a in (sweep.get("family_env") or {}).items() if "pad_depth" in a},
+        "epochs": train["ppo"].get("update_epochs"),
+    }
 
 
 def compute_minutes(runs: Path, name: str) -> tuple[int, float]:
@@ -584,8 +644,13 @@ def main() -> None:
     p.add_argument("--ceiling", type=Path, help="scripts/ceiling.py --json output; the L = 3 one-shot DO1 bound is drawn")
     p.add_argument("--twins", type=Path, help="scripts/twins_trained.py --json output")
     p.add_argument("--command", default="bash scripts/reproduce_ssh.sh")
-    p.add_argument("--sweeps", nargs="+", default=list(ALL_SWEEPS), choices=ALL_SWEEPS,
-                   help="the sweeps the command ran; others in RUNS are left out of the report")
+    p.add_argument(
+        "--sweeps",
+        nargs="+",
+        default=list(ALL_SWEEPS),
+        choices=ALL_SWEEPS,
+        help="the sweeps the command ran; others in RUNS are left out of the report",
+    )
     args = p.parse_args()
 
     def load_sweep(name: str) -> list[dict]:
@@ -606,8 +671,9 @@ def main() -> None:
     agent_of = {name: r["agent"] for name, r in a.get("first", {}).items()}
     learned = a.get("learned", {})
     fixed = {n: v for n, v in verdicts.items() if agent_of.get(n) in FIXED_DEPTH}
-    serial = {n: v for n, v in verdicts.items()
-              if agent_of.get(n) in SERIAL or (agent_of.get(n) not in FIXED_DEPTH and trained(a["first"][n]))}
+    serial = {
+        n: v for n, v in verdicts.items() if agent_of.get(n) in SERIAL or (agent_of.get(n) not in FIXED_DEPTH and trained(a["first"][n]))
+    }
     not_learned = [n for n in (*fixed, *serial) if not learned.get(n, True)]
     below, above = [], []
     if ceiling and a:
@@ -616,14 +682,18 @@ def main() -> None:
             iv = interval(a["agents"][name].get(deepest))
             if iv is not None and deepest in ceiling:
                 tail = "" if learned.get(name, True) else "; not learned, so not evidence"
-                below.append(f"{name}: CI upper end {iv.high:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
-                             f" ({'below' if iv.high < ceiling[deepest] else 'not below'}{tail})")
+                below.append(
+                    f"{name}: CI upper end {iv.high:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
+                    f" ({'below' if iv.high < ceiling[deepest] else 'not below'}{tail})"
+                )
         for name in serial:
             iv = interval(a["agents"][name].get(deepest))
             if iv is not None and deepest in ceiling:
                 tail = "" if learned.get(name, True) else "; not learned, so not evidence"
-                above.append(f"{name}: CI lower end {iv.low:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
-                             f" ({'above' if iv.low > ceiling[deepest] else 'not above'}{tail})")
+                above.append(
+                    f"{name}: CI lower end {iv.low:.3f} vs ceiling {ceiling[deepest]:.3f} at D = {deepest}"
+                    f" ({'above' if iv.low > ceiling[deepest] else 'not above'}{tail})"
+                )
     best = a.get("best", {})
     bar = "; ".join(f"D = {d}: {b[0]} {show(b[1])}" for d, b in best.items() if b) or "no trivial policy in the sweep"
     prediction = [
@@ -632,7 +702,7 @@ def main() -> None:
         "The paper predicts (Theorem G.2): fixed-depth (parallel) policies degrade as circuits deepen; serial",
         "agents, whose compute per decision grows with depth, do not. A verdict counts only for an agent whose",
         "ratio CI lies above the best trivial policy's (constant, greedy, random or the prior-only ceiling) at",
-        "its training depths; any other is \"not learned\" and says nothing about the hypothesis.",
+        'its training depths; any other is "not learned" and says nothing about the hypothesis.',
         "",
         "- The bar (best trivial policy per test depth): " + bar + ".",
         "- Not learned (not evidence): " + (", ".join(not_learned) if not_learned else "none") + ".",
@@ -643,18 +713,28 @@ def main() -> None:
     if below:
         prediction.append("- Fixed-depth nets against the L-block ceiling: " + "; ".join(below) + ".")
     if above:
-        prediction.append("- Serial agents against the same ceiling (it binds only L = 3 nets; they may pass it): "
-                          + "; ".join(above) + ".")
+        prediction.append(
+            "- Serial agents against the same ceiling (it binds only L = 3 nets; they may pass it): " + "; ".join(above) + "."
+        )
     if g.get("serial"):
-        prediction.append("- A learned serial agent, trained on D 4..8 and tested unchanged (section (g)): "
-                          + "; ".join(f"{k}: {g['verdicts'][k]}" for k in g["serial"]) + ".")
+        prediction.append(
+            "- A learned serial agent, trained on D 4..8 and tested unchanged (section (g)): "
+            + "; ".join(f"{k}: {g['verdicts'][k]}" for k in g["serial"])
+            + "."
+        )
         fixed_same = [k for k in g["order"] if g["first"][k]["agent"] in FIXED_DEPTH]
         if fixed_same:
-            prediction.append("- Fixed-depth nets with the same auxiliary loss against their ceiling: "
-                              + "; ".join(f"{k}: {g['verdicts'][k]}" for k in fixed_same) + ".")
+            prediction.append(
+                "- Fixed-depth nets with the same auxiliary loss against their ceiling: "
+                + "; ".join(f"{k}: {g['verdicts'][k]}" for k in fixed_same)
+                + "."
+            )
     if twins:
-        prediction.append("- Twins (same forced choice on both twins of a pair; an L-block GNN must give 1): "
-                          + "; ".join(f"{k}: {v:.3f}" for k, v in twins.items()) + ".")
+        prediction.append(
+            "- Twins (same forced choice on both twins of a pair; an L-block GNN must give 1): "
+            + "; ".join(f"{k}: {v:.3f}" for k, v in twins.items())
+            + "."
+        )
     prediction.append("")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     curve_links = learning_curve_links(args.figures, args.out.parent, args.elapsed)
@@ -664,8 +744,9 @@ def main() -> None:
         f"Produced by `{args.command}` on {when} ({platform.machine()}, {os.cpu_count()} CPUs) in "
         f"{args.elapsed / 60:.1f} min. Every number comes from that command; nothing is edited by hand.",
         "Compute per sweep (the sum of its cells' wall times, also for cells an earlier run of the command"
-        " finished): " + "; ".join(f"{name} {c[1]:.1f} min ({c[0]} cells)"
-                                  for name in args.sweeps if (c := compute_minutes(args.runs, name))[0]) + ".",
+        " finished): "
+        + "; ".join(f"{name} {c[1]:.1f} min ({c[0]} cells)" for name in args.sweeps if (c := compute_minutes(args.runs, name))[0])
+        + ".",
         "",
         "**Setup.** DO1, one-shot (`max_selections: 1`: the episode ends at the first selection, so the",
         "forced choice at t = 0 is the only decision and no agent has a scratchpad), on d1-stratified layered",
@@ -678,13 +759,18 @@ def main() -> None:
         f"length k is uniform in 1..d(C). {n.get('seeds', '?')} seeds per cell (vmapped), {n.get('episodes', '?')} evaluation"
         " episodes per seed and test depth (the same episodes for every agent), 95% bootstrap intervals over",
         f"episodes stratified by seed (`do1rl.evaluation.stats`). PPO takes {n.get('epochs', '?')} epochs per update. "
-        + (f"Every network cell trains until its held-out evaluation stops improving beyond its interval (`train.plateau`),"
-           f" capped at {n.get('steps', 0):,} steps per seed; the steps each cell took are in the tables (\"steps to plateau\"),"
-           " and a cell whose seeds hit the cap shows —" if n.get("plateau") else
-           f"Every network cell trains for the same {n.get('steps', 0):,} steps per seed (`train.ppo.total_timesteps`):"
-           " equal steps, not trained to a plateau, so an under-trained net reads as a weak one") + ".",
+        + (
+            f"Every network cell trains until its held-out evaluation stops improving beyond its interval (`train.plateau`),"
+            f' capped at {n.get("steps", 0):,} steps per seed; the steps each cell took are in the tables ("steps to plateau"),'
+            " and a cell whose seeds hit the cap shows —"
+            if n.get("plateau")
+            else f"Every network cell trains for the same {n.get('steps', 0):,} steps per seed (`train.ppo.total_timesteps`):"
+            " equal steps, not trained to a plateau, so an under-trained net reads as a weak one"
+        )
+        + ".",
         "Learning curves are in each run's TensorBoard events and `curve.json`"
-        + (" and drawn per cell in " + ", ".join(curve_links) if curve_links else "") + "."
+        + (" and drawn per cell in " + ", ".join(curve_links) if curve_links else "")
+        + "."
         " Section (g) trains on depths 4..8 padded to 8 and tests at each depth's own size (graph nets are size-free).",
         *(["Deep vs wide holds parameters fixed (L x W^2 constant)."] if "deep_wide" in args.sweeps else []),
         "",

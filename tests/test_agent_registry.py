@@ -73,8 +73,25 @@ def test_a_new_agent_is_one_registry_line(monkeypatch, capsys):
     register_agent(AgentSpec("first_legal", lambda name, env, params, options: first_legal, "the first legal action"))
     with pytest.raises(ValueError, match="already registered"):
         register_agent(AgentSpec("first_legal", lambda *a: first_legal, "again"))
-    assert cli.main(["eval", "--agent", "first_legal", "--episodes", "4", "--no-progress",
-                     "--env-arg", "n_inputs=2", "--env-arg", "depth=2", "--env-arg", "width=2"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--agent",
+                "first_legal",
+                "--episodes",
+                "4",
+                "--no-progress",
+                "--env-arg",
+                "n_inputs=2",
+                "--env-arg",
+                "depth=2",
+                "--env-arg",
+                "width=2",
+            ]
+        )
+        == 0
+    )
     assert "first_legal on do1rl/DO1-v0" in capsys.readouterr().out
     cli.main(["eval", "--help"])
     assert "first_legal" in capsys.readouterr().out

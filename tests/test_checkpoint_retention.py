@@ -50,7 +50,9 @@ SHAPE = jax.eval_shape(lambda: _state(0))
 def _saver(run, keep: int = 2, fmt: str = MSGPACK, seed: int = 0, resume: bool = False) -> RunCheckpoints:
     device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     trainer = SimpleNamespace(
-        config=_config(keep, seed), state_shape=SHAPE, shardings=jax.tree.map(lambda _: device, SHAPE),
+        config=_config(keep, seed),
+        state_shape=SHAPE,
+        shardings=jax.tree.map(lambda _: device, SHAPE),
         place=lambda s: s,
     )
     if resume:

@@ -152,9 +152,7 @@ def test_alternation_message_matches_doc_example():
     obj["gates"][3]["in"] = [3, 2]  # AND gate 3 reads OR gate 2 (fine) and AND gate 1 (node 2)
     with pytest.raises(CircuitFileError) as info:
         circuit_file.parse(obj, "path/to/file.json")
-    assert str(info.value) == (
-        "path/to/file.json: gate 3: alternation violated: AND gate reads AND gate 1 (node 2) [alternation]"
-    )
+    assert str(info.value) == ("path/to/file.json: gate 3: alternation violated: AND gate reads AND gate 1 (node 2) [alternation]")
 
 
 def test_first_error_in_file_order():
@@ -249,8 +247,10 @@ def test_pad_bucket_and_solve_many(monkeypatch, max_slots):
     rng = np.random.default_rng(0)
     from strategies import random_lists
 
-    parsed = [circuit_file.parse({"format": FMT, "inputs": i, "gates": [{"op": o, "in": f} for o, f in zip(ops, fs)]})
-              for i, ops, fs in (random_lists(rng, 12, 4) for _ in range(60))]
+    parsed = [
+        circuit_file.parse({"format": FMT, "inputs": i, "gates": [{"op": o, "in": f} for o, f in zip(ops, fs)]})
+        for i, ops, fs in (random_lists(rng, 12, 4) for _ in range(60))
+    ]
     groups = buckets.pad_bucket(parsed)
     assert sorted(i for b in groups for i in b.indices) == list(range(60))
     for b in groups:

@@ -133,8 +133,6 @@ def test_console_script(tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(_console_script() + ["solve", bad, good], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr
-    assert lines(proc.stdout) == [
-        {"file": good, "do1": 2, "depth": 2, "gates": 2, "inputs": 3, "serial_steps": 2, "cert_d1": 2}
-    ]
+    assert lines(proc.stdout) == [{"file": good, "do1": 2, "depth": 2, "gates": 2, "inputs": 3, "serial_steps": 2, "cert_d1": 2}]
     assert proc.stderr.splitlines()[0] == f"error: {bad}: input 1: bit must be the integer 0 or 1, got 2 [bad-bit]"
     assert "Traceback" not in proc.stderr

@@ -69,8 +69,10 @@ def test_bad_configs(tmp_path, text, overrides, needle):
 
 def test_a_yaml_merge_key_may_be_overridden(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("seed: 0\nenv:\n  args: &base {depth: 3, width: 3}\nnetwork: {family: gnn}\n"
-                    "eval: {episodes: 5}\nlog: {updates_per_chunk: 2}\nppo: {<<: {num_envs: 8}, num_envs: 16}\n")
+    path.write_text(
+        "seed: 0\nenv:\n  args: &base {depth: 3, width: 3}\nnetwork: {family: gnn}\n"
+        "eval: {episodes: 5}\nlog: {updates_per_chunk: 2}\nppo: {<<: {num_envs: 8}, num_envs: 16}\n"
+    )
     assert C.load(TrainConfig, path).ppo.num_envs == 16
 
 

@@ -13,8 +13,17 @@ from do1rl.agents.ppo import PPO, PPOConfig
 from do1rl.envs.make import make
 
 LEVELS = ((2,), (2, 3), (3, 4))
-ENV_ARGS = {"family": "biregular", "width": 3, "k": 2, "p_one": 0.6, "max_selections": 1, "chain_scale": "circuit",
-            "stratify_d1": False, "depths": [2, 3, 4], "pad_depth": 4}
+ENV_ARGS = {
+    "family": "biregular",
+    "width": 3,
+    "k": 2,
+    "p_one": 0.6,
+    "max_selections": 1,
+    "chain_scale": "circuit",
+    "stratify_d1": False,
+    "depths": [2, 3, 4],
+    "pad_depth": 4,
+}
 
 
 def _run(config: CurriculumConfig, ratios) -> list[int]:
@@ -58,10 +67,17 @@ def test_level_weights_pick_the_level_depths():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"gate": "loss"}, "gate"), ({"levels": ((),)}, "at least one depth"), ({"levels": ((0,),)}, ">= 1"),
-     ({"threshold": 1.5}, "threshold"), ({"min_updates": 0}, "min_updates"), ({"smoothing": 0.0}, "smoothing"),
-     ({"last_level_lr_scale": 0.0}, "last_level_lr_scale"), ({"last_level_lr_scale": 2.0}, "last_level_lr_scale"),
-     ({"last_level_lr_decay": -1}, "last_level_lr_decay")],
+    [
+        ({"gate": "loss"}, "gate"),
+        ({"levels": ((),)}, "at least one depth"),
+        ({"levels": ((0,),)}, ">= 1"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"min_updates": 0}, "min_updates"),
+        ({"smoothing": 0.0}, "smoothing"),
+        ({"last_level_lr_scale": 0.0}, "last_level_lr_scale"),
+        ({"last_level_lr_scale": 2.0}, "last_level_lr_scale"),
+        ({"last_level_lr_decay": -1}, "last_level_lr_decay"),
+    ],
 )
 def test_config_refusals(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -92,8 +108,7 @@ def mixture():
 @pytest.mark.slow  # compiles PPO pieces
 def test_levels_draw_only_their_depths(mixture):
     env, params, net = mixture
-    ppo = PPO(env, params, net, PPOConfig(total_timesteps=64, num_envs=4, num_steps=16),
-              curriculum=CurriculumConfig(levels=LEVELS))
+    ppo = PPO(env, params, net, PPOConfig(total_timesteps=64, num_envs=4, num_steps=16), curriculum=CurriculumConfig(levels=LEVELS))
     keys = jax.random.split(jax.random.key(0), 200)
     for level, depths in enumerate(LEVELS):
         obs, _ = jax.vmap(env.reset, in_axes=(0, None))(keys, ppo.level_params(level))
@@ -177,10 +192,10 @@ def test_last_level_lr_scale_shrinks_the_step_there(mixture):
     """
     env, params, net = mixture
     config = PPOConfig(total_timesteps=64, num_envs=4, num_steps=16, update_epochs=1, num_minibatches=1)
-    plain, scaled = (PPO(env, params, net, config, curriculum=CurriculumConfig(levels=LEVELS, last_level_lr_scale=s))
-                     for s in (1.0, 0.5))
+    plain, scaled = (PPO(env, params, net, config, curriculum=CurriculumConfig(levels=LEVELS, last_level_lr_scale=s)) for s in (1.0, 0.5))
     state = plain.init(jax.random.key(0))
     at = lambda level: state.replace(curriculum=state.curriculum.replace(level=jnp.int32(level)))
+
     def move(ppo, s):
         new, totals = jax.jit(ppo.update)(s)
         return jax.tree.map(jnp.subtract, new.params, s.params), float(totals.learning_rate)
@@ -196,9 +211,11 @@ def test_family_train_overrides_one_family_and_refuses_other_sections():
     from do1rl.experiments import config as config_lib
     from do1rl.experiments.sweep import grid
 
-    base = {"grid": {"agents": ["bottleneck", "gnn"]},
-            "train": {"ppo": {"random_iterations": True}, "curriculum": {"levels": [[2], [3]], "restart_after": 200}},
-            "family_train": {"gnn": {"ppo": {"random_iterations": False}, "curriculum": {"gate": "schedule", "restart_after": 0}}}}
+    base = {
+        "grid": {"agents": ["bottleneck", "gnn"]},
+        "train": {"ppo": {"random_iterations": True}, "curriculum": {"levels": [[2], [3]], "restart_after": 200}},
+        "family_train": {"gnn": {"ppo": {"random_iterations": False}, "curriculum": {"gate": "schedule", "restart_after": 0}}},
+    }
     cells = {c.agent: c for c in grid.cells(config_lib.from_dict(grid.SweepConfig, base))}
     assert cells["bottleneck"].train.ppo.random_iterations and cells["bottleneck"].train.curriculum.restart_after == 200
     gnn = cells["gnn"].train

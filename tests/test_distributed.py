@@ -127,9 +127,7 @@ def _start(script: Path, args: list[str], out: Path, log: Path, **extra) -> subp
 
 def _pair(script, args, out, tmp, port, tag, **extra):
     dist = ["--distributed", "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--no-progress"]
-    return [
-        _start(script, [*args, *dist, "--process-id", str(i)], out, tmp / f"{tag}-{i}.log", **extra) for i in range(2)
-    ]
+    return [_start(script, [*args, *dist, "--process-id", str(i)], out, tmp / f"{tag}-{i}.log", **extra) for i in range(2)]
 
 
 def _wait(procs, deadline) -> list[int]:
@@ -167,8 +165,14 @@ def _damage(step_dir: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-SLURM_PAIR = {"SLURM_JOB_ID": "17", "SLURM_STEP_NODELIST": "node[1-2]", "SLURM_NTASKS": "2", "SLURM_PROCID": "1",
-              "SLURM_LOCALID": "0", "SLURM_STEP_NUM_TASKS": "2"}
+SLURM_PAIR = {
+    "SLURM_JOB_ID": "17",
+    "SLURM_STEP_NODELIST": "node[1-2]",
+    "SLURM_NTASKS": "2",
+    "SLURM_PROCID": "1",
+    "SLURM_LOCALID": "0",
+    "SLURM_STEP_NUM_TASKS": "2",
+}
 
 
 def test_settings_come_from_flags_then_variables_then_slurm():
@@ -246,9 +250,26 @@ def test_a_peer_that_never_arrives_ends_in_one_line_and_exit_4(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "DO1RL_"))}
-    argv = [sys.executable, "-m", "do1rl", "train", "--config", str(config), "--out", str(tmp_path / "run"),
-            "--no-progress", "--distributed", "--num-processes", "2", "--process-id", "0",
-            "--coordinator", f"127.0.0.1:{_free_port()}", "--init-timeout", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "do1rl",
+        "train",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+        "--distributed",
+        "--num-processes",
+        "2",
+        "--process-id",
+        "0",
+        "--coordinator",
+        f"127.0.0.1:{_free_port()}",
+        "--init-timeout",
+        "2",
+    ]
     start = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     assert time.monotonic() - start < 60
@@ -269,10 +290,16 @@ def runs(tmp_path_factory):
     procs = []
     try:
         deadline = time.monotonic() + TIMEOUT_S
-        pair = _pair(driver, ["train", "--config", str(config), "--out", str(run)], tmp / "out-first", tmp, _free_port(),
-                     "first", DO1RL_TEST_PAUSE_AT=str(PAUSE_AT))
-        ref = _start(reference, [str(config)], tmp / "out-ref", tmp / "ref.log",
-                     XLA_FLAGS="--xla_force_host_platform_device_count=2")
+        pair = _pair(
+            driver,
+            ["train", "--config", str(config), "--out", str(run)],
+            tmp / "out-first",
+            tmp,
+            _free_port(),
+            "first",
+            DO1RL_TEST_PAUSE_AT=str(PAUSE_AT),
+        )
+        ref = _start(reference, [str(config)], tmp / "out-ref", tmp / "ref.log", XLA_FLAGS="--xla_force_host_platform_device_count=2")
         procs = [*pair, ref]
         paused = tmp / "out-first" / "paused-1"
         while not paused.exists():
@@ -298,8 +325,16 @@ def runs(tmp_path_factory):
         for p in procs:
             with contextlib.suppress(OSError):
                 p.kill()
-    return dict(tmp=tmp, run=run, first_codes=first_codes, survivor_s=survivor_s, kept=kept, recorded=recorded,
-                resumed_codes=resumed_codes, ref_code=ref_code)
+    return dict(
+        tmp=tmp,
+        run=run,
+        first_codes=first_codes,
+        survivor_s=survivor_s,
+        kept=kept,
+        recorded=recorded,
+        resumed_codes=resumed_codes,
+        ref_code=ref_code,
+    )
 
 
 @slow

@@ -327,9 +327,7 @@ def test_jit_matches_no_jit(do1_stop):
     env, params = do1_stop.env, do1_stop.params
     rng = np.random.default_rng(1)
     _, s = do1_stop.reset(KEY, params)
-    actions = random_actions(
-        jax.jit(env.action_mask), lambda st, a: do1_stop.step(KEY, st, jnp.int32(a), params)[1], s, rng, 4
-    )
+    actions = random_actions(jax.jit(env.action_mask), lambda st, a: do1_stop.step(KEY, st, jnp.int32(a), params)[1], s, rng, 4)
     actions += [env.num_actions + 3]  # out of range -> no-op
 
     def rollout(reset, step):

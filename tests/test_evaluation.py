@@ -23,11 +23,7 @@ def players(do1, do1_stop, alternating, alternating_stop):
     """One compiled player per (env, policy), shared by the tests below."""
     envs = {"do1": do1, "do1_stop": do1_stop, "alt": alternating, "alt_stop": alternating_stop}
     policies = {"oracle": oracle_policy, "random": random_policy, "greedy": greedy_policy}
-    return {
-        (e, p): (ns.env, ns.params, make_player(ns.env, fn))
-        for e, ns in envs.items()
-        for p, fn in policies.items()
-    }
+    return {(e, p): (ns.env, ns.params, make_player(ns.env, fn)) for e, ns in envs.items() for p, fn in policies.items()}
 
 
 def _play(players, env, policy, episodes=EPISODES, seed=0, chunk=1024):
@@ -167,8 +163,24 @@ def test_evaluate_uses_same_metrics(players):
 
 def test_cli_eval_writes_metrics(tmp_path, capsys):
     out = tmp_path / "m.json"
-    args = ["eval", "--env", "do1rl/AlternatingCircuit-v0", "--agent", "oracle", "--episodes", "32",
-            "--seed", "0", "--no-progress", "--out", str(out), "--max-regret", "0", "--min-ratio", "1"]
+    args = [
+        "eval",
+        "--env",
+        "do1rl/AlternatingCircuit-v0",
+        "--agent",
+        "oracle",
+        "--episodes",
+        "32",
+        "--seed",
+        "0",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--max-regret",
+        "0",
+        "--min-ratio",
+        "1",
+    ]
     args += [f"--env-arg={k}={v}" for k, v in SMALL_KW.items()] + ["--env-arg", "stop_action=true"]
     assert main(args) == 0
     report = json.loads(out.read_text())
@@ -223,8 +235,13 @@ def test_decisive_metrics_by_hand():
     from do1rl.evaluation.first_choice import decisive_metrics, format_decisive
 
     eps = Episodes(
-        returns=np.zeros(4), optimal=np.zeros(4), circuit_depth=np.full(4, 3), length=np.ones(4),
-        d1=np.array([3, 1, 2, 0]), cert_d1=np.full(4, 3), chain_length=np.array([1, 2, 2, 3]),
+        returns=np.zeros(4),
+        optimal=np.zeros(4),
+        circuit_depth=np.full(4, 3),
+        length=np.ones(4),
+        d1=np.array([3, 1, 2, 0]),
+        cert_d1=np.full(4, 3),
+        chain_length=np.array([1, 2, 2, 3]),
         first_circuit=np.array([0, 0, 1, 1]),  # right, wrong, right (tie), right
     )
     flags = {0: np.array([True, True, False, False, True]), 3: np.zeros(4, bool)}  # extra flags beyond E are ignored
@@ -242,8 +259,9 @@ def test_sweep_evaluation_scores_decisive_cases():
     from do1rl.evaluation.first_choice import ceiling_ratios, decisive_flags, forced_choice
     from do1rl.experiments.sweep.evaluate import evaluation
 
-    env, params = make("do1rl/DO1-v0", family="biregular", width=3, depth=3, k=2, stratify_d1=False, max_selections=1,
-                       chain_scale="circuit")
+    env, params = make(
+        "do1rl/DO1-v0", family="biregular", width=3, depth=3, k=2, stratify_d1=False, max_selections=1, chain_scale="circuit"
+    )
     starts = reset_starts(env, params, episodes=64, seed=0)
     player = make_player(env, always_chain_policy)
     out = evaluation(env, params, [player, player], episodes=60, seed=0, test_depth=3, iterations=None, starts=starts)
@@ -274,8 +292,7 @@ def test_no_decisive_cases_off_biregular_one_shot(players):
 
 def test_cli_eval_reports_decisive_cases(tmp_path, capsys):
     out = tmp_path / "m.json"
-    args = ["eval", "--agent", "always_chain", "--episodes", "48", "--no-progress", "--out", str(out),
-            "--decisive-blocks", "0", "2"]
+    args = ["eval", "--agent", "always_chain", "--episodes", "48", "--no-progress", "--out", str(out), "--decisive-blocks", "0", "2"]
     assert main(args + [f"--env-arg={a}" for a in ONE_SHOT]) == 0
     report = json.loads(out.read_text())
     assert set(report["decisive"]) == {"0", "2"}

@@ -38,8 +38,19 @@ NET = NetworkConfig(family="gnn", depth=2, width=16)
 CONFIG = ExpertIterationConfig(
     total_timesteps=1024, num_envs=16, num_steps=8, update_epochs=4, num_minibatches=2, learning_rate=3e-3, simulations=8
 )
-SUMMARY_KEYS = {"nonfinite", "mean_return", "mean_ratio", "mean_regret", "episodes", "policy_loss", "value_loss",
-                "entropy", "grad_norm", "learning_rate", "kl_to_search"}
+SUMMARY_KEYS = {
+    "nonfinite",
+    "mean_return",
+    "mean_ratio",
+    "mean_regret",
+    "episodes",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "grad_norm",
+    "learning_rate",
+    "kl_to_search",
+}
 
 
 def expert_iteration(env_id: str, config: ExpertIterationConfig = CONFIG, **env_args) -> ExpertIteration:
@@ -61,8 +72,16 @@ def assert_bitwise(a, b, name: str) -> None:
 # ----- fast checks -------------------------------------------------------------------
 def test_config_rules_and_sizes():
     assert CONFIG.batch_size == 128 and CONFIG.num_updates == 8 and CONFIG.minibatch_size == 64
-    for bad in (dict(num_minibatches=3), dict(total_timesteps=64), dict(simulations=0), dict(max_considered=0),
-                dict(gumbel_scale=-1.0), dict(leaf_value="mean"), dict(learning_rate=0.0), dict(num_envs=2.5)):
+    for bad in (
+        dict(num_minibatches=3),
+        dict(total_timesteps=64),
+        dict(simulations=0),
+        dict(max_considered=0),
+        dict(gumbel_scale=-1.0),
+        dict(leaf_value="mean"),
+        dict(learning_rate=0.0),
+        dict(num_envs=2.5),
+    ):
         with pytest.raises(ValueError):
             ExpertIterationConfig(**{**dict(total_timesteps=1024), **bad})
     assert ExpertIterationConfig(max_considered=4).search_config().max_considered == 4
@@ -177,8 +196,7 @@ def alternating():
 def trained(alternating):
     """Two seeds trained vmapped, one iteration per call of one compiled (traced once) function."""
     ei = alternating
-    run = jax.jit(chex.assert_max_traces(lambda s: jax.vmap(ei.run, in_axes=(0, None))(s, 1), n=1),
-                  compiler_options=FAST_COMPILE)
+    run = jax.jit(chex.assert_max_traces(lambda s: jax.vmap(ei.run, in_axes=(0, None))(s, 1), n=1), compiler_options=FAST_COMPILE)
     start = jax.jit(ei.init_seeds, compiler_options=FAST_COMPILE)(jax.random.split(jax.random.key(0), 2))
     state, states, totals = start, [], []
     for _ in range(CONFIG.num_updates):
@@ -271,9 +289,7 @@ def greedy_ratios(ei: ExpertIteration, params_list: list, episodes: int = 256, s
         return play_episode(env, ei.final_params, ei.policy(net_params), key, start)
 
     return [
-        evaluate(env, p, None, episodes=episodes, seed=seed, player=lambda p, keys, starts=None: player(p, keys, starts))[
-            "mean_ratio"
-        ]
+        evaluate(env, p, None, episodes=episodes, seed=seed, player=lambda p, keys, starts=None: player(p, keys, starts))["mean_ratio"]
         for p in params_list
     ]
 

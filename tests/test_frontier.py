@@ -8,10 +8,20 @@ from do1rl.experiments.plotting import pyplot
 
 def _row(agent, flops, serial, accuracy, ratio=None, **extra):
     ratio = accuracy if ratio is None else ratio
-    return {"agent": agent, "seed_index": "all", "test_depth": 16, "flops_per_decision": flops, "serial_depth": serial,
-            "decisive_accuracy_L3": accuracy, "decisive_accuracy_L3_low": accuracy - 0.05,
-            "decisive_accuracy_L3_high": accuracy + 0.05, "mean_ratio": ratio, "mean_ratio_low": ratio - 0.02,
-            "mean_ratio_high": ratio + 0.02, **extra}
+    return {
+        "agent": agent,
+        "seed_index": "all",
+        "test_depth": 16,
+        "flops_per_decision": flops,
+        "serial_depth": serial,
+        "decisive_accuracy_L3": accuracy,
+        "decisive_accuracy_L3_low": accuracy - 0.05,
+        "decisive_accuracy_L3_high": accuracy + 0.05,
+        "mean_ratio": ratio,
+        "mean_ratio_low": ratio - 0.02,
+        "mean_ratio_high": ratio + 0.02,
+        **extra,
+    }
 
 
 EI = {"config.train.algo": "expert_iteration"}

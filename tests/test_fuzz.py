@@ -125,8 +125,29 @@ def test_fuzz_solve_cli(tmp_path_factory, obj):
 KEYS = config_lib.valid_keys(TrainConfig)
 yaml_values = st.one_of(
     st.sampled_from(
-        ["1", "-1", "0", "1e-3", ".nan", ".inf", "-.inf", "1e999", "9" * 5000, str(2**64), "true", "null", "[]",
-         "[1, 2]", "{a: 1}", "{}", "'x'", "!!python/object:os.system x", "&a [*a]", "[&b [1, 1], [*b, *b]]", "'" + "x" * 5000 + "'"]
+        [
+            "1",
+            "-1",
+            "0",
+            "1e-3",
+            ".nan",
+            ".inf",
+            "-.inf",
+            "1e999",
+            "9" * 5000,
+            str(2**64),
+            "true",
+            "null",
+            "[]",
+            "[1, 2]",
+            "{a: 1}",
+            "{}",
+            "'x'",
+            "!!python/object:os.system x",
+            "&a [*a]",
+            "[&b [1, 1], [*b, *b]]",
+            "'" + "x" * 5000 + "'",
+        ]
     ),
     st.text(max_size=30),
 )
@@ -147,9 +168,12 @@ def test_fuzz_config_overrides(pairs):
 
 
 @FUZZ
-@given(body=st.lists(st.tuples(st.sampled_from(KEYS[:6] + ["bogus"]), yaml_values), min_size=1, max_size=3).map(
-    lambda pairs: "".join(f"{k.split('.')[0]}: {v}\n" for k, v in pairs)) | st.binary(max_size=100).map(
-    lambda b: b.decode("latin-1")))
+@given(
+    body=st.lists(st.tuples(st.sampled_from(KEYS[:6] + ["bogus"]), yaml_values), min_size=1, max_size=3).map(
+        lambda pairs: "".join(f"{k.split('.')[0]}: {v}\n" for k, v in pairs)
+    )
+    | st.binary(max_size=100).map(lambda b: b.decode("latin-1"))
+)
 def test_fuzz_config_file_cli(tmp_path_factory, body):
     folder = tmp_path_factory.mktemp("cfg")
     path = folder / "c.yaml"
@@ -175,8 +199,19 @@ def test_fuzz_config_file_cli(tmp_path_factory, body):
 # ---------------------------------------------------------------------------
 # Command-line numbers: parsed into bounded values, or one line and exit 2.
 
-NUMERIC = ["--episodes", "--seed", "--devices", "--seed-index", "--simulations", "--max-considered", "--gumbel-scale",
-           "--max-regret", "--min-ratio", "--max-mean-regret", "--min-mean-ratio"]
+NUMERIC = [
+    "--episodes",
+    "--seed",
+    "--devices",
+    "--seed-index",
+    "--simulations",
+    "--max-considered",
+    "--gumbel-scale",
+    "--max-regret",
+    "--min-ratio",
+    "--max-mean-regret",
+    "--min-mean-ratio",
+]
 numbers = st.one_of(
     st.integers().map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),

@@ -78,16 +78,25 @@ def test_every_cell_is_evaluated_at_every_test_depth_with_intervals(tiny):
     _, rows = tiny
     pooled = [r for r in rows if r["seed_index"] == "all"]
     got = sorted((r["agent"], r["test_depth"], r["iterations"] or 0, r["iterations_per_depth"] or 0) for r in pooled)
-    want = sorted([("greedy", d, 0, 0) for d in (2, 4, 6)]
-                  + [("recurrent", d, t, 0) for d in (2, 4, 6) for t in (0, 1, 3, 5)]
-                  + [("recurrent", d, 0, 1.16) for d in (2, 4, 6)])
+    want = sorted(
+        [("greedy", d, 0, 0) for d in (2, 4, 6)]
+        + [("recurrent", d, t, 0) for d in (2, 4, 6) for t in (0, 1, 3, 5)]
+        + [("recurrent", d, 0, 1.16) for d in (2, 4, 6)]
+    )
     assert got == want
     for r in pooled:
         assert r["mean_ratio_low"] <= r["mean_ratio"] <= r["mean_ratio_high"]
         assert r["first_choice_accuracy_low"] <= r["first_choice_accuracy"] <= r["first_choice_accuracy_high"]
-        seeds = [s for s in rows if s["cell_id"] == r["cell_id"] and s["test_depth"] == r["test_depth"]
-                 and s["iterations"] == r["iterations"] and s["iterations_per_depth"] == r["iterations_per_depth"]
-                 and s["seed_index"] != "all" and s["depth_group"] == "all"]
+        seeds = [
+            s
+            for s in rows
+            if s["cell_id"] == r["cell_id"]
+            and s["test_depth"] == r["test_depth"]
+            and s["iterations"] == r["iterations"]
+            and s["iterations_per_depth"] == r["iterations_per_depth"]
+            and s["seed_index"] != "all"
+            and s["depth_group"] == "all"
+        ]
         assert r["episodes"] == sum(s["episodes"] for s in seeds)
         assert r["mean_ratio"] == pytest.approx(np.mean([s["mean_ratio"] for s in seeds]))
     recurrent = [r for r in pooled if r["agent"] == "recurrent"]
@@ -96,8 +105,11 @@ def test_every_cell_is_evaluated_at_every_test_depth_with_intervals(tiny):
 
 def test_forced_iterations_equal_to_the_trained_rule_give_the_trained_numbers(tiny):
     _, rows = tiny
-    at = {(r["test_depth"], r["iterations"]): r for r in rows
-          if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations_per_depth"] is None}
+    at = {
+        (r["test_depth"], r["iterations"]): r
+        for r in rows
+        if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations_per_depth"] is None
+    }
     # T = D + 1 at D = 2 is 3: forcing T = 3 must reproduce the unforced evaluation exactly.
     assert at[(2, 3)]["mean_ratio"] == at[(2, None)]["mean_ratio"]
     assert at[(2, 3)]["first_choice_accuracy"] == at[(2, None)]["first_choice_accuracy"]
@@ -112,8 +124,11 @@ def test_compute_columns_follow_each_test_env_and_t(tiny):
     from do1rl.agents.networks import LAYERS_PER_BLOCK
 
     _, rows = tiny
-    pooled = {(r["test_depth"], r["iterations"]): r for r in rows
-              if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations_per_depth"] is None}
+    pooled = {
+        (r["test_depth"], r["iterations"]): r
+        for r in rows
+        if r["agent"] == "recurrent" and r["seed_index"] == "all" and r["iterations_per_depth"] is None
+    }
     per_t = (pooled[(2, 3)]["serial_depth"] - pooled[(2, 1)]["serial_depth"]) // 2  # serial layers per iteration
     assert per_t == LAYERS_PER_BLOCK
     for depth in (2, 4, 6):
@@ -152,8 +167,13 @@ def test_an_mlp_skips_test_depths_of_other_shapes():
     run = SimpleNamespace(config=config, env=env)
     players = _TrainedPlayers(run, Cell("mlp", config, test_depths=(4, 6)))
     assert players(deeper, deeper_params, 6) is None
-    cell = Cell("mlp", dataclasses.replace(config, env=dataclasses.replace(
-        config.env, id="do1rl/DO1-v0", args={**BASE, "depths": [2, 3], "pad_depth": 4})), test_depths=(4, 6))
+    cell = Cell(
+        "mlp",
+        dataclasses.replace(
+            config, env=dataclasses.replace(config.env, id="do1rl/DO1-v0", args={**BASE, "depths": [2, 3], "pad_depth": 4})
+        ),
+        test_depths=(4, 6),
+    )
     assert [a.get("pad_depth") for _, a in cell.test_envs()] == [4, None]  # beyond the pad: its own size
 
 
@@ -167,7 +187,10 @@ def test_plot_and_report_read_the_pooled_rows(tiny, tmp_path):
     report = tmp_path / "results.md"
     done = subprocess.run(
         [sys.executable, "scripts/ssh_report.py", str(runs), "--out", str(report), "--elapsed", "60"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     text = report.read_text()

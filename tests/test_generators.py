@@ -281,8 +281,22 @@ def test_traced_probabilities_are_not_checked():
     assert draw(jnp.array([0.2, 0.7])).shape[0] == 2
 
 
-_NOT_ONE_NUMBER = [None, "0.5", True, np.bool_(False), [0.5], (0.5,), {"p": 0.5}, object(), 0.5j,
-                   np.array([0.2, 0.7]), jnp.array([0.2, 0.7]), np.zeros((1, 1)), np.array(True), np.array("0.5")]
+_NOT_ONE_NUMBER = [
+    None,
+    "0.5",
+    True,
+    np.bool_(False),
+    [0.5],
+    (0.5,),
+    {"p": 0.5},
+    object(),
+    0.5j,
+    np.array([0.2, 0.7]),
+    jnp.array([0.2, 0.7]),
+    np.zeros((1, 1)),
+    np.array(True),
+    np.array("0.5"),
+]
 
 
 @pytest.mark.parametrize("family", ["random", "biregular"])

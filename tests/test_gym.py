@@ -62,9 +62,7 @@ def test_observations_within_space(gym_do1, gym_alt_stop):
     for env in (gym_do1, gym_alt_stop):
         for item in rollout(env, seed=1, steps=30, rng=rng):
             obs = item[0]
-            assert env.observation_space.contains(obs), {
-                k: (v.dtype, v.shape) for k, v in obs.items()
-            }
+            assert env.observation_space.contains(obs), {k: (v.dtype, v.shape) for k, v in obs.items()}
             for k, space in env.observation_space.spaces.items():
                 assert obs[k].dtype == space.dtype, k
 
@@ -158,9 +156,7 @@ def test_huge_keywords_give_a_bounded_line(kwargs, reason):
 def test_make_with_circuit_files(tmp_path):
     pytest.importorskip("do1rl.core.circuit_file")
     p = tmp_path / "c.json"
-    p.write_text(
-        '{"format": "do1rl.circuit/v1", "inputs": [1, 0], "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [2, 0]}]}'
-    )
+    p.write_text('{"format": "do1rl.circuit/v1", "inputs": [1, 0], "gates": [{"op": "OR", "in": [0, 1]}, {"op": "AND", "in": [2, 0]}]}')
     env = gym.make("do1rl/DO1-v0", circuit_files=[str(p)], chain_length=1)
     _, info = env.reset(seed=0)
     assert info["optimal_return"] == 2 and info["horizon"] == 2

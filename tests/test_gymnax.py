@@ -52,10 +52,8 @@ def _scan_random_policy(env, params, mask_of, num_envs, steps, seed=0):
         obs, state = carry
         key_act, key_step = jax.random.split(key)
         masks = jax.vmap(mask_of)(state)
-        actions = jax.vmap(lambda k, m: jax.random.choice(k, m.shape[0], p=m / m.sum()))(
-            jax.random.split(key_act, num_envs), masks)
-        obs, state, reward, *rest = jax.vmap(env.step, (0, 0, 0, None))(
-            jax.random.split(key_step, num_envs), state, actions, params)
+        actions = jax.vmap(lambda k, m: jax.random.choice(k, m.shape[0], p=m / m.sum()))(jax.random.split(key_act, num_envs), masks)
+        obs, state, reward, *rest = jax.vmap(env.step, (0, 0, 0, None))(jax.random.split(key_step, num_envs), state, actions, params)
         return (obs, state), (reward, rest)
 
     return jax.lax.scan(body, (obs, state), jax.random.split(jax.random.key(seed + 1), steps))
@@ -66,7 +64,8 @@ def test_adapter_auto_resets_like_gymnax(do1):
     env, params = do1
     adapter = GymnaxAdapter(env, flatten=False, legacy_step=False)
     (_, state), (rewards, (terminated, truncated, info)) = jax.jit(
-        lambda: _scan_random_policy(adapter, params, env.action_mask, num_envs=4, steps=30))()
+        lambda: _scan_random_policy(adapter, params, env.action_mask, num_envs=4, steps=30)
+    )()
     assert not bool(state.terminated.any())  # the state after a terminal step is a fresh episode's
     assert not bool(truncated.any())
     done = np.asarray(terminated)
@@ -112,7 +111,6 @@ def test_gymnax_log_wrapper_counts_each_episode_once(do1):
     np.testing.assert_allclose(returns.sum(), np.asarray(rewards).sum())
 
 
-
 def test_for_rejax_picks_rejaxs_step_contract(do1, monkeypatch):
     """rejax 0.1.x unpacks 5 values whichever gymnax is installed; a later rejax follows gymnax."""
     from do1rl.envs import gymnax as adapter_module
@@ -120,8 +118,7 @@ def test_for_rejax_picks_rejaxs_step_contract(do1, monkeypatch):
     env, _ = do1
     versions = {}
     monkeypatch.setattr(adapter_module, "_major_minor", versions.get)
-    for rejax, gymnax, legacy in [((0, 1), (1, 0), True), (None, (1, 0), True), ((0, 2), (1, 0), False),
-                                  ((0, 2), (0, 0), True)]:
+    for rejax, gymnax, legacy in [((0, 1), (1, 0), True), (None, (1, 0), True), ((0, 2), (1, 0), False), ((0, 2), (0, 0), True)]:
         versions.update(rejax=rejax, gymnax=gymnax)
         assert GymnaxAdapter.for_rejax(env).legacy_step is legacy
 
@@ -133,8 +130,15 @@ def test_rejax_trains_on_for_rejax_without_a_flag(do1):
 
     env, params = do1
     algo = PPO.create(
-        env=GymnaxAdapter.for_rejax(env), env_params=params, total_timesteps=256, num_envs=4, num_steps=16,
-        num_epochs=1, num_minibatches=1, eval_freq=256, skip_initial_evaluation=True,
+        env=GymnaxAdapter.for_rejax(env),
+        env_params=params,
+        total_timesteps=256,
+        num_envs=4,
+        num_steps=16,
+        num_epochs=1,
+        num_minibatches=1,
+        eval_freq=256,
+        skip_initial_evaluation=True,
         agent_kwargs={"hidden_layer_sizes": (8,)},
     )
     _, (_, returns) = jax.jit(algo.train)(jax.random.key(0))

@@ -206,8 +206,24 @@ def quick_xla():
 @pytest.mark.slow
 def test_cli_eval_mcts(tmp_path, capsys, quick_xla):
     out = tmp_path / "mcts.json"
-    args = ["eval", "--agent", "mcts", "--simulations", "8", "--env-arg", "depth=3", "--env-arg", "width=3",
-            "--env-arg", "stop_action=true", "--episodes", "8", "--no-progress", "--out", str(out)]
+    args = [
+        "eval",
+        "--agent",
+        "mcts",
+        "--simulations",
+        "8",
+        "--env-arg",
+        "depth=3",
+        "--env-arg",
+        "width=3",
+        "--env-arg",
+        "stop_action=true",
+        "--episodes",
+        "8",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert report["agent"] == "mcts" and report["episodes"] == 8

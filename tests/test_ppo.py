@@ -61,9 +61,7 @@ def test_gae_matches_python_with_termination_and_truncation():
     done = np.maximum(terminated, truncated)
     adv, ret = jax.jit(gae, static_argnums=(5, 6))(rewards, values, next_values, terminated, done, 0.97, 0.9)
     for i in range(e):
-        ref_adv, ref_ret = gae_reference(
-            rewards[:, i], values[:, i], next_values[:, i], terminated[:, i], done[:, i], 0.97, 0.9
-        )
+        ref_adv, ref_ret = gae_reference(rewards[:, i], values[:, i], next_values[:, i], terminated[:, i], done[:, i], 0.97, 0.9)
         np.testing.assert_allclose(adv[:, i], ref_adv, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(ret[:, i], ref_ret, rtol=1e-5, atol=1e-5)
     # A truncated last step bootstraps from V(final obs); a terminated one does not.
@@ -125,8 +123,7 @@ def test_same_seed_same_numbers_and_chunking_does_not_matter(trained):
 
 def test_seeds_are_vmapped_independently():
     # A small mlp: what is checked is the seed axis, not the network (two compiles of the gnn cost 40 s).
-    sizes = ("ppo.total_timesteps=4096", "ppo.num_envs=16", "ppo.num_steps=8", "network.family=mlp", "network.depth=4",
-             "network.width=16")
+    sizes = ("ppo.total_timesteps=4096", "ppo.num_envs=16", "ppo.num_steps=8", "network.family=mlp", "network.depth=4", "network.width=16")
     cfg = small_config("num_seeds=2", *sizes)
     trainer = Trainer(cfg)
     both, _ = trainer.run_chunk(trainer.init(seed_keys(cfg)), 2)

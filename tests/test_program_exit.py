@@ -19,8 +19,12 @@ COMMAND = [sys.executable, "-m", "do1rl"]
 def test_a_signal_during_start_up_or_eval_is_one_line_and_exit_130(sig):
     """Before: a KeyboardInterrupt traceback printed from JAX's gc hook, then the run went on (or XLA segfaulted)."""
     for delay in (1.0, 6.0):  # while importing JAX, and while compiling or playing
-        proc = subprocess.Popen([*COMMAND, "eval", "--agent", "mcts", "--episodes", "300", "--no-progress"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*COMMAND, "eval", "--agent", "mcts", "--episodes", "300", "--no-progress"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
@@ -31,12 +35,17 @@ def test_a_signal_during_start_up_or_eval_is_one_line_and_exit_130(sig):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_output_to_a_full_device_is_one_line():
     with open("/dev/full", "w") as full:
-        out = subprocess.run([*COMMAND, "config", "show", "ppo_mlp"], stdout=full, stderr=subprocess.PIPE, text=True,
-                             timeout=120)
+        out = subprocess.run([*COMMAND, "config", "show", "ppo_mlp"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert out.returncode == 1 and out.stderr.strip().splitlines() == ["error: cannot write (No space left on device)"]
 
 
 def test_closed_stdout_is_not_a_crash():
-    out = subprocess.run([*COMMAND, "config", "show", "ppo_mlp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    out = subprocess.run(
+        [*COMMAND, "config", "show", "ppo_mlp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
     assert out.returncode == 0 and "Traceback" not in out.stderr

@@ -332,8 +332,25 @@ def test_stratified_biregular_tables_are_bounded_before_building(capsys):
     """They grow as depth^2: depth 100000 needed 745 GiB; refused in one line before numpy allocates."""
     with pytest.raises(EnvArgumentError, match=r"needs 762,955 MiB of sampler tables .* stratify_d1=False"):
         make("do1rl/DO1-v0", family="biregular", depth=100_000)
-    assert cli.main(["eval", "--env", "do1rl/DO1-v0", "--agent", "greedy", "--episodes", "8", "--no-progress",
-                     "--env-arg", "family=biregular", "--env-arg", "depth=5000"]) == 2
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--env",
+                "do1rl/DO1-v0",
+                "--agent",
+                "greedy",
+                "--episodes",
+                "8",
+                "--no-progress",
+                "--env-arg",
+                "family=biregular",
+                "--env-arg",
+                "depth=5000",
+            ]
+        )
+        == 2
+    )
     one_line(capsys, "sampler tables", "limit of 256 MiB")
 
 
@@ -543,8 +560,7 @@ def test_orbax_restore_refuses_nan(tmp_path, monkeypatch):
 
     state = {"w": jax.numpy.array([1.0, np.nan])}
     device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    trainer = SimpleNamespace(config=TrainConfig(), state_shape=jax.eval_shape(lambda: state),
-                              shardings={"w": device})
+    trainer = SimpleNamespace(config=TrainConfig(), state_shape=jax.eval_shape(lambda: state), shardings={"w": device})
     saver = RunCheckpoints(tmp_path, trainer, ORBAX)
     monkeypatch.setattr(checkpoint, "all_finite", lambda _: True)  # a NaN written by a writer that did not check
     saver.save(state, {"update": 1})
@@ -605,8 +621,16 @@ def test_an_option_the_agent_ignores_is_refused(agent, argv, capsys):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"gumbel_scale": math.nan}, {"gumbel_scale": math.inf}, {"pb_c_init": math.nan}, {"simulations": 10**20},
-     {"max_considered": 10**20}, {"temperature": -1.0}, {"dirichlet_fraction": 2.0}, {"tie_break": math.nan}],
+    [
+        {"gumbel_scale": math.nan},
+        {"gumbel_scale": math.inf},
+        {"pb_c_init": math.nan},
+        {"simulations": 10**20},
+        {"max_considered": 10**20},
+        {"temperature": -1.0},
+        {"dirichlet_fraction": 2.0},
+        {"tie_break": math.nan},
+    ],
 )
 def test_mcts_config_rejects_nonsense(kwargs):
     with pytest.raises(ValueError):

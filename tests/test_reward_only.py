@@ -66,8 +66,13 @@ def test_curriculum_is_recorded(toy):
 def test_report_writes_the_issue_document(toy, tmp_path):
     script = Path(__file__).resolve().parents[1] / "scripts" / "reward_only_report.py"
     out, doc = tmp_path / "reward_only.md", tmp_path / "reward_only.json"
-    done = subprocess.run([sys.executable, str(script), str(toy), "--json", str(doc), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script), str(toy), "--json", str(doc), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     seeds = json.loads(doc.read_text())["seeds"]
     assert [s["seed"] for s in seeds] == [0, 1] and all(s["restarts"] == 0 for s in seeds)

@@ -18,8 +18,17 @@ pytestmark = pytest.mark.slow  # the slow lane (docs/testing.md)
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 TREE_FIELDS = (
-    "node_visits", "raw_values", "node_values", "parents", "action_from_parent", "children_index",
-    "children_prior_logits", "children_values", "children_visits", "children_rewards", "children_discounts",
+    "node_visits",
+    "raw_values",
+    "node_values",
+    "parents",
+    "action_from_parent",
+    "children_index",
+    "children_prior_logits",
+    "children_values",
+    "children_visits",
+    "children_rewards",
+    "children_discounts",
 )
 
 

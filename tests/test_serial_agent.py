@@ -59,8 +59,15 @@ def test_node_value_loss_matches_loops(target):
     iterations = np.array([5, 3, 1])
     first = np.array([0, 1, 0])
     for first_row in (None, first):
-        got = node_value_loss(jnp.asarray(rows), jnp.asarray(labels), jnp.asarray(depth), jnp.asarray(real),
-                              jnp.asarray(iterations), target, None if first_row is None else jnp.asarray(first_row))
+        got = node_value_loss(
+            jnp.asarray(rows),
+            jnp.asarray(labels),
+            jnp.asarray(depth),
+            jnp.asarray(real),
+            jnp.asarray(iterations),
+            target,
+            None if first_row is None else jnp.asarray(first_row),
+        )
         want = _reference_loss(rows, labels, depth, real, iterations, target, first_row)
         np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
@@ -83,15 +90,21 @@ def test_graph_nets_read_the_same_with_more_nodes(small, family):
         selected=jnp.pad(obs.selected, ((0, 0), (0, extra))),
         action_mask=jnp.concatenate([obs.action_mask[:, :n], jnp.zeros((4, extra), bool), obs.action_mask[:, n:]], -1),
     )
-    bigger = SimpleNamespace(num_nodes=n + extra, fanin_slots=env.fanin_slots, num_actions=env.num_actions + extra,
-                             max_depth=env.max_depth, max_horizon=env.max_horizon, stop_action=env.stop_action)
+    bigger = SimpleNamespace(
+        num_nodes=n + extra,
+        fanin_slots=env.fanin_slots,
+        num_actions=env.num_actions + extra,
+        max_depth=env.max_depth,
+        max_horizon=env.max_horizon,
+        stop_action=env.stop_action,
+    )
     config = NetworkConfig(family=family, width=8, depth=2)
     net, net_big = make_network(config, env), make_network(config, bigger, scales_of=env)
     p = net.init(jax.random.key(1), jax.tree.map(lambda x: x[0], obs))
     logits, _ = apply_batch(net, p, obs)
     logits_big, _ = apply_batch(net_big, p, padded)
     np.testing.assert_allclose(logits[:, :n], logits_big[:, :n], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(logits[:, n:], logits_big[:, n + extra:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits[:, n:], logits_big[:, n + extra :], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -133,13 +146,13 @@ def test_no_grad_iterations_stop_the_gradient(small):
         graph = nets.edges(nets.flat_fanin(obs.fanin), feats.dtype)
         step = nets._BottleneckStep(8, net.state_init_scale)
         ones = jnp.ones((feats.shape[0], 1), jnp.int32)
-        _, out = step.apply({"params": params["params"]["loop"]}, (state_n.reshape(-1, 3), jnp.int32(0)), graph,
-                                 ones, 0 * ones, feats)
+        _, out = step.apply({"params": params["params"]["loop"]}, (state_n.reshape(-1, 3), jnp.int32(0)), graph, ones, 0 * ones, feats)
         return jnp.sum(out)
 
     g_last = jax.grad(last_step)(p)
-    np.testing.assert_allclose(g_frozen["params"]["loop"]["dense0"]["kernel"], g_last["params"]["loop"]["dense0"]["kernel"],
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        g_frozen["params"]["loop"]["dense0"]["kernel"], g_last["params"]["loop"]["dense0"]["kernel"], rtol=1e-4, atol=1e-6
+    )
 
 
 def test_random_iterations_range(small):
@@ -159,9 +172,18 @@ def test_labels_reach_only_the_auxiliary_loss(small):
     net = make_network(NetworkConfig(family="gnn", depth=2, width=8), env, node_values=True)
     p = net.init(jax.random.key(0), jax.tree.map(lambda x: x[0], obs), method="with_node_values")
     zeros = jnp.zeros(obs.depth.shape[:-1])
-    batch = Transition(obs=obs, action=jnp.argmax(obs.action_mask, -1).astype(jnp.int32), log_prob=zeros, value=zeros,
-                       reward=zeros, terminated=zeros, done=zeros, bootstrap=zeros, labels=states.value,
-                       iterations=jnp.zeros_like(zeros, jnp.int32))
+    batch = Transition(
+        obs=obs,
+        action=jnp.argmax(obs.action_mask, -1).astype(jnp.int32),
+        log_prob=zeros,
+        value=zeros,
+        reward=zeros,
+        terminated=zeros,
+        done=zeros,
+        bootstrap=zeros,
+        labels=states.value,
+        iterations=jnp.zeros_like(zeros, jnp.int32),
+    )
     flipped = batch._replace(labels=~states.value)
     adv, targets = jnp.linspace(-1, 1, zeros.size), jnp.ones_like(zeros)
     for coef, differs in ((0.0, False), (1.0, True)):
@@ -191,8 +213,16 @@ def test_config_refusals(small):
 def test_bottleneck_trains_a_few_updates_with_every_option(small):
     env, params, _, _ = small
     net = make_network(NetworkConfig(family="bottleneck", width=8, max_iterations=6), env)
-    config = PPOConfig(total_timesteps=128, num_envs=8, num_steps=4, num_minibatches=2, update_epochs=1, aux_coef=1.0,
-                       progressive_alpha=0.5, random_iterations=True)
+    config = PPOConfig(
+        total_timesteps=128,
+        num_envs=8,
+        num_steps=4,
+        num_minibatches=2,
+        update_epochs=1,
+        aux_coef=1.0,
+        progressive_alpha=0.5,
+        random_iterations=True,
+    )
     state, totals = jax.jit(PPO(env, params, net, config).train)(jax.random.key(0))
     assert np.isfinite(float(totals.aux_loss)) and float(totals.aux_loss) > 0
     assert dataclasses.is_dataclass(config)

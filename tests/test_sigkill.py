@@ -62,8 +62,7 @@ def config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reference(config, env, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "uninterrupted"
-    out = subprocess.run(_command("--config", str(config), "--out", str(run)), env=env, capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run(_command("--config", str(config), "--out", str(run)), env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     return run
 
@@ -137,8 +136,7 @@ def test_expert_iteration_killed_and_resumed_is_exact(env, tmp_path):
     config = tmp_path / "exit.yaml"
     config.write_text(EXPERT_ITERATION)
     full, run = tmp_path / "full", tmp_path / "killed"
-    out = subprocess.run(_command("--config", str(config), "--out", str(full)), env=env, capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run(_command("--config", str(config), "--out", str(full)), env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     _kill_after(_command("--config", str(config), "--out", str(run)), env, 3, 0.5)
     out = subprocess.run(_command("--resume", str(run)), env=env, capture_output=True, text=True, timeout=600)

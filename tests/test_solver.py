@@ -32,9 +32,7 @@ def generator_lists():
     """Chains and chain-prefixed circuits from the generators, as lists."""
     out = []
     keys = jax.random.split(jax.random.key(0), 24)
-    chains = jax.device_get(jax.jit(jax.vmap(generators.chain, in_axes=(0, None)), static_argnums=1)(
-        jnp.array([1, 2, 7, 30, 63]), 63
-    ))
+    chains = jax.device_get(jax.jit(jax.vmap(generators.chain, in_axes=(0, None)), static_argnums=1)(jnp.array([1, 2, 7, 30, 63]), 63))
     for i in range(5):
         c = jax.tree.map(lambda x, i=i: x[i], chains)
         out.append(circuit_to_lists(np.asarray(c.node_type), np.asarray(c.fanin))[:3])
@@ -160,10 +158,7 @@ def test_optimal_value_matches_formula(solve_batch):
     region = gates & (rng.random((len(value), 1)) < 0.8)  # sometimes an empty region
     steps_left = rng.integers(0, 3, len(value))
     got = jax.jit(jax.vmap(optimal_value))(value, depth, selected, region, steps_left)
-    want = [
-        reference_optimal_value(value[i], depth[i], selected[i], region[i], steps_left[i])
-        for i in range(len(value))
-    ]
+    want = [reference_optimal_value(value[i], depth[i], selected[i], region[i], steps_left[i]) for i in range(len(value))]
     assert np.asarray(got).tolist() == want
     assert sum(w > 0 for w in want) > len(want) // 4  # the test sees non-trivial values
 
@@ -175,9 +170,6 @@ def test_optimal_value_matches_formula(solve_batch):
     region = rng.random(shape) < 0.5
     steps_left = rng.integers(0, 2, shape[0])
     got = jax.vmap(optimal_value)(value, depth, selected, region, steps_left)
-    want = [
-        reference_optimal_value(value[i], depth[i], selected[i], region[i], steps_left[i])
-        for i in range(shape[0])
-    ]
+    want = [reference_optimal_value(value[i], depth[i], selected[i], region[i], steps_left[i]) for i in range(shape[0])]
     assert np.asarray(got).tolist() == want
     assert jnp.asarray(got).dtype == jnp.int32

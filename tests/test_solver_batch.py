@@ -93,9 +93,7 @@ def test_generator_layouts(paths, gen):
     rows = range(4)
     lists = [circuit_to_lists(circuits.node_type[i], circuits.fanin[i]) for i in rows]
     slots = [np.array(list(new_id)) for *_, new_id in lists]  # file id -> slot, in file-id order
-    assert_matches_reference(
-        jax.tree.map(lambda x: x[: len(rows)], sol), [c[:3] for c in lists], slots, circuits.eval_width
-    )
+    assert_matches_reference(jax.tree.map(lambda x: x[: len(rows)], sol), [c[:3] for c in lists], slots, circuits.eval_width)
 
 
 def test_layers_hold_spots_a_wrong_layout():

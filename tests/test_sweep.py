@@ -133,19 +133,50 @@ def synthetic_rows():
     for d in (2, 4, 6):
         for agent, ratio in (("mlp", 1 - 0.1 * d), ("gnn", 1 - 0.05 * d), ("recurrent", 0.97), ("mcts", 1.0)):
             for group in ("all", str(d)):
-                rows.append(_row(sweep="fam", agent=agent, circuit_depth=d, depth_group=group, mean_ratio=ratio,
-                                 mean_regret=1 - ratio, simulations=64 if agent == "mcts" else None,
-                                 network_depth=3 if agent in ("mlp", "gnn") else None, network_width=32))
+                rows.append(
+                    _row(
+                        sweep="fam",
+                        agent=agent,
+                        circuit_depth=d,
+                        depth_group=group,
+                        mean_ratio=ratio,
+                        mean_regret=1 - ratio,
+                        simulations=64 if agent == "mcts" else None,
+                        network_depth=3 if agent in ("mlp", "gnn") else None,
+                        network_width=32,
+                    )
+                )
     for depth, width in ((1, 16), (2, 16), (4, 16), (2, 8), (2, 64)):
-        rows.append(_row(sweep="dw", agent="gnn", circuit_depth=4, network_depth=depth, network_width=width,
-                         param_count=100 * depth * width, mean_ratio=0.5 + 0.1 * depth, mean_regret=0.1))
+        rows.append(
+            _row(
+                sweep="dw",
+                agent="gnn",
+                circuit_depth=4,
+                network_depth=depth,
+                network_width=width,
+                param_count=100 * depth * width,
+                mean_ratio=0.5 + 0.1 * depth,
+                mean_regret=0.1,
+            )
+        )
     for s in (1, 2, 4, 8):
         for d in (3, 6):
             rows.append(_row(sweep="mc", agent="mcts", circuit_depth=d, simulations=s, mean_ratio=s / 8, mean_regret=8 / s))
     for pc in (0, 2, 4):
         for agent in ("gnn", "mcts"):
-            rows.append(_row(sweep="hz", agent=agent, circuit_depth=3, prefix_chain=pc, horizon=9 + pc,
-                             network_depth=2, network_width=32, mean_ratio=0.9, mean_regret=0.1 * pc))
+            rows.append(
+                _row(
+                    sweep="hz",
+                    agent=agent,
+                    circuit_depth=3,
+                    prefix_chain=pc,
+                    horizon=9 + pc,
+                    network_depth=2,
+                    network_width=32,
+                    mean_ratio=0.9,
+                    mean_regret=0.1 * pc,
+                )
+            )
     return rows
 
 
@@ -182,11 +213,14 @@ def test_plot_bad_file_exits_2(tmp_path, capsys):
 
 # ----- honest baselines and decisive cases (issue 21) ----------------------------------------------
 ONE_SHOT_SWEEP = {
-    "grid": {"agents": ["gnn", "always_chain", "always_circuit", "greedy", "random"], "network_depths": [1, 5],
-             "test_depths": [3]},
-    "train": {"env": {"id": "do1rl/DO1-v0", "args": {"family": "biregular", "width": 3, "k": 2, "depths": [2, 3],
-                                                      "pad_depth": 3, "max_selections": 1}},
-              "network": {"family": "gnn", "depth": 1, "width": 8}},
+    "grid": {"agents": ["gnn", "always_chain", "always_circuit", "greedy", "random"], "network_depths": [1, 5], "test_depths": [3]},
+    "train": {
+        "env": {
+            "id": "do1rl/DO1-v0",
+            "args": {"family": "biregular", "width": 3, "k": 2, "depths": [2, 3], "pad_depth": 3, "max_selections": 1},
+        },
+        "network": {"family": "gnn", "depth": 1, "width": 8},
+    },
 }
 
 
@@ -225,8 +259,7 @@ def test_family_shapes_and_family_train_of_another_algorithm():
 def test_family_env_overrides_one_familys_training_env():
     data = dict(ONE_SHOT_SWEEP, grid=dict(ONE_SHOT_SWEEP["grid"], agents=["mlp", "gnn", "greedy"], network_depths=[4]))
     data["family_env"] = {"mlp": {"pad_depth": 9}}
-    data["train"] = dict(data["train"], env=dict(data["train"]["env"], args=dict(data["train"]["env"]["args"],
-                                                                                   chain_scale="circuit")))
+    data["train"] = dict(data["train"], env=dict(data["train"]["env"], args=dict(data["train"]["env"]["args"], chain_scale="circuit")))
     cells = sweep.cells(_config(data))
     pads = {c.agent: c.train.env.args.get("pad_depth") for c in cells}
     base = ONE_SHOT_SWEEP["train"]["env"]["args"].get("pad_depth")
@@ -246,8 +279,7 @@ def test_the_pad_changes_no_test_instance():
 
     from do1rl.envs.make import make
 
-    args = {"family": "biregular", "width": 3, "k": 2, "depth": 3, "stratify_d1": True, "max_selections": 1,
-            "chain_scale": "circuit"}
+    args = {"family": "biregular", "width": 3, "k": 2, "depth": 3, "stratify_d1": True, "max_selections": 1, "chain_scale": "circuit"}
     small, small_params = make("do1rl/DO1-v0", pad_depth=3, **args)
     large, large_params = make("do1rl/DO1-v0", pad_depth=6, **args)
     keys = jax.random.split(jax.random.key(0), 8)
@@ -260,15 +292,29 @@ def test_the_pad_changes_no_test_instance():
 
 def test_rows_carry_decisive_accuracy_and_steps_to_plateau():
     interval = {"mean": 0.5, "low": 0.4, "high": 0.6}
-    report = {"episodes": 4, "mean_return": 1.0, "mean_optimal": 2.0, "mean_regret": 1.0, "mean_ratio": 0.5, "by_depth": {},
-              "decisive": {"3": {"episodes": 2, "accuracy": 0.5}, "0": {"episodes": 1, "accuracy": None}}}
+    report = {
+        "episodes": 4,
+        "mean_return": 1.0,
+        "mean_optimal": 2.0,
+        "mean_regret": 1.0,
+        "mean_ratio": 0.5,
+        "by_depth": {},
+        "decisive": {"3": {"episodes": 2, "accuracy": 0.5}, "0": {"episodes": 1, "accuracy": None}},
+    }
     result = {
-        "cell_id": "gnn-x", "agent": "gnn",
+        "cell_id": "gnn-x",
+        "agent": "gnn",
         "settings": {"agent": "gnn", "train": {"env": {"args": {}}, "network": {"family": "gnn", "depth": 3, "width": 8}}},
         "info": {"steps_to_plateau": [1000, 3000], "curve": [[], []]},
-        "evaluations": [{"test_depth": 4, "iterations": None, "reports": [report, report],
-                         "intervals": {"mean_ratio": interval, "decisive_accuracy_L3": interval, "ceiling_ratio_L0": interval},
-                         "decisive_episodes": {"3": 2, "0": 1}}],
+        "evaluations": [
+            {
+                "test_depth": 4,
+                "iterations": None,
+                "reports": [report, report],
+                "intervals": {"mean_ratio": interval, "decisive_accuracy_L3": interval, "ceiling_ratio_L0": interval},
+                "decisive_episodes": {"3": 2, "0": 1},
+            }
+        ],
     }
     rows = sweep.rows_of(result, "s")
     seeds = [r for r in rows if r["seed_index"] != "all"]
@@ -286,8 +332,13 @@ def test_rows_carry_decisive_accuracy_and_steps_to_plateau():
 def _report_rows():
     def row(agent, d, ratio, **kw):
         r = _row(sweep="generalisation", agent=agent, seed_index="all", test_depth=d, **kw)
-        for name, mean in (("mean_ratio", ratio), ("first_choice_accuracy", 0.7), ("decisive_accuracy_L3", 0.2),
-                           ("decisive_accuracy_L1", 0.4), ("ceiling_ratio_L0", 0.75)):
+        for name, mean in (
+            ("mean_ratio", ratio),
+            ("first_choice_accuracy", 0.7),
+            ("decisive_accuracy_L3", 0.2),
+            ("decisive_accuracy_L1", 0.4),
+            ("ceiling_ratio_L0", 0.75),
+        ):
             r[name], r[f"{name}_low"], r[f"{name}_high"] = mean, mean - 0.02, mean + 0.02
         return r
 
@@ -310,18 +361,25 @@ def test_report_gates_verdicts_on_the_best_trivial_policy(tmp_path):
     runs = tmp_path / "runs"
     (runs / "generalisation").mkdir(parents=True)
     sweep.write_table(_report_rows(), runs / "generalisation")
-    (runs / "generalisation" / "sweep.yaml").write_text("train: {num_seeds: 1, eval: {episodes: 4}, ppo: {total_timesteps: 8},"
-                                                        " env: {args: {depths: [4, 5, 6, 7, 8]}}}\n")
+    (runs / "generalisation" / "sweep.yaml").write_text(
+        "train: {num_seeds: 1, eval: {episodes: 4}, ppo: {total_timesteps: 8}, env: {args: {depths: [4, 5, 6, 7, 8]}}}\n"
+    )
     out = tmp_path / "results.md"
     script = Path(__file__).resolve().parents[1] / "scripts" / "ssh_report.py"
-    done = subprocess.run([sys.executable, str(script), str(runs), "--out", str(out)], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script), str(runs), "--out", str(out)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
     assert "- Not learned (not evidence): gnn (L = 1, width 16)." in text  # 0.5 < always_chain's 0.79
     assert "- mlp (depth 8): degrades" in text and "learned (D = 4: above always the chain's top gate" in text
-    for name in ("always the chain's top gate", "always C's deepest gate", "| greedy |", "| random |",
-                 "prior-only ceiling (L = 0), expected ratio | 0.750 [0.730, 0.770]"):
+    for name in (
+        "always the chain's top gate",
+        "always C's deepest gate",
+        "| greedy |",
+        "| random |",
+        "prior-only ceiling (L = 0), expected ratio | 0.750 [0.730, 0.770]",
+    ):
         assert name in text
     assert "| gnn (L = 1, width 16) | 0.500 [0.480, 0.520] | 0.200 [0.180, 0.220] | L = 1: 0.400 [0.380, 0.420] | 2,048 |" in text
     assert "| mlp (depth 8) | 0.910 [0.890, 0.930] | 0.200 [0.180, 0.220] | — | — |" in text

@@ -62,8 +62,21 @@ def test_run_folder_contents(full_run):
     assert (full_run / "config.yaml").exists()
     assert (full_run / CHECKPOINT).exists()
     report = json.loads((full_run / "eval.json").read_text())
-    expected = {"episodes", "mean_return", "mean_optimal", "mean_regret", "max_regret", "mean_ratio",
-                "median_ratio", "p5_ratio", "min_ratio", "by_depth", "env", "agent", "seed"}
+    expected = {
+        "episodes",
+        "mean_return",
+        "mean_optimal",
+        "mean_regret",
+        "max_regret",
+        "mean_ratio",
+        "median_ratio",
+        "p5_ratio",
+        "min_ratio",
+        "by_depth",
+        "env",
+        "agent",
+        "seed",
+    }
     assert expected <= set(report) and report["episodes"] == 64
     _, meta = _state(full_run)
     assert meta["update"] == 6 and meta["env_steps"] == 1536
@@ -77,9 +90,18 @@ def _event_tags(run: Path) -> set[str]:
 
 def test_tensorboard_scalars(full_run):
     tags = _event_tags(full_run)
-    for tag in ("loss/policy", "loss/value", "loss/entropy", "episode/return", "episode/approx_ratio",
-                "episode/regret", "train/approx_kl", "train/clip_fraction", "train/explained_variance",
-                "perf/steps_per_s"):
+    for tag in (
+        "loss/policy",
+        "loss/value",
+        "loss/entropy",
+        "episode/return",
+        "episode/approx_ratio",
+        "episode/regret",
+        "train/approx_kl",
+        "train/clip_fraction",
+        "train/explained_variance",
+        "perf/steps_per_s",
+    ):
         assert tag in tags, sorted(tags)
     rows = read_scalars(full_run)
     first = min(step for tag, step, _ in rows if tag == "loss/policy")
@@ -160,8 +182,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path, ca
     args = ["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]
     # One gradient step per iteration: iteration 1's loss is finite, its step blows the
     # weights up to ~1e38, and iteration 2's loss is not finite.
-    overrides = ["ppo.learning_rate=1e38", "ppo.anneal_lr=false", "ppo.update_epochs=1",
-                 "ppo.num_minibatches=1", "log.updates_per_chunk=1"]
+    overrides = ["ppo.learning_rate=1e38", "ppo.anneal_lr=false", "ppo.update_epochs=1", "ppo.num_minibatches=1", "log.updates_per_chunk=1"]
     assert cli.main(args + overrides) == 3
     captured = capsys.readouterr()
     assert "NaN or inf" in captured.err and "NaN or inf" not in captured.out  # an error goes to stderr
@@ -188,9 +209,30 @@ def test_eval_ppo_agent_matches_eval_json(full_run, tmp_path):
 
 def test_mcts_with_a_trained_prior(full_run, tmp_path):
     out = tmp_path / "mcts.json"
-    args = ["eval", "--agent", "mcts", "--simulations", "4", "--mcts-prior", f"ppo:{full_run}", "--env",
-            "do1rl/AlternatingCircuit-v0", "--env-arg", "n_inputs=3", "--env-arg", "depth=2", "--env-arg", "width=2",
-            "--env-arg", "stop_action=true", "--episodes", "16", "--no-progress", "--out", str(out)]
+    args = [
+        "eval",
+        "--agent",
+        "mcts",
+        "--simulations",
+        "4",
+        "--mcts-prior",
+        f"ppo:{full_run}",
+        "--env",
+        "do1rl/AlternatingCircuit-v0",
+        "--env-arg",
+        "n_inputs=3",
+        "--env-arg",
+        "depth=2",
+        "--env-arg",
+        "width=2",
+        "--env-arg",
+        "stop_action=true",
+        "--episodes",
+        "16",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     assert cli.main(args) == 0
     report = json.loads(out.read_text())
     depth = report["prior_serial_depth"]
@@ -235,14 +277,24 @@ def test_compare_runs_replays_the_runs_own_evaluation(full_run, tmp_path):
     """scripts/compare_runs.py plays a run's eval episodes again: the mean ratio of eval.json, with an interval."""
     out = tmp_path / "compare.json"
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, str(root / "scripts/compare_runs.py"), str(full_run), str(full_run), "--json",
-                           str(out)], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts/compare_runs.py"), str(full_run), str(full_run), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(out.read_text())
     want = json.loads((full_run / "eval.json").read_text())["mean_ratio"]
     assert len(rows) == 2 and rows[0]["mean_ratio"] == rows[1]["mean_ratio"]
     assert rows[0]["seed_mean_ratios"][0] == pytest.approx(want, abs=1e-9)
     assert rows[0]["mean_ratio"]["low"] <= rows[0]["mean_ratio"]["mean"] <= rows[0]["mean_ratio"]["high"]
-    bad = subprocess.run([sys.executable, str(root / "scripts/compare_runs.py"), str(tmp_path / "missing")],
-                         capture_output=True, text=True, timeout=300, check=False)
+    bad = subprocess.run(
+        [sys.executable, str(root / "scripts/compare_runs.py"), str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a training run" in bad.stderr

@@ -37,11 +37,25 @@ def test_the_wheel_alone_lists_trains_and_evaluates(tmp_path):
     assert Path(where.strip()).is_relative_to(site), where
     listing = _run([*do1rl, "config", "list"], empty, env)
     assert "ppo_alternating_small" in listing and "ssh_reward_only" in listing
-    _run([*do1rl, "train", "--config", "ppo_alternating_small", "--out", "r", "--no-progress",
-          "ppo.total_timesteps=2048", "ppo.num_envs=16", "ppo.num_steps=16", "eval.episodes=16"], empty, env)
+    _run(
+        [
+            *do1rl,
+            "train",
+            "--config",
+            "ppo_alternating_small",
+            "--out",
+            "r",
+            "--no-progress",
+            "ppo.total_timesteps=2048",
+            "ppo.num_envs=16",
+            "ppo.num_steps=16",
+            "eval.episodes=16",
+        ],
+        empty,
+        env,
+    )
     assert (empty / "r" / "eval.json").exists()
     scored = _run([*do1rl, "eval", "--agent", "ppo:r", "--episodes", "8", "--no-progress"], empty, env)
     assert "ratio" in scored
-    circuits = _run([sys.executable, "-c", "from do1rl.experiments.shipped import example_circuits as e; print(len(e()))"],
-                    empty, env)
+    circuits = _run([sys.executable, "-c", "from do1rl.experiments.shipped import example_circuits as e; print(len(e()))"], empty, env)
     assert int(circuits) == len(list((ROOT / "examples").glob("*.json")))

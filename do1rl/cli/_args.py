@@ -18,9 +18,7 @@ def int_in(minimum: int, maximum: int):
         text = text.strip()
         value = int(text) if _INT.fullmatch(text) else None
         if value is None or not minimum <= value <= maximum:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer in {minimum}..{maximum}, got {limits.show(text, 40)}"
-            )
+            raise argparse.ArgumentTypeError(f"expected an integer in {minimum}..{maximum}, got {limits.show(text, 40)}")
         return value
 
     parse.__name__ = "integer"

@@ -18,17 +18,11 @@ class UsageError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--env", help="environment id (default: a ppo agent's training env, else do1rl/DO1-v0)"
-    )
-    parser.add_argument(
-        "--agent", default="greedy", help="a registered agent (below) or ppo:RUN_DIR (default: %(default)s)"
-    )
+    parser.add_argument("--env", help="environment id (default: a ppo agent's training env, else do1rl/DO1-v0)")
+    parser.add_argument("--agent", default="greedy", help="a registered agent (below) or ppo:RUN_DIR (default: %(default)s)")
     usage = parser.format_help
     parser.format_help = lambda: usage() + "\n" + agents_help()  # type: ignore[method-assign]  # built only when asked: it imports jax
-    parser.add_argument(
-        "--episodes", type=int_in(1, limits.MAX_EPISODES), default=1000, help="episodes to play (default: %(default)s)"
-    )
+    parser.add_argument("--episodes", type=int_in(1, limits.MAX_EPISODES), default=1000, help="episodes to play (default: %(default)s)")
     parser.add_argument("--seed", type=int_in(0, limits.MAX_SEED), default=0, help="evaluation seed (default: %(default)s)")
     parser.add_argument(
         "--env-arg",
@@ -53,9 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(episodes x steps x nodes; default: %(default).0e, about 6 min on 2 CPU cores)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument(
-        "--stochastic", action="store_true", help="ppo: sample actions from the policy instead of taking the argmax"
-    )
+    parser.add_argument("--stochastic", action="store_true", help="ppo: sample actions from the policy instead of taking the argmax")
     parser.add_argument("--seed-index", type=int_in(0, 1 << 20), default=0, help="ppo: which of the run's seeds (default: 0)")
     parser.add_argument(
         "--iterations",

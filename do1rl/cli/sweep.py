@@ -23,9 +23,7 @@ HELP = "run a serial-scaling sweep (families, depth x width, MCTS budget, horizo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", required=True, help="sweep YAML: a file, or the name of a shipped config (do1rl config list)"
-    )
+    parser.add_argument("--config", required=True, help="sweep YAML: a file, or the name of a shipped config (do1rl config list)")
     parser.add_argument("--out", type=Path, help="sweep folder (default: runs/sweeps/<config name>)")
     parser.add_argument("--list", action="store_true", help="print the cell ids and exit")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -37,8 +37,7 @@ HELP = "train a PPO agent from a YAML config (checkpoints, TensorBoard, exact re
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
-        help="YAML config: a file, or the name of a shipped config (do1rl config list); "
-        "default: the shipped ppo_alternating_small",
+        help="YAML config: a file, or the name of a shipped config (do1rl config list); default: the shipped ppo_alternating_small",
     )
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
@@ -65,7 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--num-processes", type=int_in(1, 1 << 16), metavar="N", help="processes in the run (or DO1RL_NUM_PROCESSES)")
     group.add_argument("--process-id", type=int_in(0, 1 << 16), metavar="I", help="this process, 0..N-1 (or DO1RL_PROCESS_ID)")
     group.add_argument(
-        "--init-timeout", type=int_in(1, 86400), default=300, metavar="S",
+        "--init-timeout",
+        type=int_in(1, 86400),
+        default=300,
+        metavar="S",
         help="seconds to wait for the coordinator and every process (default: 300)",
     )
     parser.add_argument("--no-progress", action="store_true", help="print one line per logged chunk instead of a progress bar")

@@ -63,9 +63,7 @@ def _groups(parsed_list: Sequence[ParsedCircuit]) -> dict[tuple[int, int, int], 
 
 def _build(parsed_list: Sequence[ParsedCircuit], shape: tuple[int, int, int], indices: list[int]) -> Bucket:
     num_nodes, max_fanin, eval_width = shape
-    built = [
-        parsed_list[i].to_circuit(num_nodes=num_nodes, max_fanin=max_fanin, eval_width=eval_width) for i in indices
-    ]
+    built = [parsed_list[i].to_circuit(num_nodes=num_nodes, max_fanin=max_fanin, eval_width=eval_width) for i in indices]
     circuits = circuit_lib.stack([c for c, _ in built])
     return Bucket(shape, list(indices), circuits, [idx for _, idx in built])
 

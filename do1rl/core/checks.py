@@ -120,8 +120,9 @@ def check_flag(value: Any, name: str) -> bool:
 class Range:
     """The interval a numeric config field must lie in: one rule for its check and its help line."""
 
-    def __init__(self, low: float | None = None, high: float | None = None, *, low_open: bool = False,
-                 high_open: bool = False, integer: bool = False):
+    def __init__(
+        self, low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False, integer: bool = False
+    ):
         self.low, self.high, self.low_open, self.high_open, self.integer = low, high, low_open, high_open, integer
 
     def holds(self, value: Any) -> bool:

@@ -117,10 +117,7 @@ def from_lists(
     num_nodes = n + m if num_nodes is None else num_nodes
     max_fanin = width if max_fanin is None else max_fanin
     if num_nodes < n + m or max_fanin < width:
-        raise ValueError(
-            f"circuit needs {n + m} nodes and fan-in {width}, "
-            f"got padding to {num_nodes} nodes and fan-in {max_fanin}"
-        )
+        raise ValueError(f"circuit needs {n + m} nodes and fan-in {width}, got padding to {num_nodes} nodes and fan-in {max_fanin}")
     node_type = np.zeros(num_nodes, np.int8)
     fanin = np.full((num_nodes, max_fanin), -1, np.int32)
     depths = np.zeros(num_nodes, np.int32)
@@ -206,14 +203,10 @@ def pad(circuit: Circuit, num_nodes: int, max_fanin: int) -> Circuit:
     """
     n, f = circuit.num_nodes, circuit.max_fanin
     if num_nodes < n or max_fanin < f:
-        raise ValueError(
-            f"cannot pad a circuit of {n} nodes and fan-in {f} to {num_nodes} nodes and fan-in {max_fanin}"
-        )
+        raise ValueError(f"cannot pad a circuit of {n} nodes and fan-in {f} to {num_nodes} nodes and fan-in {max_fanin}")
     return Circuit(
         node_type=jnp.pad(jnp.asarray(circuit.node_type, jnp.int8), (0, num_nodes - n)),
-        fanin=jnp.pad(
-            jnp.asarray(circuit.fanin, jnp.int32), ((0, num_nodes - n), (0, max_fanin - f)), constant_values=-1
-        ),
+        fanin=jnp.pad(jnp.asarray(circuit.fanin, jnp.int32), ((0, num_nodes - n), (0, max_fanin - f)), constant_values=-1),
         depth=jnp.pad(jnp.asarray(circuit.depth, jnp.int32), (0, num_nodes - n)),
         eval_width=circuit.eval_width,
         layers=circuit.layers,

@@ -183,7 +183,7 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
             fail("wrong-type", f"gate must be an object, got {_json_type(gate)}", g)
         for key in gate:
             if key not in _GATE_KEYS:
-                fail("unknown-key", f'unknown key {_show(key)} (allowed: op, in)', g)
+                fail("unknown-key", f"unknown key {_show(key)} (allowed: op, in)", g)
         for key in _GATE_KEYS:
             if key not in gate:
                 fail("missing-key", f'missing "{key}"', g)
@@ -204,8 +204,7 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
         if total * widest > limits.MAX_PADDED_SLOTS:
             fail(
                 "too-large",
-                f"{total} nodes x fan-in {widest} = {total * widest} padded fan-in slots: "
-                f"more than the limit of {limits.MAX_PADDED_SLOTS}",
+                f"{total} nodes x fan-in {widest} = {total * widest} padded fan-in slots: more than the limit of {limits.MAX_PADDED_SLOTS}",
                 g,
             )
         for src in fanin:
@@ -214,8 +213,7 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
             if not 0 <= src < total:
                 fail(
                     "id-out-of-range",
-                    f"node id {_show(src)} out of range: valid ids are 0..{total - 1} "
-                    f"({n} inputs, {m} gates)",
+                    f"node id {_show(src)} out of range: valid ids are 0..{total - 1} ({n} inputs, {m} gates)",
                     g,
                 )
             if src == n + g:
@@ -229,8 +227,7 @@ def parse(obj: Any, path: str = "<memory>") -> ParsedCircuit:
             if src >= n and ops[src - n] == ops[g]:
                 fail(
                     "alternation",
-                    f"alternation violated: {ops[g]} gate reads {ops[src - n]} gate "
-                    f"{src - n} (node {src})",
+                    f"alternation violated: {ops[g]} gate reads {ops[src - n]} gate {src - n} (node {src})",
                     g,
                 )
 
@@ -319,9 +316,7 @@ def loads(text: str | bytes, path: str = "<memory>") -> ParsedCircuit:
     except UnicodeDecodeError as e:
         raise CircuitFileError(path, "invalid-json", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
-        raise CircuitFileError(
-            path, "invalid-json", f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
-        ) from None
+        raise CircuitFileError(path, "invalid-json", f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
     except RecursionError:
         raise CircuitFileError(path, "invalid-json", "invalid JSON: nested too deeply") from None
     except ValueError as e:  # e.g. an integer of more than 4300 digits

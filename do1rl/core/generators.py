@@ -241,16 +241,12 @@ class RandomAlternating:
         gate_type = jnp.where(gate_is_and, AND, OR)
         if chain:
             top = layer_base - 1
-            fanin = jnp.concatenate(
-                [fanin, jnp.where(first_layer, top, -1).astype(jnp.int32)], axis=1
-            )
+            fanin = jnp.concatenate([fanin, jnp.where(first_layer, top, -1).astype(jnp.int32)], axis=1)
             chain_fanin = jnp.full((chain, self.fanin_slots), -1, jnp.int32)
             chain_fanin = chain_fanin.at[:, 0].set(jnp.arange(n, n + chain))  # input n, then gate below
             i = jnp.arange(1, chain + 1)
             chain_type = jnp.where((chain - i) % 2 == 0, OR, AND)
-            node_type = jnp.concatenate(
-                [jnp.where(bits, INPUT_1, INPUT_0), jnp.array([INPUT_1]), chain_type, gate_type]
-            )
+            node_type = jnp.concatenate([jnp.where(bits, INPUT_1, INPUT_0), jnp.array([INPUT_1]), chain_type, gate_type])
             fanin = jnp.concatenate([jnp.full((n + 1, self.fanin_slots), -1, jnp.int32), chain_fanin, fanin])
             depths = jnp.concatenate([jnp.zeros(n + 1, jnp.int32), i, gate_depth])
         else:

@@ -100,4 +100,3 @@ def circuit_to_lists(node_type, fanin):
     ops = ["AND" if node_type[i] == 3 else "OR" for i in gate_ids]
     fanins = [[new_id[int(s)] for s in fanin[i] if s >= 0] for i in gate_ids]
     return inputs, ops, fanins, new_id
-

@@ -103,9 +103,7 @@ def solve_chunked(circuit: Circuit) -> Solution:
         cert = jax.lax.dynamic_update_slice_in_dim(cert, jnp.where(in_layer, new_cert, old_cert), start, 0)
         return start + jnp.sum(in_layer, dtype=jnp.int32), value, cert, steps + 1
 
-    _, value, cert, steps = jax.lax.while_loop(
-        lambda c: c[0] < end, body, (first_gate, value0, cert0, jnp.int32(0))
-    )
+    _, value, cert, steps = jax.lax.while_loop(lambda c: c[0] < end, body, (first_gate, value0, cert0, jnp.int32(0)))
     return _solution(circuit, value[:n], cert[:n], steps)
 
 

@@ -85,9 +85,7 @@ def first_choice_metrics(results: Any) -> dict | None:
 def format_first_choice(report: dict) -> str:
     """Tables of a `first_choice_metrics` report: overall, by |d1 - k|, by depth, by cert(d1)."""
     cols = FIRST_CHOICE_KEYS
-    row = lambda label, m: f"{label:>9} " + " ".join(
-        f"{m[c]:>18d}" if c == "episodes" else f"{m[c]:>18.4f}" for c in cols
-    )
+    row = lambda label, m: f"{label:>9} " + " ".join(f"{m[c]:>18d}" if c == "episodes" else f"{m[c]:>18.4f}" for c in cols)
     lines = ["forced choice at t = 0 (right: picks the circuit with the larger V*; ties right)"]
     for title, key in (("|d1-k|", "by_gap"), ("depth", "by_depth"), ("cert(d1)", "by_cert_d1")):
         lines.append(f"{title:>9} " + " ".join(f"{c:>18}" for c in cols))

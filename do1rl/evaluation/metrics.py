@@ -81,9 +81,7 @@ def format_table(report: dict) -> str:
     """A readable table of a `metrics` report: overall and by depth, then by cert(d1), by both and the forced choice."""
     cols = ("episodes", "mean_return", "mean_optimal", "mean_regret", "max_regret", "mean_ratio", "p5_ratio", "min_ratio")
     header = lambda title: f"{title:>9} " + " ".join(f"{c:>12}" for c in cols)
-    row = lambda label, m: f"{label:>9} " + " ".join(
-        f"{m[c]:>12d}" if c == "episodes" else f"{m[c]:>12.4f}" for c in cols
-    )
+    row = lambda label, m: f"{label:>9} " + " ".join(f"{m[c]:>12d}" if c == "episodes" else f"{m[c]:>12.4f}" for c in cols)
     lines = [header("depth"), row("all", report)]
     lines += [row(d, m) for d, m in sorted(report["by_depth"].items(), key=lambda kv: int(kv[0]))]
     for title, key in (("cert(d1)", "by_cert_d1"), ("D/cert", "by_depth_cert")):

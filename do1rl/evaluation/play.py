@@ -68,15 +68,11 @@ def play_episode(env, params, policy: Policy, key: jax.Array, start: Start | Non
         obs, state, reward, _, _, _ = env.step(step_key, state, action, params)
         return key, obs, state, ret + reward, length + 1
 
-    _, _, final, ret, length = jax.lax.while_loop(
-        lambda c: ~c[2].terminated, body, (key, obs, state, jnp.float32(0), jnp.int32(0))
-    )
+    _, _, final, ret, length = jax.lax.while_loop(lambda c: ~c[2].terminated, body, (key, obs, state, jnp.float32(0), jnp.int32(0)))
     main_gate = env.selectable_region(state) & (state.circuit_id == MAIN)
     d1 = jnp.max(jnp.where(main_gate & state.value, state.depth, 0)).astype(jnp.int32)
     first = jnp.where(jnp.any(final.selected), final.chosen, NOT_CHOSEN).astype(jnp.int32)
-    return Episodes(
-        ret, state.optimal_return, state.circuit_depth, length, d1, state.cert_depth, state.chain_length, first
-    )
+    return Episodes(ret, state.optimal_return, state.circuit_depth, length, d1, state.cert_depth, state.chain_length, first)
 
 
 def episode_keys(seed: int, start: int, count: int) -> jax.Array:
@@ -167,5 +163,3 @@ def play(
 def evaluate(env, params, policy: Policy, *, episodes: int, seed: int = 0, **play_kwargs) -> dict:
     """Plays `episodes` episodes and returns `metrics` of them."""
     return metrics(play(env, params, policy, episodes=episodes, seed=seed, **play_kwargs))
-
-

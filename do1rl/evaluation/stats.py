@@ -24,9 +24,7 @@ def _mean_of_means(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean([np.mean(s, axis=axis) for s in samples], axis=0)
 
 
-def seed_episode_interval(
-    per_seed: Sequence[np.ndarray], *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> Interval:
+def seed_episode_interval(per_seed: Sequence[np.ndarray], *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Interval:
     """The mean over seeds of each seed's episode mean, with a stratified bootstrap CI.
 
     Each bootstrap resample draws every seed's episodes again with

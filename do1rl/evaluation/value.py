@@ -54,9 +54,7 @@ def _value_episode(env, params, policy: Policy, value_fn: ValueFn, key: jax.Arra
     return stats
 
 
-def value_report(
-    env, params, value_fn: ValueFn, policy: Policy, *, episodes: int, seed: int = 0
-) -> dict:
+def value_report(env, params, value_fn: ValueFn, policy: Policy, *, episodes: int, seed: int = 0) -> dict:
     """How well V approximates V* on the states `policy` visits (Theorem G.2(a)).
 
     Over visited decision states with V*(s) > 0 it reports the smallest and

@@ -129,16 +129,19 @@ def _ppo(name: str, env, params, options: AgentOptions) -> Policy:
 
 
 for _name, _policy in BASELINES.items():
-    register_agent(AgentSpec(_name, _baseline, (_policy.__doc__ or _name).strip().splitlines()[0],
-                             trivial=_name in TRIVIAL))
-register_agent(AgentSpec("mcts", _mcts, "mctx search on the true env model (--simulations, --mcts-*)",
-                         steps_per_decision=lambda options: options.mcts.simulations + 1))
+    register_agent(AgentSpec(_name, _baseline, (_policy.__doc__ or _name).strip().splitlines()[0], trivial=_name in TRIVIAL))
+register_agent(
+    AgentSpec(
+        "mcts",
+        _mcts,
+        "mctx search on the true env model (--simulations, --mcts-*)",
+        steps_per_decision=lambda options: options.mcts.simulations + 1,
+    )
+)
 register_agent(AgentSpec("ppo:", _ppo, "a trained network: ppo:RUN_DIR, a `do1rl train` run folder (ppo or expert_iteration)"))
 
 
-def load_trained(
-    name: str, seed_index: int = 0, iterations: int | None = None, max_iterations: int | None = None
-) -> TrainedAgent:
+def load_trained(name: str, seed_index: int = 0, iterations: int | None = None, max_iterations: int | None = None) -> TrainedAgent:
     """The trained agent of "ppo:RUN_DIR"; AgentError if the folder is not a finished run or options do not fit."""
     kind, _, run_dir = name.partition(":")
     if kind != "ppo" or not run_dir:

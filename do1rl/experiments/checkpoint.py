@@ -173,8 +173,7 @@ def restore(path: str | Path, target: Any) -> tuple[Any, dict]:
         got = np.asarray(got)
         if got.shape != _host_shape(want) or got.dtype != _host_dtype(want):
             raise CheckpointError(
-                f"{path}: array of shape {got.shape} {got.dtype} where this run has "
-                f"{_host_shape(want)} {_host_dtype(want)}"
+                f"{path}: array of shape {got.shape} {got.dtype} where this run has {_host_shape(want)} {_host_dtype(want)}"
             )
         if np.issubdtype(got.dtype, np.inexact) and not np.isfinite(got).all():
             raise CheckpointError(f"{path}: holds NaN or inf values (a diverged run); refusing to use it")

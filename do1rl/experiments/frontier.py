@@ -18,13 +18,15 @@ from do1rl.experiments.plotting import MARKERS, agent_rank, number, save_figure
 __all__ = ["FRONTIER_DEPTH", "beaten_by", "frontier_points", "plot_frontier", "point_label", "series_label"]
 
 FRONTIER_DEPTH = 16  # the test depth the issue's frontier is drawn at (twice the deepest training depth)
-COSTS = (("flops_per_decision", "FLOPs per decision", "frontier.png"),
-         ("serial_depth", "serial depth per decision", "frontier_serial.png"))
+COSTS = (("flops_per_decision", "FLOPs per decision", "frontier.png"), ("serial_depth", "serial depth per decision", "frontier_serial.png"))
 
 
 def _pooled_at(rows: list[dict], depth: int) -> list[dict]:
-    return [r for r in rows if str(r.get("seed_index")) == "all" and number(r.get("test_depth")) == depth
-            and number(r.get("iterations_per_depth")) is None]
+    return [
+        r
+        for r in rows
+        if str(r.get("seed_index")) == "all" and number(r.get("test_depth")) == depth and number(r.get("iterations_per_depth")) is None
+    ]
 
 
 def frontier_points(rows: list[dict], depth: int = FRONTIER_DEPTH) -> list[dict]:
@@ -35,8 +37,11 @@ def frontier_points(rows: list[dict], depth: int = FRONTIER_DEPTH) -> list[dict]
 
 def free_rows(rows: list[dict], depth: int = FRONTIER_DEPTH) -> list[dict]:
     """Pooled rows at `depth` of policies that compute nothing per decision (the bar)."""
-    return [r for r in _pooled_at(rows, depth) if number(r.get("flops_per_decision")) is None
-            and number(r.get("network_width")) is None and r["agent"] != "mcts"]
+    return [
+        r
+        for r in _pooled_at(rows, depth)
+        if number(r.get("flops_per_decision")) is None and number(r.get("network_width")) is None and r["agent"] != "mcts"
+    ]
 
 
 def series_label(r: dict) -> str:
@@ -61,8 +66,11 @@ def beaten_by(point: dict, points: list[dict], metric: str = "mean_ratio") -> di
     flops, high = number(point["flops_per_decision"]), number(point.get(f"{metric}_high"))
     if high is None:
         return None
-    better = [q for q in points if q is not point and number(q["flops_per_decision"]) <= flops
-              and (number(q.get(f"{metric}_low")) or float("-inf")) > high]
+    better = [
+        q
+        for q in points
+        if q is not point and number(q["flops_per_decision"]) <= flops and (number(q.get(f"{metric}_low")) or float("-inf")) > high
+    ]
     return max(better, key=lambda q: number(q[metric])) if better else None
 
 
@@ -80,8 +88,9 @@ def plot_frontier(rows, out: Path, plt, depth: int = FRONTIER_DEPTH, metric: str
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
         for ax, y_key in zip(axes, (metric, "mean_ratio")):
             for label, sub in sorted(series.items(), key=lambda kv: agent_rank(kv[1][0]["agent"])):
-                sub = sorted((r for r in sub if (number(r.get(cost)) or 0) > 0 and number(r.get(y_key)) is not None),
-                             key=lambda r: number(r[cost]))
+                sub = sorted(
+                    (r for r in sub if (number(r.get(cost)) or 0) > 0 and number(r.get(y_key)) is not None), key=lambda r: number(r[cost])
+                )
                 if not sub:
                     continue
                 xs, ys = [number(r[cost]) for r in sub], [number(r[y_key]) for r in sub]
@@ -90,15 +99,23 @@ def plot_frontier(rows, out: Path, plt, depth: int = FRONTIER_DEPTH, metric: str
                 err = None
                 if all(v is not None for v in lows + highs):
                     err = [[y - lo for y, lo in zip(ys, lows)], [hi - y for y, hi in zip(ys, highs)]]
-                ax.errorbar(xs, ys, yerr=err, marker=MARKERS.get(sub[0]["agent"], "o"), linestyle=":", linewidth=0.8,
-                            capsize=3, label=label)
+                ax.errorbar(
+                    xs, ys, yerr=err, marker=MARKERS.get(sub[0]["agent"], "o"), linestyle=":", linewidth=0.8, capsize=3, label=label
+                )
                 for x, y, r in zip(xs, ys, sub):
                     ax.annotate(point_label(r), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=6)
             for r in free_rows(rows, depth):
                 if number(r.get(y_key)) is not None:
                     ax.axhline(number(r[y_key]), linestyle="--", linewidth=0.8, color="grey")
-                    ax.annotate(r["agent"], (0.0, number(r[y_key])), xycoords=("axes fraction", "data"), fontsize=6,
-                                ha="left", va="bottom", color="grey")
+                    ax.annotate(
+                        r["agent"],
+                        (0.0, number(r[y_key])),
+                        xycoords=("axes fraction", "data"),
+                        fontsize=6,
+                        ha="left",
+                        va="bottom",
+                        color="grey",
+                    )
             ax.set_xscale("log", base=10 if cost == "flops_per_decision" else 2)
             ax.set_xlabel(cost_label)
             ax.set_ylabel(y_key.replace("_", " "))

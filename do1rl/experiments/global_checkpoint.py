@@ -43,7 +43,14 @@ FINGERPRINT_KEY = "training_fingerprint"  # in every checkpoint's metadata: `fin
 LEGACY_FINGERPRINT_KEY = "config_fingerprint"  # checkpoints written before: `legacy_fingerprint`
 
 __all__ = [
-    "CHECKPOINT", "FORMAT_FILE", "MSGPACK", "ORBAX", "ORBAX_DIR", "RunCheckpoints", "has_checkpoint", "read_format",
+    "CHECKPOINT",
+    "FORMAT_FILE",
+    "MSGPACK",
+    "ORBAX",
+    "ORBAX_DIR",
+    "RunCheckpoints",
+    "has_checkpoint",
+    "read_format",
     "restore_latest",
 ]
 
@@ -81,7 +88,7 @@ def _kept_msgpack(run_dir: Path) -> list[tuple[int, Path]]:
     folder = run_dir / CHECKPOINT.parent
     kept = []
     for path in folder.glob(f"{KEPT_PREFIX}*{KEPT_SUFFIX}") if folder.is_dir() else []:
-        number = path.name[len(KEPT_PREFIX):-len(KEPT_SUFFIX)]
+        number = path.name[len(KEPT_PREFIX) : -len(KEPT_SUFFIX)]
         if number.isdigit() and number.isascii():
             kept.append((int(number), path))
     return sorted(kept, reverse=True)
@@ -169,9 +176,11 @@ def _restore_orbax(run_dir: Path, step: int, shape: Any, shardings: Any) -> tupl
 
     _verify_digests(run_dir, step)
     target = jax.tree.map(
-        lambda x, s: jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
-        if _is_key(x)
-        else jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+        lambda x, s: (
+            jax.ShapeDtypeStruct(_key_data_shape(x), jax.numpy.uint32, sharding=s)
+            if _is_key(x)
+            else jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s)
+        ),
         shape,
         shardings,
     )
@@ -195,8 +204,7 @@ def check_fingerprint(where: str | Path, meta: dict, config: TrainConfig) -> Non
         written, want = meta.get(LEGACY_FINGERPRINT_KEY), legacy_fingerprint(config)
     if written is not None and written != want:
         raise CheckpointError(
-            f"{where}: written for another config (seed, env, network or ppo differ from the run's config.yaml); "
-            "refusing to use it"
+            f"{where}: written for another config (seed, env, network or ppo differ from the run's config.yaml); refusing to use it"
         )
 
 
@@ -223,10 +231,7 @@ def _candidates(run_dir: Path, fmt: str, shape: Any, shardings: Any, config: Tra
     steps = _orbax_steps(run_dir)
     if not steps:
         return [(run_dir / ORBAX_DIR, _no_checkpoint(run_dir / ORBAX_DIR))]
-    return [
-        checked(run_dir / ORBAX_DIR / str(step), functools.partial(_restore_orbax, run_dir, step, shape, shardings))
-        for step in steps
-    ]
+    return [checked(run_dir / ORBAX_DIR / str(step), functools.partial(_restore_orbax, run_dir, step, shape, shardings)) for step in steps]
 
 
 def _named(path: Path, update: int, shape: Any) -> tuple[Any, dict]:
@@ -402,7 +407,7 @@ class RunCheckpoints:
                 _remove(path)
             else:
                 older.append(path)
-        for path in older[self._keep - 1:]:
+        for path in older[self._keep - 1 :]:
             _remove(path)
 
     def _previous_update(self) -> int | None:

@@ -70,9 +70,7 @@ def half_width(entry: dict) -> float:
     return (float(entry["hi"]) - float(entry["lo"])) / 2.0
 
 
-def plateau_point(
-    curve: list[dict], patience: int, min_updates: int = 0, final_level: int | None = None
-) -> tuple[int, int] | None:
+def plateau_point(curve: list[dict], patience: int, min_updates: int = 0, final_level: int | None = None) -> tuple[int, int] | None:
     """(index at which the seed plateaued, index of its best evaluation then) in `curve`, or None.
 
     `curve`: one seed's evaluations in order, each with `update`,

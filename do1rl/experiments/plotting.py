@@ -181,8 +181,7 @@ def plot_mcts(rows, out: Path, plt) -> Path | None:
         _line(right, _agg(sub, lambda r: int(r["simulations"]), "mean_regret"), label, "o")
     left.set_xscale("log", base=2)
     right.set_xscale("log", base=2)
-    _label_axes(((left, "mean approximation ratio r / r*"), (right, "mean regret r* - r")),
-                "MCTS simulations per decision (serial depth)")
+    _label_axes(((left, "mean approximation ratio r / r*"), (right, "mean regret r* - r")), "MCTS simulations per decision (serial depth)")
     left.set_title("MCTS on the true model: ratio vs search")
     right.set_title("MCTS on the true model: regret vs search")
     return save_figure(fig, out / "mcts_budget.png", plt)
@@ -211,8 +210,10 @@ def plot_horizon(rows, out: Path, plt) -> Path | None:
         name = f"{label}, C depth {cd}"
         _line(left, _agg(sub, lambda r: int(r["horizon"]), "mean_regret"), name, MARKERS.get(agent, "o"))
         _line(right, _agg(sub, lambda r: int(r["horizon"]), "mean_ratio"), name, MARKERS.get(agent, "o"))
-    _label_axes(((left, "mean regret r* - r"), (right, "mean approximation ratio r / r*")),
-                "horizon H (chain-prefixed circuits: H grows with the chain length)")
+    _label_axes(
+        ((left, "mean regret r* - r"), (right, "mean approximation ratio r / r*")),
+        "horizon H (chain-prefixed circuits: H grows with the chain length)",
+    )
     left.set_title("Regret vs horizon")
     right.set_title("Ratio vs horizon")
     return save_figure(fig, out / "horizon.png", plt)
@@ -248,8 +249,15 @@ def plot_learning_curves(cells: list[dict], path: str | Path, title: str | None 
             if stop is not None:
                 at = next((e for e in seed if e["env_steps"] == stop), None)
                 if at is not None:
-                    ax.plot([stop], [at["mean_ratio"]], marker="*", markersize=12, color=line.get_color(),
-                            markeredgecolor="black", linestyle="none")
+                    ax.plot(
+                        [stop],
+                        [at["mean_ratio"]],
+                        marker="*",
+                        markersize=12,
+                        color=line.get_color(),
+                        markeredgecolor="black",
+                        linestyle="none",
+                    )
         how = "stopped at plateau" if info.get("stopped_early") else "ran to the step cap"
         ax.set_title(f"{cell.get('cell_id')}\n({how})", fontsize=8)
         ax.set_xlabel("env steps per seed")
@@ -257,10 +265,9 @@ def plot_learning_curves(cells: list[dict], path: str | Path, title: str | None 
         ax.set_ylim(-0.02, 1.05)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    for ax in axes.ravel()[len(cells):]:
+    for ax in axes.ravel()[len(cells) :]:
         ax.axis("off")
-    fig.suptitle((title + ": " if title else "") + "learning curves (\u2605 plateau: best evaluation when it plateaued)",
-                 fontsize=9)
+    fig.suptitle((title + ": " if title else "") + "learning curves (\u2605 plateau: best evaluation when it plateaued)", fontsize=9)
     return save_figure(fig, Path(path), plt)
 
 

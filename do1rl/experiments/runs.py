@@ -191,9 +191,7 @@ def _learner(config: TrainConfig, env, env_params, network):
     return ALGORITHMS[config.algo].make(env, env_params, network, config.learner)
 
 
-def load_agent(
-    run_dir: str | Path, seed_index: int = 0, iterations: int | None = None, max_iterations: int | None = None
-) -> TrainedAgent:
+def load_agent(run_dir: str | Path, seed_index: int = 0, iterations: int | None = None, max_iterations: int | None = None) -> TrainedAgent:
     """The trained agent of seed `seed_index` from a run folder's latest checkpoint.
 
     `iterations` forces a recurrent net's T (see `with_iterations`); None keeps

@@ -44,7 +44,7 @@ def describe(path: Path, width: int = 100) -> str:
 
 
 def kind(path: Path) -> str:
-    """"sweep" for a sweep config (it has a `grid`), else "train"."""
+    """ "sweep" for a sweep config (it has a `grid`), else "train"."""
     return "sweep" if "grid" in read_yaml(path) else "train"
 
 

@@ -149,8 +149,10 @@ def check_evaluations(trainer: Trainer) -> None:
     per chunk; their estimate counts one evaluation per seed.
     """
     config = trainer.config
-    for what, episodes in (("eval.episodes", config.eval.episodes * config.num_seeds),
-                           ("plateau.episodes", config.plateau.episodes * config.num_seeds if config.plateau.enabled else 0)):
+    for what, episodes in (
+        ("eval.episodes", config.eval.episodes * config.num_seeds),
+        ("plateau.episodes", config.plateau.episodes * config.num_seeds if config.plateau.enabled else 0),
+    ):
         if episodes:
             try:
                 check_node_steps(trainer.env, episodes)
@@ -161,8 +163,10 @@ def check_evaluations(trainer: Trainer) -> None:
 def check_shared_trainer(trainer: Trainer, config: TrainConfig, devices: int) -> None:
     """ValueError unless `trainer` compiles what `config` on `devices` devices would."""
     same = ("algo", "env", "network", "num_seeds", "curriculum")
-    if trainer.devices != devices or trainer.config.learner != config.learner or any(
-        getattr(trainer.config, f) != getattr(config, f) for f in same
+    if (
+        trainer.devices != devices
+        or trainer.config.learner != config.learner
+        or any(getattr(trainer.config, f) != getattr(config, f) for f in same)
     ):
         raise ValueError(f"the trainer given was built for another {', '.join(same)}, algorithm settings or device count")
 
@@ -365,8 +369,9 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
     if plateau is not None:
         summary = plateau.write_report(done_updates)
         how = "every seed plateaued" if summary["stopped_early"] else "the step cap"
-        log(f"plateau: stopped at iteration {done_updates}/{total_updates} ({how}); steps to plateau per seed "
-            f"{summary['steps_to_plateau']}")
+        log(
+            f"plateau: stopped at iteration {done_updates}/{total_updates} ({how}); steps to plateau per seed {summary['steps_to_plateau']}"
+        )
     try:
         with stop.abandon_on_signal():  # answered between evaluation chunks, not after the whole evaluation
             report = evaluate_run(trainer, state, config)

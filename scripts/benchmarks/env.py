@@ -132,9 +132,7 @@ class RandomAlternatingPerCall(RandomAlternating):
         source = jnp.where((gate_layer == 1)[:, None], jax.random.randint(k_input, shape, 0, n), source)
         used = jax.random.bernoulli(k_used, 0.5, shape) | ~free_slot
         k_and, k_which = jax.random.split(k_input)
-        and_reads_input = (gate_is_and & (gate_layer > 1))[:, None] & jax.random.bernoulli(
-            k_and, self.input_prob, (depth * width, 1)
-        )
+        and_reads_input = (gate_is_and & (gate_layer > 1))[:, None] & jax.random.bernoulli(k_and, self.input_prob, (depth * width, 1))
         input_slot = jnp.where(and_reads_input, jax.random.randint(k_which, (depth * width, 1), 0, n), -1)
         return bits, first_is_and, jnp.concatenate([jnp.where(used, source, -1), input_slot], axis=1).astype(jnp.int32)
 

@@ -51,17 +51,21 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     lines = [
         "# do1rl benchmarks",
         "",
-        ("Written by `python scripts/bench.py` (each figure the median of "
-        f"{report['repeats']} timed runs after a warm-up run; min and max in docs/benchmarks.json;"),
+        (
+            "Written by `python scripts/bench.py` (each figure the median of "
+            f"{report['repeats']} timed runs after a warm-up run; min and max in docs/benchmarks.json;"
+        ),
         "compile times are single measurements). Regenerate with `python scripts/bench.py`; the",
-        "SB3 comparison needs `pip install -e \".[bench]\"` (on a CPU-only machine install",
+        'SB3 comparison needs `pip install -e ".[bench]"` (on a CPU-only machine install',
         "torch==2.13.0 first from `--index-url https://download.pytorch.org/whl/cpu`), the rejax",
-        "comparison `pip install -e \".[gymnax]\"`. One area alone, printed and not written:",
+        'comparison `pip install -e ".[gymnax]"`. One area alone, printed and not written:',
         "`python scripts/bench.py --parts solver` (areas solver, env, training, peers, mcts, compile, or part",
         "numbers 1-5; `--help` lists them; `python -m benchmarks` from `scripts/` is the same).",
         "",
-        (f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores, device {m['device']}"
-        f" (backend {m['backend']}). Load average before the run: {m['load_before']}, after: {m['load_after']}."),
+        (
+            f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores, device {m['device']}"
+            f" (backend {m['backend']}). Load average before the run: {m['load_before']}, after: {m['load_after']}."
+        ),
         f"Versions: {ver}.",
         "",
         "## Targets",
@@ -70,11 +74,13 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         "",
         "## 1. Solver (batch of random alternating circuits, depth 64)",
         "",
-        ("Paths, timed side by side with NumPy: `layer_major` (`solve_batch` on circuits with a layout),"
-        " `generic` (`solve_batch` without one) and `vmap_chunked` (`vmap(solve_chunked)`, the path before"
-        " layouts); all three give bitwise the same `Solution`. Bandwidth: bytes of node_type, fanin and depth"
-        f" per second as a share of {report['memory_bandwidth']['bytes_per_s'] / 1e9:.1f} GB/s, the read rate of a"
-        f" jitted max over {report['memory_bandwidth']['megabytes']} MB in the same run."),
+        (
+            "Paths, timed side by side with NumPy: `layer_major` (`solve_batch` on circuits with a layout),"
+            " `generic` (`solve_batch` without one) and `vmap_chunked` (`vmap(solve_chunked)`, the path before"
+            " layouts); all three give bitwise the same `Solution`. Bandwidth: bytes of node_type, fanin and depth"
+            f" per second as a share of {report['memory_bandwidth']['bytes_per_s'] / 1e9:.1f} GB/s, the read rate of a"
+            f" jitted max over {report['memory_bandwidth']['megabytes']} MB in the same run."
+        ),
         "",
         "| gates | batch | path | gate-evals/s | vs NumPy | vs vmap_chunked | of memory bandwidth | compile s |",
         "|---|---|---|---|---|---|---|---|",
@@ -121,9 +127,11 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     first = next(iter(report["training"].values()))
     env_args = ", ".join(f"{k}={v}" for k, v in first["env"].items() if k != "id")
     lines += [
-        (f"{first['env']['id']} ({env_args}); {first['num_envs']} envs x {first['num_steps']} steps per update,"
-        f" {first['update_epochs']} epochs of {first['num_minibatches']} minibatches;"
-        f" {first['updates_per_run']} updates per timed run (one jitted call)."),
+        (
+            f"{first['env']['id']} ({env_args}); {first['num_envs']} envs x {first['num_steps']} steps per update,"
+            f" {first['update_epochs']} epochs of {first['num_minibatches']} minibatches;"
+            f" {first['updates_per_run']} updates per timed run (one jitted call)."
+        ),
         "",
         "| family | network | parameters | env-steps/s | compile s | GFLOP/s | of matmul peak |",
         "|---|---|---|---|---|---|---|",
@@ -140,22 +148,35 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     if peak:
         lines += [
             "",
-            (f"Matmul peak: a {peak['size']}^3 float32 matmul ran at {peak['gflops_per_s']:.1f} GFLOP/s in the same run."
-            " A family's GFLOP/s is estimated from XLA's cost analysis of one network apply (the recurrent block"
-            " counted T(obs) times) x batch x (1 forward + 3 x update epochs for forward and backward)."),
+            (
+                f"Matmul peak: a {peak['size']}^3 float32 matmul ran at {peak['gflops_per_s']:.1f} GFLOP/s in the same run."
+                " A family's GFLOP/s is estimated from XLA's cost analysis of one network apply (the recurrent block"
+                " counted T(obs) times) x batch x (1 forward + 3 x update epochs for forward and backward)."
+            ),
         ]
     cheaper = {f: r["without_means"]["ratio"] for f, r in report["training"].items() if r.get("without_means")}
     if cheaper:
-        lines += ["", ("Dropping the blocks' mean aggregates (`network.mean_aggregates: false`), side by side with the"
-                       " default: " + ", ".join(f"{f} {v:.2f}x" for f, v in cheaper.items()) + " the env-steps/s."
-                       " Whether the ratio holds: docs/design/networks.md.")]
+        lines += [
+            "",
+            (
+                "Dropping the blocks' mean aggregates (`network.mean_aggregates: false`), side by side with the"
+                " default: " + ", ".join(f"{f} {v:.2f}x" for f, v in cheaper.items()) + " the env-steps/s."
+                " Whether the ratio holds: docs/design/networks.md."
+            ),
+        ]
     if "recurrent_vs_rolled" in report:
         rolled = report["training"]["recurrent"]["vs_rolled"]
-        lines += ["", (f"Recurrent PPO against today's path (rolled `nn.scan`, edge bookkeeping every iteration, vmapped"
-                       f" over observations, a reset for every env), side by side: **{report['recurrent_vs_rolled']:.2f}x**;"
-                       f" the flat aggregation's own share (against the unrolled loop vmapped over observations):"
-                       f" {rolled['flat_vs_unrolled']:.2f}x."), "",
-                  verdict("recurrent_vs_rolled")]
+        lines += [
+            "",
+            (
+                f"Recurrent PPO against today's path (rolled `nn.scan`, edge bookkeeping every iteration, vmapped"
+                f" over observations, a reset for every env), side by side: **{report['recurrent_vs_rolled']:.2f}x**;"
+                f" the flat aggregation's own share (against the unrolled loop vmapped over observations):"
+                f" {rolled['flat_vs_unrolled']:.2f}x."
+            ),
+            "",
+            verdict("recurrent_vs_rolled"),
+        ]
     lines += ["", "### do1rl PPO against Stable-Baselines3 MaskablePPO (same env, same sizes)", ""]
     if "skipped" in sb3:
         lines += [f"Skipped: {sb3['skipped']}.", ""]
@@ -164,13 +185,19 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         lines += [
             "| learner | network | env-steps/s |",
             "|---|---|---|",
-            (f"| do1rl PPO (JAX, one jitted call per run) | mlp: {1 + mlp['network']['depth']} x {mlp['network']['width']}"
-            f" shared trunk, LayerNorm, residual | {fmt(mlp['env_steps_per_s'])} |"),
-            (f"| SB3 MaskablePPO (torch, {sb3_threads(sb3)}, DummyVecEnv of {sb3['num_envs']} Gymnasium envs)"
-            f" | pi {sb3['net_arch']['pi']}, vf {sb3['net_arch']['vf']}, {sb3['activation']} | {fmt(sb3['env_steps_per_s'])} |"),
+            (
+                f"| do1rl PPO (JAX, one jitted call per run) | mlp: {1 + mlp['network']['depth']} x {mlp['network']['width']}"
+                f" shared trunk, LayerNorm, residual | {fmt(mlp['env_steps_per_s'])} |"
+            ),
+            (
+                f"| SB3 MaskablePPO (torch, {sb3_threads(sb3)}, DummyVecEnv of {sb3['num_envs']} Gymnasium envs)"
+                f" | pi {sb3['net_arch']['pi']}, vf {sb3['net_arch']['vf']}, {sb3['activation']} | {fmt(sb3['env_steps_per_s'])} |"
+            ),
             "",
-            (f"Ratio do1rl / SB3: **{report['ppo_vs_sb3']:.1f}x**. Both use rollouts of {sb3['num_steps']} steps"
-            f" x {sb3['num_envs']} envs, minibatches of {sb3['batch_size']}, {sb3['n_epochs']} epochs. {PEER_DIFFERENCES['sb3']}"),
+            (
+                f"Ratio do1rl / SB3: **{report['ppo_vs_sb3']:.1f}x**. Both use rollouts of {sb3['num_steps']} steps"
+                f" x {sb3['num_envs']} envs, minibatches of {sb3['batch_size']}, {sb3['n_epochs']} epochs. {PEER_DIFFERENCES['sb3']}"
+            ),
             "",
             *phase_lines(mlp, sb3),
         ]
@@ -179,12 +206,16 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     first = next(iter(report["mcts"].values()))
     env_args = ", ".join(f"{k}={v}" for k, v in first["env"].items() if k != "id")
     lines += [
-        (f"{first['env']['id']} ({env_args}), Gumbel MuZero search (default `MCTSConfig`), batch {first['batch']};"
-        " do1rl's search (`do1rl.agents.search`, small search nodes) and mctx's (`policy.search_mctx`, full"
-        " `EnvState` embeddings) timed side by side; their trees are bitwise equal (tests/test_search.py)."),
+        (
+            f"{first['env']['id']} ({env_args}), Gumbel MuZero search (default `MCTSConfig`), batch {first['batch']};"
+            " do1rl's search (`do1rl.agents.search`, small search nodes) and mctx's (`policy.search_mctx`, full"
+            " `EnvState` embeddings) timed side by side; their trees are bitwise equal (tests/test_search.py)."
+        ),
         "",
-        ("Walks: edges walked down (and backed up) per search, summed over simulations: per lane on average,"
-         " and in lockstep (each simulation's deepest lane, which the vmapped walk waits for)."),
+        (
+            "Walks: edges walked down (and backed up) per search, summed over simulations: per lane on average,"
+            " and in lockstep (each simulation's deepest lane, which the vmapped walk waits for)."
+        ),
         "",
         "| simulations | decisions/s | mctx decisions/s | ratio | simulations/s | walk per lane | lockstep walk"
         " | us per lockstep edge | compile s | same actions |",
@@ -201,10 +232,12 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
     if step:
         lines += [
             "",
-            (f"One lockstep step of the walk down (batch {step['batch']}, {step['simulations']}-simulation trees,"
-             f" `bench_walk_step`): {step['rule_us']:.0f} us with the Gumbel interior rule, {step['gathers_us']:.0f} us"
-             " for its gathers alone; the rest is the rule's arithmetic, which the vmapped walk runs for every lane,"
-             " those already at their leaf included."),
+            (
+                f"One lockstep step of the walk down (batch {step['batch']}, {step['simulations']}-simulation trees,"
+                f" `bench_walk_step`): {step['rule_us']:.0f} us with the Gumbel interior rule, {step['gathers_us']:.0f} us"
+                " for its gathers alone; the rest is the rule's arithmetic, which the vmapped walk runs for every lane,"
+                " those already at their leaf included."
+            ),
         ]
     lines += ["", *(verdict(k) for k in ("mcts_vs_mctx_64", "mcts_vs_mctx_256") if k in t)]
     mcts = list(report["mcts"].values())
@@ -227,8 +260,10 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
         "",
         "## 5. Compile time of the default training config",
         "",
-        (f"`{c['config']}` ({c['network']['family']} network, width {c['network']['width']}): lowering and compiling"
-        f" `Trainer.run_chunk` for a chunk of {c['updates_per_chunk']} updates took **{c['compile_s']:.1f} s**."),
+        (
+            f"`{c['config']}` ({c['network']['family']} network, width {c['network']['width']}): lowering and compiling"
+            f" `Trainer.run_chunk` for a chunk of {c['updates_per_chunk']} updates took **{c['compile_s']:.1f} s**."
+        ),
         "",
         verdict("train_compile_s"),
         "",
@@ -239,7 +274,7 @@ def markdown(report: dict, notes: dict[str, str]) -> str:
 
 
 def sb3_threads(sb3: dict) -> str:
-    """"N thread(s)", with the other thread count's rate when both were run."""
+    """ "N thread(s)", with the other thread count's rate when both were run."""
     best = sb3["torch_threads"]
     others = [f"{n}: {fmt(r['env_steps_per_s'])} env-steps/s" for n, r in sb3.get("by_threads", {}).items() if int(n) != best]
     return f"{best} thread{'s' if best > 1 else ''}" + (f" (the faster; {', '.join(others)})" if others else "")
@@ -266,9 +301,11 @@ def phase_lines(mlp: dict, sb3: dict) -> list[str]:
         f" | {ms(d['update'])} | {ms(b['train'])} |",
         f"| whole update | {ms(d['whole'])} | {ms(sb3_whole)} |",
         "",
-        (f"SB3 spends {1e6 * b['env_steps'] / steps:.0f} us per Gymnasium env step. 50x SB3's rate would leave do1rl"
-         f" {ms(sb3_whole / 50)} ms per update; its update phase alone takes {ms(d['update'])} ms and its env steps"
-         f" {ms(d['env_steps'])} ms."),
+        (
+            f"SB3 spends {1e6 * b['env_steps'] / steps:.0f} us per Gymnasium env step. 50x SB3's rate would leave do1rl"
+            f" {ms(sb3_whole / 50)} ms per update; its update phase alone takes {ms(d['update'])} ms and its env steps"
+            f" {ms(d['env_steps'])} ms."
+        ),
         "",
     ]
 
@@ -293,10 +330,12 @@ def rejax_lines(peer: dict | None) -> list[str]:
         row("do1rl PPO", f"mlp: {len(hidden)} x {hidden[0]} shared trunk, LayerNorm, residual", d),
         row(f"rejax PPO {peer['versions']['rejax']}", f"actor {hidden}, critic {hidden}, swish", r),
         "",
-        (f"Ratio do1rl / rejax, side by side: **{peer['ratio']:.2f}x**. Both: {peer['num_envs']} envs x"
-         f" {peer['num_steps']} steps per update, {peer['update_epochs']} epochs of {peer['num_minibatches']} minibatches,"
-         f" {peer['updates_per_run']} updates per compiled call, compile time excluded; rollout alone timed alongside."
-         f" {PEER_DIFFERENCES['rejax']}"),
+        (
+            f"Ratio do1rl / rejax, side by side: **{peer['ratio']:.2f}x**. Both: {peer['num_envs']} envs x"
+            f" {peer['num_steps']} steps per update, {peer['update_epochs']} epochs of {peer['num_minibatches']} minibatches,"
+            f" {peer['updates_per_run']} updates per compiled call, compile time excluded; rollout alone timed alongside."
+            f" {PEER_DIFFERENCES['rejax']}"
+        ),
         "",
     ]
 
@@ -307,8 +346,10 @@ def rollout_lines(roll: dict | None) -> list[str]:
         return []
     e, rate = roll["env"], roll["env_steps_per_s"]
     return [
-        (f"### Rollouts with auto-reset: DO1 depth {e['depth']}, width {e['width']}, {roll['num_envs']} envs x"
-        f" {roll['steps']} steps, random legal actions ({roll['episodes_ended']} episodes ended)"),
+        (
+            f"### Rollouts with auto-reset: DO1 depth {e['depth']}, width {e['width']}, {roll['num_envs']} envs x"
+            f" {roll['steps']} steps, random legal actions ({roll['episodes_ended']} episodes ended)"
+        ),
         "",
         "| reset | env-steps/s |",
         "|---|---|",
@@ -326,8 +367,10 @@ def reset_one_call_lines(resets: dict | None) -> list[str]:
         return []
     e = resets["env"]
     lines = [
-        (f"### Batched resets: DO1 depth {e['depth']}, width {e['width']} (`jit(vmap(env.reset))`), generator drawing"
-         " its random words in one `jax.random.bits` call vs one `jax.random` call per choice"),
+        (
+            f"### Batched resets: DO1 depth {e['depth']}, width {e['width']} (`jit(vmap(env.reset))`), generator drawing"
+            " its random words in one `jax.random.bits` call vs one `jax.random` call per choice"
+        ),
         "",
         "| envs | resets/s, one call | resets/s, per call | reset ratio | generator alone ratio |",
         "|---|---|---|---|---|",
@@ -335,6 +378,7 @@ def reset_one_call_lines(resets: dict | None) -> list[str]:
     for batch, r in resets.items():
         if batch != "env":
             rate = r["resets_per_s"]
-            lines.append(f"| {batch} | {fmt(rate['one_call'])} | {fmt(rate['per_call'])} | {r['ratio']:.2f}x"
-                         f" | {r['generator_ratio']:.2f}x |")
+            lines.append(
+                f"| {batch} | {fmt(rate['one_call'])} | {fmt(rate['per_call'])} | {r['ratio']:.2f}x | {r['generator_ratio']:.2f}x |"
+            )
     return [*lines, ""]

@@ -226,8 +226,12 @@ def run(report: dict, smoke: bool, repeats: int, log) -> dict:
         log(
             f"train {family}: {r['env_steps_per_s']:,.0f} env-steps/s, compile {r['compile_s']:.1f}s"
             + ("" if frac is None else f", {r['gflops_per_s']:.2f} GFLOP/s = {100 * frac:.1f}% of matmul peak")
-            + ("" if r["vs_rolled"] is None else f", {r['vs_rolled']['ratio']:.2f}x the rolled loop"
-               f" ({r['vs_rolled']['flat_vs_unrolled']:.2f}x the unrolled loop without flat aggregation)")
+            + (
+                ""
+                if r["vs_rolled"] is None
+                else f", {r['vs_rolled']['ratio']:.2f}x the rolled loop"
+                f" ({r['vs_rolled']['flat_vs_unrolled']:.2f}x the unrolled loop without flat aggregation)"
+            )
             + ("" if not r.get("without_means") else f"; without the mean aggregates {r['without_means']['ratio']:.2f}x")
         )
     out: dict = {"matmul_peak": peak}

@@ -28,6 +28,7 @@ def network_flops(network_config: NetworkConfig, env, obs) -> float | None:
     XLA counts a scan body once, so for "recurrent" (T iterations of one
     block) it is flops(gnn, 1 block) + (T - 1) x (flops(gnn, 2) - flops(gnn, 1)).
     """
+
     def apply_flops(cfg: NetworkConfig) -> float | None:
         net = make_network(cfg, env)
         if cfg.family == "bottleneck":  # unrolled, so that XLA counts every iteration

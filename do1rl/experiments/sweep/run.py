@@ -93,9 +93,7 @@ def _summary_line(result: dict) -> str:
     for ev in evaluations_of(result):
         reports = ev["reports"]
         ratio = sum(r["mean_ratio"] for r in reports) / len(reports)
-        label = "".join(
-            f"{tag}{ev[key]} " for key, tag in (("test_depth", "D="), ("iterations", "T=")) if ev.get(key) is not None
-        )
+        label = "".join(f"{tag}{ev[key]} " for key, tag in (("test_depth", "D="), ("iterations", "T=")) if ev.get(key) is not None)
         if ev.get("iterations_per_depth") is not None:
             label += f"T={ev['iterations_per_depth']:g}D "
         parts.append(f"{label}{ratio:.3f}")
