@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -93,6 +94,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
     evaluations = []
     for test_depth, args in cell.test_envs():
         env, env_params, starts = test_env(train.env.id, args, episodes=train.eval.episodes, seed=train.eval.seed)
+        first_reset = functools.cache(functools.partial(_first_reset, env, env_params))  # once per test env
         modes = players_for(env, env_params, test_depth)
         if modes is None:
             info.setdefault("skipped_test_depths", []).append(test_depth)
@@ -111,7 +113,7 @@ def run_cell(cell: Cell, config: SweepConfig, out_dir: Path) -> dict:
             )
             if per_depth is not None:
                 ev["iterations_per_depth"] = per_depth
-            ev |= players_for.compute(env, env_params, test_depth, (iterations, per_depth))
+            ev |= players_for.compute(env, env_params, first_reset, test_depth, (iterations, per_depth))
             evaluations.append(ev)
     if cell.agent == "mcts":
         assert cell.simulations is not None
@@ -156,6 +158,11 @@ def curriculum_info(run_dir: Path) -> dict:
     return {"curriculum_level": report["level"], "restarts": report["restarts"]}
 
 
+def _first_reset(env, env_params):
+    """(obs, state) of `env.reset` with key 0: what the compute columns are measured on."""
+    return jax.jit(env.reset)(jax.random.key(0), env_params)
+
+
 class _BuiltPlayers:
     """An untrained agent's (mcts, baselines) player on a test env, built on that env (its model, for mcts)."""
 
@@ -165,13 +172,13 @@ class _BuiltPlayers:
     def __call__(self, env, env_params, test_depth: int | None) -> dict:
         return {(None, None): [make_player(env, make_agent(self.cell.agent, env, env_params, self.options))]}
 
-    def compute(self, env, env_params, test_depth: int | None, mode) -> dict:
+    def compute(self, env, env_params, first_reset, test_depth: int | None, mode) -> dict:
         """MCTS's serial depth and FLOPs per decision on this test env (its model is this env); {} for the others."""
         if self.cell.agent != "mcts":
             return {}
         policy = make_agent(self.cell.agent, env, env_params, self.options)
         assert isinstance(policy, MCTSPolicy) and self.cell.simulations is not None  # the grid gives mcts cells a count
-        step = env_step_flops(env, env_params, jax.jit(env.reset)(jax.random.key(0), env_params))
+        step = env_step_flops(env, env_params, first_reset())
         return {
             "serial_depth": int(policy.describe()["serial_depth_per_decision"]),
             "flops_per_decision": None if step is None else self.cell.simulations * step,
@@ -218,8 +225,8 @@ class _TrainedPlayers:
             modes[(None, x)] = with_iterations_per_depth(self.network, x, depth)
         return modes
 
-    def compute(self, env, env_params, test_depth: int | None, mode) -> dict:
+    def compute(self, env, env_params, first_reset, test_depth: int | None, mode) -> dict:
         """Serial depth and FLOPs per decision of the mode's network on this test env (a test circuit's T and size)."""
         network = self._networks(env, test_depth)[mode]
-        obs, _ = jax.jit(env.reset)(jax.random.key(0), env_params)
+        obs, _ = first_reset()
         return {"serial_depth": int(serial_depth(network, env, obs)), "flops_per_decision": network_flops(network, env, obs)}
