@@ -36,7 +36,8 @@ def small_config(*overrides: str) -> TrainConfig:
         "ppo.total_timesteps=40960",
         "log.updates_per_chunk=5",
     ]
-    return C.load(TrainConfig, None, base + list(overrides))
+    given = {pair.split("=", 1)[0] for pair in overrides}  # an override replaces the base's value for its key
+    return C.load(TrainConfig, None, [pair for pair in base if pair.split("=", 1)[0] not in given] + list(overrides))
 
 
 def gae_reference(rewards, values, next_values, terminated, done, gamma, lam):
