@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import chex
@@ -120,7 +121,7 @@ def test_sigterm_saves_and_resume_is_bitwise_equal(tiny_config, full_run, tmp_pa
     def save_then_signal(*args, **kwargs):
         real_save(*args, **kwargs)
         calls.append(1)
-        if len(calls) == 1:  # a real SIGTERM arrives as training starts
+        if len(calls) == 2:  # a real SIGTERM arrives as the first trained chunk is saved: stop between chunks
             os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(checkpoint, "save", save_then_signal)
@@ -136,6 +137,26 @@ def test_sigterm_saves_and_resume_is_bitwise_equal(tiny_config, full_run, tmp_pa
     assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
     # A finished run refuses to start over in the same folder.
     assert cli.main(["train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]) == 2
+
+
+def test_sigint_while_a_chunk_compiles_is_answered_within_5_s_and_resume_is_exact(tiny_config, full_run, tmp_path):
+    """Before: the signal waited for the chunk (its compile included), 54-139 s on the attack battery's configs."""
+    run = tmp_path / "compiling"
+    command = [sys.executable, "-m", "do1rl", "train", "--config", str(tiny_config), "--out", str(run), "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # printed after the first checkpoint, as the first chunk starts compiling
+        if "network:" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    start = time.perf_counter()
+    out, err = proc.communicate(timeout=120)
+    assert time.perf_counter() - start < 5, "not answered within 5 s"
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert out.strip().splitlines()[-1] == f"SIGINT: stopped; kept the checkpoint at iteration 0; resume with --resume {run}"
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
+    chex.assert_trees_all_equal(jax.tree.map(_raw, _state(run)[0]), jax.tree.map(_raw, _state(full_run)[0]))
+    assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
 
 
 def test_sigterm_during_the_final_evaluation_is_answered(tiny_config, full_run, tmp_path, monkeypatch, capsys):

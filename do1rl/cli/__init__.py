@@ -64,10 +64,24 @@ def _exit_on_signal(signum, frame) -> None:
 
 def _as_program() -> None:
     """Process-wide set-up when `do1rl` runs as a program (not `main([...])` from Python)."""
+    from do1rl.experiments import signals
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_on_signal)
+    signals.exit_without_waiting()  # `main` ends the process at once after a stop that left XLA work running
     if sys.stdout is None:  # started with stdout closed (`do1rl ... >&-`): output goes nowhere, not to a crash
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (kept open for the process)
+
+
+def _exit_if_work_was_abandoned(status: int) -> None:
+    """After a training stop that left a chunk running in XLA (it cannot be cancelled): exit now, not after it."""
+    from do1rl.experiments.signals import abandoned_work
+
+    if abandoned_work():
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
 
 
 def _quiet_stdout() -> None:
@@ -92,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     try:
-        return int(args._run(args))
+        status = int(args._run(args))
+        if argv is None:
+            _exit_if_work_was_abandoned(status)
+        return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -95,7 +95,8 @@ def train_run(
     """
     if log is None:  # printed lines reach a redirected log as they are written
         log = functools.partial(print, flush=True)
-    with StopFlag() as stop:  # from the start, so no signal can tear a checkpoint write
+    # From the start, so no signal can tear a checkpoint write. Several processes stop together, between chunks.
+    with StopFlag(abandon=jax.process_count() == 1) as stop:
         if trainer is None:
             trainer = build_trainer(config, devices)
         else:
@@ -114,6 +115,10 @@ def train_run(
             saved: list[int] = []  # the iterations this start checkpointed after training
             try:
                 return _train(trainer, config, run_dir, resume, progress, log, stop, saved)
+            except Stopped:  # before the first checkpoint
+                _discard(run_dir, before)
+                log(f"{stop.name}: stopped before the run's first checkpoint; removed what this start wrote")
+                return INTERRUPTED
             except Exception:
                 if not saved:  # failed before its first trained chunk: nothing worth resuming
                     _discard(run_dir, before)
@@ -266,9 +271,9 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
         if main:
             config_lib.dump(config, run_dir / "config.yaml")
         checkpoints = RunCheckpoints.start(run_dir, trainer)
-        state = trainer.init(seed_keys(config))
+        state = stop.run(trainer.init, seed_keys(config))
         if plateau is not None:  # the untrained policies: the first point of every curve
-            new_evals = plateau.evaluate_if_due(state.params, 0, 0, curriculum_levels(state))
+            new_evals = stop.run(plateau.evaluate_if_due, state.params, 0, 0, curriculum_levels(state))
             if scalars is not None and new_evals:
                 log_eval_scalars(scalars, new_evals, 0, plateau.plateaued_count(), plateau.evaluator.baselines())
         if scalars is not None:  # before the checkpoint that covers them
@@ -302,7 +307,12 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
     while done_updates < total_updates and not plateaued:
         n = min(config.log.updates_per_chunk, total_updates - done_updates)
         start = time.perf_counter()
-        new_state, totals = trainer.run_chunk(state, n)
+        try:
+            new_state, totals = stop.run(trainer.run_chunk, state, n)
+        except Stopped:
+            log(_stopped_line(stop, done_updates, run_dir))
+            status = INTERRUPTED
+            break
         totals = local_value(totals)
         elapsed = time.perf_counter() - start
         stats = summarize(totals)
@@ -315,11 +325,17 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
             )
             status = DIVERGED
             break
+        env_steps = (done_updates + n) * steps_per_update
+        if plateau is not None:
+            try:
+                new_evals = stop.run(plateau.evaluate_if_due, new_state.params, done_updates + n, env_steps, curriculum_levels(new_state))
+            except Stopped:
+                log(_stopped_line(stop, done_updates, run_dir))
+                status = INTERRUPTED
+                break
         state = new_state
         done_updates += n
-        env_steps = done_updates * steps_per_update
         if plateau is not None:
-            new_evals = plateau.evaluate_if_due(state.params, done_updates, env_steps, curriculum_levels(state))
             plateaued = any_process(plateau.all_plateaued)  # every process stops after the same chunk
         steps_per_s = n * steps_per_update * config.num_seeds / max(elapsed, 1e-9)
         if scalars is not None:  # on disk before the checkpoint that covers them
@@ -373,11 +389,10 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
             f"plateau: stopped at iteration {done_updates}/{total_updates} ({how}); steps to plateau per seed {summary['steps_to_plateau']}"
         )
     try:
-        with stop.abandon_on_signal():  # answered between evaluation chunks, not after the whole evaluation
-            report = evaluate_run(trainer, state, config)
+        report = stop.run(evaluate_run, trainer, state, config)
     except Stopped:  # the checkpoint is saved, the evaluation is not
         print(
-            f"{signal.Signals(stop.signal).name}: skipped the final evaluation (the checkpoint at iteration "
+            f"{stop.name}: skipped the final evaluation (the checkpoint at iteration "
             f"{done_updates} is saved); resume with --resume {run_dir} to evaluate it",
             file=sys.stderr,
             flush=True,
@@ -390,6 +405,11 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
         f"mean ratio {report['mean_ratio']:.4f}, mean regret {report['mean_regret']:.4f}"
     )
     return OK
+
+
+def _stopped_line(stop: StopFlag, kept: int, run_dir: Path) -> str:
+    """What a stop inside a chunk or its evaluation says: the newest checkpoint is the one kept."""
+    return f"{stop.name}: stopped; kept the checkpoint at iteration {kept}; resume with --resume {run_dir}"
 
 
 def curriculum_levels(state: Any) -> list[int] | None:
