@@ -110,8 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is None:
             _exit_if_work_was_abandoned(status)
         return status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # e.g. a second signal during a training stop
         print("interrupted", file=sys.stderr)
+        if argv is None:
+            _exit_if_work_was_abandoned(130)
         return 130
     except MemoryError:  # a last resort: the documented limits should refuse such input first
         print("error: out of memory (see docs/reliability.md for the size limits)", file=sys.stderr)

@@ -86,11 +86,14 @@ class StopFlag:
 
         worker = threading.Thread(target=work, name="do1rl-work", daemon=True)
         worker.start()
-        while worker.is_alive():
-            worker.join(_POLL_S)
-            if self.signal is not None and worker.is_alive():
+        try:
+            while worker.is_alive():
+                worker.join(_POLL_S)
+                if self.signal is not None and worker.is_alive():
+                    raise Stopped
+        finally:  # also when a second signal raised KeyboardInterrupt while waiting
+            if worker.is_alive():
                 _abandoned.append(worker)
-                raise Stopped
         ok, value = out[0]
         if not ok:
             raise value

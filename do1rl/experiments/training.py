@@ -273,7 +273,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
         checkpoints = RunCheckpoints.start(run_dir, trainer)
         state = stop.run(trainer.init, seed_keys(config))
         if plateau is not None:  # the untrained policies: the first point of every curve
-            new_evals = stop.run(plateau.evaluate_if_due, state.params, 0, 0, curriculum_levels(state))
+            new_evals = stop.run(_plateau_evaluation, plateau, state, 0, 0, main)
             if scalars is not None and new_evals:
                 log_eval_scalars(scalars, new_evals, 0, plateau.plateaued_count(), plateau.evaluator.baselines())
         if scalars is not None:  # before the checkpoint that covers them
@@ -328,7 +328,7 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
         env_steps = (done_updates + n) * steps_per_update
         if plateau is not None:
             try:
-                new_evals = stop.run(plateau.evaluate_if_due, new_state.params, done_updates + n, env_steps, curriculum_levels(new_state))
+                new_evals = stop.run(_plateau_evaluation, plateau, new_state, done_updates + n, env_steps, main)
             except Stopped:
                 log(_stopped_line(stop, done_updates, run_dir))
                 status = INTERRUPTED
@@ -405,6 +405,14 @@ def _train(trainer, config, run_dir, resume, progress, log, stop, saved=None, ex
         f"mean ratio {report['mean_ratio']:.4f}, mean regret {report['mean_regret']:.4f}"
     )
     return OK
+
+
+def _plateau_evaluation(plateau: PlateauTracker, state: Any, update: int, env_steps: int, main: bool) -> list[dict] | None:
+    """`plateau.evaluate_if_due`, and the trivial baselines logged beside it (played once, on the first evaluation)."""
+    evals = plateau.evaluate_if_due(state.params, update, env_steps, curriculum_levels(state))
+    if evals and main:
+        plateau.evaluator.baselines()
+    return evals
 
 
 def _stopped_line(stop: StopFlag, kept: int, run_dir: Path) -> str:
