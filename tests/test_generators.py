@@ -372,6 +372,22 @@ def test_a_plain_struct_generator_lets_placeholders_through():
         Plain(p_one=2.0)
 
 
+def test_a_plain_struct_subclass_of_a_strict_generator_lets_placeholders_through():
+    """Its constructor is what jax rebuilds it with (`jit(...).lower` passes ArgInfo leaves): the lenient rule."""
+    from flax import struct
+
+    @struct.dataclass
+    class Subclass(RandomAlternating):
+        pass
+
+    gen = Subclass(n_inputs=2, depth=2, width=2)
+    leaves, tree = jax.tree.flatten(gen)
+    assert jax.tree.unflatten(tree, [None] * len(leaves)).p_one is None
+    jax.jit(lambda g, key: g(key).node_type).lower(gen, jax.random.key(0))
+    with pytest.raises(ValueError, match="Subclass: p_one must be a probability"):
+        Subclass(p_one=2.0)
+
+
 def test_pytree_placeholders_are_not_checked():
     """jax rebuilds generators with placeholder leaves (custom_vmap's batched trees hold bools)."""
     gen = RandomAlternating(n_inputs=3, depth=3, width=3)

@@ -99,7 +99,8 @@ def check_generator(owner: Any) -> None:
     plain `flax.struct` dataclass lets pytree placeholders through
     (`argument_problem`), since jax rebuilds it through its constructor.
     """
-    placeholders = not getattr(type(owner), "_rebuilt_without_checks", False)
+    # The class's own mark: a `flax.struct` subclass of a `generator_dataclass` is rebuilt through its constructor.
+    placeholders = not vars(type(owner)).get("_rebuilt_without_checks", False)
     for field in dataclasses.fields(owner):
         value = getattr(owner, field.name)
         problem = argument_problem(field.name, value, placeholders)

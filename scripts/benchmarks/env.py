@@ -6,9 +6,8 @@ import time
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
-from do1rl.core.generators import RandomAlternating
+from do1rl.core.generators import RandomAlternating, generator_dataclass
 
 from .harness import side_by_side, timed
 
@@ -105,7 +104,7 @@ def bench_rollout(num_envs: int, steps: int, repeats: int, smoke: bool) -> dict:
     }
 
 
-@struct.dataclass
+@generator_dataclass  # rebuilt by jax without its checks, like the generators it is measured against
 class RandomAlternatingPerCall(RandomAlternating):
     """`RandomAlternating` as it drew before one-draw words: seven split keys, one `jax.random` call per choice.
 
