@@ -5,7 +5,7 @@
     state, totals = jax.jit(ppo.train_seeds)(jax.random.split(key, 4))      # four seeds at once
 
 Implementation details, CleanRL style: docs/design/ppo.md. (One file on
-purpose, past 400 lines: the algorithm reads top to bottom, as in purejaxrl.)
+purpose, past 450 lines: the algorithm reads top to bottom, as in purejaxrl.)
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import json
 
 from do1rl.envs.make import make
 from do1rl.evaluation import Policy, check_bounds, evaluate
-from do1rl.experiments.agents import make_agent
+from do1rl.experiments.agent_registry import make_agent
 
 
 def assert_regret_within(
@@ -36,7 +36,7 @@ def assert_regret_within(
 ) -> dict:
     """Evaluates `policy` on `env_id` and fails if a bound is broken.
 
-    `policy` is an agent name for `do1rl.experiments.agents.make_agent`
+    `policy` is an agent name for `do1rl.experiments.agent_registry.make_agent`
     ("random", "oracle", "greedy", "mcts", "ppo:RUN_DIR") or a function
     `policy(key, obs, state) -> action`. Extra keyword arguments configure
     the environment as in `gymnasium.make`. Returns the metrics.

@@ -4,7 +4,7 @@
 `gymnasium.Env`; `CircuitVectorEnv` runs `num_envs` copies in one jitted,
 vmapped call. `make_do1` / `make_alternating` (and their `_vector`
 versions) are the factories behind `gymnasium.make("do1rl/DO1-v0", ...)`.
-(One module on purpose, past 400 lines: the single and vector envs share
+(One module on purpose, past 450 lines: the single and vector envs share
 their compiled functions, action checks and reset options.)
 
 Observations are numpy versions of the functional observation, except that

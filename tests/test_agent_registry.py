@@ -11,8 +11,8 @@ from do1rl import cli
 from do1rl.agents.mcts import MCTSConfig
 from do1rl.envs import make
 from do1rl.evaluation import episode_keys
-from do1rl.experiments import agents as registry
-from do1rl.experiments.agents import AgentError, AgentOptions, AgentSpec, make_agent, register_agent
+from do1rl.experiments import agent_registry as registry
+from do1rl.experiments.agent_registry import AgentError, AgentOptions, AgentSpec, make_agent, register_agent
 
 ENVS = {
     "DO1": ("do1rl/DO1-v0", dict(n_inputs=3, depth=3, width=3)),

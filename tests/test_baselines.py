@@ -10,7 +10,7 @@ from do1rl.agents.baselines import BASELINES, TRIVIAL, always_chain_policy, alwa
 from do1rl.envs.make import make
 from do1rl.envs.types import CHAIN, MAIN
 from do1rl.evaluation import episode_keys, make_player, play, reset_starts
-from do1rl.experiments.agents import make_agent
+from do1rl.experiments.agent_registry import make_agent
 
 EPISODES = 48
 ONE_SHOT = dict(family="biregular", width=3, depth=3, k=2, stratify_d1=False, max_selections=1)

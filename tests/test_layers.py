@@ -17,7 +17,7 @@ import do1rl.agents
 import do1rl.envs
 
 # Layer of each module prefix, lowest first. `do1rl.testing` is a user-facing
-# entry point built on the agent factory, so it sits with the experiments.
+# entry point built on the agent registry, so it sits with the experiments.
 LAYERS = [
     ("core", ("do1rl.registration", "do1rl.sharding", "do1rl.core")),
     ("envs", ("do1rl.envs",)),

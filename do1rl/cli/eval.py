@@ -86,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def agents_help() -> str:
-    """The registered agents, one line each (`do1rl.experiments.agents.REGISTRY`)."""
-    from do1rl.experiments.agents import REGISTRY
+    """The registered agents, one line each (`do1rl.experiments.agent_registry.REGISTRY`)."""
+    from do1rl.experiments.agent_registry import REGISTRY
 
     rows = [(f"{name}RUN_DIR" if name.endswith(":") else name, spec.help) for name, spec in REGISTRY.items()]
     width = max(len(name) for name, _ in rows)
@@ -107,7 +107,7 @@ def parse_env_args(pairs: list[str]) -> dict:
 def agent_options(args: argparse.Namespace):
     """The `AgentOptions` the command line sets; UsageError for bad values."""
     from do1rl.agents.mcts import MCTSConfig
-    from do1rl.experiments.agents import AgentOptions
+    from do1rl.experiments.agent_registry import AgentOptions
 
     try:
         mcts = MCTSConfig(
@@ -153,7 +153,7 @@ def check_agent_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from do1rl.experiments.agents import AgentError
+    from do1rl.experiments.agent_registry import AgentError
 
     try:
         return _run(args)
@@ -206,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
     from do1rl.envs.make import EnvArgumentError, make
     from do1rl.evaluation import check_bounds, format_table
     from do1rl.evaluation.cost import check_node_steps
-    from do1rl.experiments.agents import find_agent, make_agent, trained_config
+    from do1rl.experiments.agent_registry import find_agent, make_agent, trained_config
     from do1rl.sharding import check_device_count
 
     check_agent_options(args)

@@ -51,6 +51,7 @@ from do1rl.evaluation import evaluate
 from do1rl.evaluation.cost import check_node_steps
 from do1rl.experiments import checkpoint
 from do1rl.experiments import config as config_lib
+from do1rl.experiments.curriculum_state import curriculum_levels, curriculum_report, curriculum_restarts
 from do1rl.experiments.distributed import any_process, is_main_process, local_value
 from do1rl.experiments.event_log import ScalarLog
 from do1rl.experiments.global_checkpoint import RunCheckpoints, has_checkpoint
@@ -418,28 +419,6 @@ def _plateau_evaluation(plateau: PlateauTracker, state: Any, update: int, env_st
 def _stopped_line(stop: StopFlag, kept: int, run_dir: Path) -> str:
     """What a stop inside a chunk or its evaluation says: the newest checkpoint is the one kept."""
     return f"{stop.name}: stopped; kept the checkpoint at iteration {kept}; resume with --resume {run_dir}"
-
-
-def curriculum_levels(state: Any) -> list[int] | None:
-    """Each seed's curriculum level, None without a curriculum."""
-    if state.curriculum is None:
-        return None
-    return [int(x) for x in np.asarray(local_value(state.curriculum.level)).reshape(-1)]
-
-
-def curriculum_restarts(state: Any) -> list[int]:
-    """Each seed's curriculum restarts so far."""
-    return [int(x) for x in np.asarray(local_value(state.curriculum.restarts)).reshape(-1)]
-
-
-def curriculum_report(state: Any, config: TrainConfig) -> dict:
-    """curriculum.json: the levels, and per seed the level it ended at and its restarts."""
-    return {
-        "levels": [list(level) for level in config.curriculum.levels],
-        "gate": config.curriculum.gate,
-        "level": curriculum_levels(state),
-        "restarts": curriculum_restarts(state),
-    }
 
 
 def evaluate_run(trainer: Trainer, state: Any, config: TrainConfig) -> dict:

@@ -17,7 +17,7 @@ from do1rl.envs.make import make
 from do1rl.evaluation import make_player
 from do1rl.experiments import plateau as plateau_lib
 from do1rl.experiments import training
-from do1rl.experiments.agents import AgentOptions, make_agent
+from do1rl.experiments.agent_registry import AgentOptions, make_agent
 from do1rl.experiments.global_checkpoint import CHECKPOINT
 from do1rl.experiments.runs import (
     load_run,

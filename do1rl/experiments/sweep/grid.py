@@ -16,7 +16,7 @@ from do1rl.agents.algorithms import ALGORITHMS
 from do1rl.agents.mcts import MCTSConfig
 from do1rl.agents.networks import FAMILIES, RECURRENT_FAMILIES, NetworkConfig
 from do1rl.experiments import config as config_lib
-from do1rl.experiments.agents import REGISTRY
+from do1rl.experiments.agent_registry import REGISTRY
 from do1rl.experiments.train_config import TrainConfig, stable_dict
 
 # A network family (trained per cell) or a registered agent that needs no run folder.
