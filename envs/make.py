@@ -46,7 +46,6 @@ ENV_IDS = (DO1_ID, ALTERNATING_ID)
 # Short names accepted by `make` (e.g. from the command line).
 ALIASES = {"DO1": DO1_ID, "DO1-v0": DO1_ID, "AlternatingCircuit": ALTERNATING_ID, "AlternatingCircuit-v0": ALTERNATING_ID}
 
-CHAIN_SCALES = ("max", "circuit")
 # The keywords of each id besides the families' generator keywords.
 _COMMON = ("family", "depths", "pad_depth", "circuit_files", "stop_action", "max_selections")
 ENV_KWARGS = {DO1_ID: _COMMON + ("chain_length", "chain_scale"), ALTERNATING_ID: _COMMON}
@@ -121,8 +120,10 @@ def _check_values(env_id: str, kwargs: dict[str, Any]) -> None:
         raise EnvArgumentError(
             f"{env_id}: max_selections must be None or an integer in 1..{limits.MAX_NODES}, got {limits.show(selections)}"
         )
+    from do1rl.envs.do1 import CHAIN_SCALES  # the env's own rule (importing it loads JAX, as `make` does anyway)
+
     if kwargs.get("chain_scale", "max") not in CHAIN_SCALES:
-        raise EnvArgumentError(f"{env_id}: chain_scale must be max or circuit, got {limits.show(kwargs['chain_scale'])}")
+        raise EnvArgumentError(f"{env_id}: chain_scale must be {' or '.join(CHAIN_SCALES)}, got {limits.show(kwargs['chain_scale'])}")
     length = kwargs.get("chain_length")
     if length is not None and (not is_integer(length) or not 0 <= length <= limits.MAX_NODES):
         raise EnvArgumentError(
