@@ -22,7 +22,7 @@ def register_envs() -> None:
     """Registers both ids with Gymnasium; calling it again does nothing.
 
     `gymnasium.make(id)` returns the env itself, without `OrderEnforcing` and
-    `PassiveEnvChecker` (the env enforces reset-before-step and passes
+    `PassiveEnvChecker` (the env enforces reset before step, action_masks and render, and passes
     `check_env` in the tests), so `gymnasium.make(id).action_masks()` works
     as sb3-contrib's `get_action_masks` calls it.
     """

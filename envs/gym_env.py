@@ -322,8 +322,10 @@ class CircuitGymEnv(gymnasium.Env):
 
     def render(self):
         """The current state as text ("ansi") or an RGB picture ("rgb_array"); None without a render mode."""
-        if self.render_mode is None or self.state is None:
+        if self.render_mode is None:
             return None
+        if self.state is None:
+            raise gymnasium.error.ResetNeeded("call reset() before render()")
         state = jax.device_get(self.state)
         return _render.ansi(state) if self.render_mode == "ansi" else _render.rgb_array(state)
 
@@ -415,8 +417,10 @@ class CircuitVectorEnv(gymnasium.vector.VectorEnv):
 
     def render(self):
         """Copy 0's state as text ("ansi") or an RGB picture ("rgb_array"); None without a render mode."""
-        if self.render_mode is None or self.state is None:
+        if self.render_mode is None:
             return None
+        if self.state is None:
+            raise gymnasium.error.ResetNeeded("call reset() before render()")
         state = jax.device_get(jax.tree.map(lambda x: x[0], self.state))
         return _render.ansi(state) if self.render_mode == "ansi" else _render.rgb_array(state)
 

@@ -241,6 +241,15 @@ def test_render_modes_work_and_unsupported_ones_raise_type_error():
     assert gym.make("do1rl/DO1-v0", **SMALL).render() is None
 
 
+@pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
+def test_render_before_reset_raises_reset_needed_like_step(mode):
+    """Gymnasium's OrderEnforcing raises ResetNeeded here; `gym.make` returns our env unwrapped, so it raises itself."""
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        gym.make("do1rl/DO1-v0", render_mode=mode, **SMALL).render()
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        gym.make_vec("do1rl/DO1-v0", num_envs=2, render_mode=mode, **SMALL).render()
+
+
 def test_gym_make_returns_env_with_action_masks():
     """sb3-contrib's get_action_masks(env) calls env.action_masks() on what gym.make returned."""
     env = gym.make("do1rl/DO1-v0", **SMALL)
