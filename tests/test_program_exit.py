@@ -32,6 +32,29 @@ def test_a_signal_during_start_up_or_eval_is_one_line_and_exit_130(sig):
         assert err.strip().splitlines() == [f"interrupted ({signal.Signals(sig).name})"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_inside_one_long_xla_call_is_answered_within_5_s(sig):
+    """Before: the main thread sat in one XLA call (an MCTS evaluation without a progress bar is one program),
+    and Python runs signal handlers only in the main thread: no answer within 120 s. Now the command runs in a
+    worker thread and the main thread answers at once."""
+    proc = subprocess.Popen(
+        [*COMMAND, "eval", "--agent", "mcts", "--episodes", "20000", "--env-arg", "depth=6", "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(10.0)  # compiling or playing: either way inside XLA
+    assert proc.poll() is None
+    sent = time.perf_counter()
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert time.perf_counter() - sent < 5
+    assert proc.returncode == 130 and err.strip().splitlines() == [f"interrupted ({signal.Signals(sig).name})"]
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_output_to_a_full_device_is_one_line():
     with open("/dev/full", "w") as full:

@@ -14,10 +14,14 @@ import importlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 # name -> module in do1rl.cli. Each module has HELP, add_arguments, run.
 COMMANDS = ("solve", "eval", "train", "sweep", "plot", "render", "config")
+# Commands whose loops turn a signal into a checkpointed stop (`experiments.signals.StopFlag`, which needs the
+# main thread); the others run in a worker thread, so that the main thread answers a signal at once.
+OWN_SIGNALS = ("train", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +77,29 @@ def _as_program() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (kept open for the process)
 
 
+def _in_a_worker(run, args: argparse.Namespace) -> int:
+    """`run(args)` in a worker thread while the main thread waits, free to answer SIGINT/SIGTERM.
+
+    A Python signal handler runs only in the main thread, between bytecodes: a main thread inside one
+    long XLA call (an evaluation compiled as one program) would answer only when the call returns.
+    """
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["status"] = run(args)
+        except BaseException as err:  # re-raised in the main thread, which reports it
+            result["error"] = err
+
+    worker = threading.Thread(target=work, name=f"do1rl-{args.command}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in result:
+        raise result["error"]
+    return result["status"]
+
+
 def _exit_if_work_was_abandoned(status: int) -> None:
     """After a training stop that left a chunk running in XLA (it cannot be cancelled): exit now, not after it."""
     from do1rl.experiments.signals import abandoned_work
@@ -106,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     try:
-        status = int(args._run(args))
+        program_answers = argv is None and args.command not in OWN_SIGNALS
+        status = int(_in_a_worker(args._run, args) if program_answers else args._run(args))
         if argv is None:
             _exit_if_work_was_abandoned(status)
         return status
