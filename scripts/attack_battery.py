@@ -298,6 +298,7 @@ def kills(b: Battery, trials: int) -> None:
     full = time.perf_counter() - start
     b.rows.append({"name": "the run twice, uninterrupted: the same bytes", "seconds": round(full, 1)})
     b.rows[-1]["verdict"] = "ok" if _files(b.work / "again") == _files(b.work / "reference") else "BAD: not deterministic"
+    print(json.dumps(b.rows[-1]), flush=True)
     want_files, (want_counts, want_values) = _files(b.work / "reference"), _scalars(b.work / "reference")
     rng = random.Random(11)
     for trial in range(trials):
