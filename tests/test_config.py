@@ -91,6 +91,23 @@ def test_train_cli_rejects_bad_config_in_one_line(tmp_path, capsys):
     assert "nothing to resume" in capsys.readouterr().err
 
 
+def test_resume_before_the_first_checkpoint_starts_again_from_config_yaml(tmp_path, monkeypatch, capsys):
+    """A start killed before its first checkpoint leaves config.yaml alone: `--resume` starts it again from it."""
+    from tiny_runs import TINY_RUN
+
+    from do1rl.experiments import training
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(TINY_RUN)
+    calls = []
+    monkeypatch.setattr(training, "train_run", lambda config, run_dir, resume, **_: calls.append((config.seed, run_dir, resume)) or 0)
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert calls == [(3, run, False)] and "starting it again from its config.yaml" in capsys.readouterr().out
+    assert cli.main(["train", "--resume", str(run), "--extend", "96"]) == 2  # nothing trained to extend
+    assert "nothing to resume" in capsys.readouterr().err and len(calls) == 1
+
+
 def test_every_shipped_config_is_tested():
     assert {p.name for p in CONFIG_DIR.glob("*.yaml")} == {p.name for p in CONFIGS + SWEEPS}
 

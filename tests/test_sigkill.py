@@ -100,11 +100,13 @@ def test_sigkill_at_a_random_moment_then_resume_is_exact(trial, config, env, ref
         if first == 0:
             break
         first = _kill_after(_command("--resume", str(run)), env, rng.randint(1, 4), rng.random())
-    for _ in range(3):  # a kill before the first checkpoint leaves nothing to resume: start again
+    for _ in range(3):
         if (run / "eval.json").exists():
             break
-        resumable = any((run / "checkpoints").glob("*.msgpack"))
-        cmd = _command("--resume", str(run)) if resumable else _command("--config", str(config), "--out", str(run))
+        # `--resume` also starts again a run killed before its first checkpoint (from its config.yaml); a kill
+        # before config.yaml was written leaves nothing of the run, and the first command starts it.
+        started = (run / "config.yaml").exists()
+        cmd = _command("--resume", str(run)) if started else _command("--config", str(config), "--out", str(run))
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr[-2000:]
     assert not list(run.glob("**/*.tmp-*")), "a temporary file outlived the next save"

@@ -170,11 +170,17 @@ def run(args: argparse.Namespace) -> int:
     from do1rl.experiments.training import extend_config, train_run
 
     extend_from = None
+    resume = args.resume is not None
     try:
-        if args.resume is not None:
+        if resume:
             run_dir = args.resume
             if not has_checkpoint(run_dir):
-                return _error(f"{run_dir}: nothing to resume (no checkpoint)")
+                if args.extend is not None or not (Path(run_dir) / "config.yaml").is_file():
+                    return _error(f"{run_dir}: nothing to resume (no checkpoint)")
+                # A start stopped (e.g. killed) before its first checkpoint: its config.yaml is all there is, and a
+                # start is deterministic, so starting again is what resuming it means.
+                print(f"{run_dir}: no checkpoint yet (the run stopped before its first); starting it again from its config.yaml")
+                resume = False
             config = load_config(run_dir)
             if args.extend is not None and args.extend != config.learner.total_timesteps:  # equal: an extend resumed
                 extend_from, config = config, extend_config(config, args.extend)
@@ -187,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         return train_run(
             config,
             run_dir,
-            resume=args.resume is not None,
+            resume=resume,
             devices=devices,
             progress=not args.no_progress,
             extend_from=extend_from,
