@@ -177,6 +177,18 @@ def test_sigterm_during_the_final_evaluation_is_answered(tiny_config, full_run, 
     assert json.loads((run / "eval.json").read_text()) == json.loads((full_run / "eval.json").read_text())
 
 
+def test_resume_of_a_start_killed_before_its_first_checkpoint_ends_like_an_uninterrupted_run(full_run, tmp_path, capsys):
+    """What SIGKILL leaves before the first checkpoint: config.yaml and the format record. Before, `--resume` refused it."""
+    run = tmp_path / "killed_early"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_bytes((full_run / "config.yaml").read_bytes())
+    (run / "checkpoints" / "format.json").write_bytes((full_run / "checkpoints" / "format.json").read_bytes())
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "starting it again from its config.yaml" in capsys.readouterr().out
+    chex.assert_trees_all_equal(jax.tree.map(_raw, _state(run)[0]), jax.tree.map(_raw, _state(full_run)[0]))
+    assert (run / "eval.json").read_bytes() == (full_run / "eval.json").read_bytes()
+
+
 def test_a_start_that_fails_before_training_leaves_nothing_that_refuses_the_rerun(tiny_config, tmp_path):
     from do1rl.experiments.global_checkpoint import has_checkpoint
     from do1rl.experiments.train_config import TrainConfig
